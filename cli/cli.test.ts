@@ -1,0 +1,78 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './testing.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dopamine-cli-'));
+function yamlFile(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('dopamine CLI frame', () => {
+  it('lists the sub-commands in --help', () => {
+    const run = runCli(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Usage: dopamine/);
+    expect(run.stdout).toMatch(/\bconfig\b/);
+    expect(run.stdout).toMatch(/\bserve\b/);
+  });
+
+  it('gives every sub-command its own --help, and --config on each', () => {
+    const top = runCli(['--help']).stdout;
+    const names = [...top.matchAll(/^ {2}([a-z0-9-]+)[ [|]/gm)].map((m) => m[1]!).filter((n) => n !== 'help');
+    expect(names.length).toBeGreaterThanOrEqual(2);
+    for (const name of names) {
+      const run = runCli([name, '--help']);
+      expect(run.code, name).toBe(0);
+      expect(run.stdout, name).toContain(`Usage: dopamine ${name}`);
+    }
+    expect(runCli(['config', '--help']).stdout).toContain('--config <file>');
+  });
+
+  it('prints the defaults as one JSON document with --json', () => {
+    const run = runCli(['config', '--print', '--json']);
+    expect(run.code).toBe(0);
+    const config = JSON.parse(run.stdout) as Record<string, Record<string, unknown>>;
+    expect(config.robot!.backend).toBe('sim');
+    expect((config.reward!.shaping as Record<string, unknown>).mode).toBe('pbrs');
+  });
+
+  it('applies a YAML file on top of the defaults', () => {
+    const file = yamlFile('ok.yaml', 'reward:\n  shaping:\n    gamma: 0.98\n');
+    const run = runCli(['config', '--print', '--json', '--config', file]);
+    expect(run.code).toBe(0);
+    const config = JSON.parse(run.stdout) as { reward: { shaping: { gamma: number; mode: string } } };
+    expect(config.reward.shaping).toMatchObject({ gamma: 0.98, mode: 'pbrs' });
+  });
+
+  it('refuses a misspelled key with its path, exit 2, one line, no stack', () => {
+    const file = yamlFile('typo.yaml', 'reward:\n  fusion:\n    alpah: 20\n');
+    const run = runCli(['config', '--print', '--config', file]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('reward.fusion.alpah: unknown key');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses a wrong type naming the key, the expected type and the value', () => {
+    const file = yamlFile('type.yaml', 'reward:\n  fusion:\n    alpha: x\n');
+    const run = runCli(['config', '--print', '--config', file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('reward.fusion.alpha: expected number, got "x"');
+  });
+
+  it('exits 2 on a missing config file, invalid YAML, an unknown option and an unknown command', () => {
+    const missing = runCli(['config', '--config', join(dir, 'nope.yaml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('nope.yaml: config file not found');
+    const broken = runCli(['config', '--config', yamlFile('broken.yaml', 'reward: [1,\n')]);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/broken\.yaml: expected valid YAML/);
+    expect(runCli(['config', '--no-such-flag']).code).toBe(2);
+    expect(runCli(['no-such-command']).code).toBe(2);
+  });
+});

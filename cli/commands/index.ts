@@ -1,0 +1,6 @@
+/** Every sub-command, in the order `dopamine --help` lists them. Later parts add theirs here. */
+import type { Command } from 'commander';
+import { registerConfig } from './config.js';
+import { registerServe } from './serve.js';
+
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig];

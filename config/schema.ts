@@ -1,0 +1,170 @@
+/**
+ * The run configuration: one YAML file, every key optional, defaults describe the embedded
+ * simulator. Objects are strict, so a misspelled key is refused with its path instead of being
+ * ignored. Each key's description feeds `dopamine config --reference` and the README.
+ */
+import { z } from 'zod';
+
+const vec3 = z.tuple([z.number(), z.number(), z.number()]);
+
+const cameraView = z.strictObject({
+  role: z.enum(['front', 'left_wrist', 'right_wrist']).describe('Role the reward model gives this view.'),
+  name: z.string().min(1).describe('Camera name: video file stem in episodes (cam_high), topic prefix on ROS 2.'),
+  crop: z
+    .tuple([z.number().int().min(0), z.number().int().min(0), z.number().int().positive(), z.number().int().positive()])
+    .optional()
+    .describe('Optional crop [x, y, width, height] in source pixels, applied before resizing.'),
+});
+
+export const cameraDefaults = [
+  { role: 'front' as const, name: 'cam_high' },
+  { role: 'left_wrist' as const, name: 'cam_left_wrist' },
+  { role: 'right_wrist' as const, name: 'cam_right_wrist' },
+];
+
+const robot = z.strictObject({
+  backend: z.enum(['sim', 'ros2']).default('sim').describe('sim: the embedded MuJoCo arm; ros2: a lab arm through rclnodejs.'),
+  task: z.string().min(1).default('push-cube').describe('Task name (simulator tasks: `dopamine sim tasks`).'),
+  controlHz: z.number().positive().max(1000).default(10).describe('Control rate of policy actions, Hz.'),
+  episodeSeconds: z.number().positive().default(20).describe('Time limit of one episode, seconds.'),
+  sim: z
+    .strictObject({
+      physicsStepS: z.number().positive().max(0.05).default(0.002).describe('MuJoCo physics time step, seconds.'),
+      seed: z.number().int().min(0).default(0).describe('Seed of object poses and colours.'),
+    })
+    .prefault({})
+    .describe('Embedded simulator.'),
+  ros2: z
+    .strictObject({
+      jointStatesTopic: z.string().default('/joint_states').describe('sensor_msgs/JointState topic.'),
+      servoTwistTopic: z.string().default('/servo_node/delta_twist_cmds').describe('MoveIt Servo geometry_msgs/TwistStamped topic.'),
+      trajectoryAction: z
+        .string()
+        .default('/joint_trajectory_controller/follow_joint_trajectory')
+        .describe('control_msgs/action/FollowJointTrajectory action.'),
+      gripperAction: z.string().default('/gripper_controller/gripper_cmd').describe('control_msgs/action/GripperCommand action.'),
+      estopService: z.string().optional().describe('std_srvs/Trigger service called on e-stop (else controllers are switched off).'),
+    })
+    .prefault({})
+    .describe('Lab robot over ROS 2.'),
+});
+
+const cameras = z.strictObject({
+  width: z.number().int().positive().max(4096).default(160).describe('Image width given to the reward model, pixels.'),
+  height: z.number().int().positive().max(4096).default(120).describe('Image height given to the reward model, pixels.'),
+  views: z.array(cameraView).min(1).max(3).default(cameraDefaults).describe('Cameras and their roles; missing wrist views repeat the front view.'),
+  sync: z
+    .strictObject({
+      queueSize: z.number().int().positive().default(10).describe('ApproximateTime queue size per view.'),
+      slopMs: z.number().nonnegative().default(50).describe('Largest stamp spread inside one synchronised set, ms.'),
+    })
+    .prefault({})
+    .describe('Multi-view synchronisation.'),
+});
+
+const reward = z.strictObject({
+  backend: z.enum(['onnx', 'openai']).default('onnx').describe('onnx: a GRM run by onnxruntime-node; openai: a GRM behind an OpenAI-compatible server.'),
+  model: z.string().optional().describe('ONNX model file (default: the shipped GRM-tiny, or the adapted model of the task).'),
+  labels: z
+    .strictObject({
+      sampleFactor: z.number().int().positive().default(20).describe('Raw frames per sample point (k).'),
+      rounding: z.enum(['reference', 'floor']).default('reference').describe('Sample points per sub-task: round (reference code) or floor (paper).'),
+    })
+    .prefault({})
+    .describe('Step-wise progress labels.'),
+  fusion: z
+    .strictObject({
+      mode: z.enum(['paper', 'independent']).default('paper').describe('paper: Eq. 8 recursing on the fused value; independent: mean of three accumulated curves.'),
+      consistency: z.boolean().default(false).describe('Consistency-weighted update (paper section 3.1.3).'),
+      alpha: z.number().nonnegative().default(20).describe('Consistency weight sharpness alpha.'),
+      eps: z.number().positive().default(1e-3).describe('Epsilon of the consistency ratio (not given by the paper).'),
+    })
+    .prefault({})
+    .describe('Multi-perspective progress fusion.'),
+  shaping: z
+    .strictObject({
+      mode: z.enum(['pbrs', 'naive', 'sparse']).default('pbrs').describe('pbrs: policy-invariant shaping; naive: P(s\')-P(s) (semantic trap); sparse: success only.'),
+      gamma: z.number().gt(0).max(1).default(0.99).describe('Discount (paper: 0.99 simulation, 0.98 real world).'),
+      successDelta: z.number().min(0).max(1).default(0.05).describe('Success when fused progress >= 1 - delta.'),
+      success: z.enum(['progress', 'env', 'operator']).default('progress').describe('Who judges success.'),
+      terminalPotential: z.number().min(0).max(1).default(0).describe('Potential of a terminal state (0 keeps the optimal policy in episodic tasks).'),
+    })
+    .prefault({})
+    .describe('Reward shaping.'),
+  openai: z
+    .strictObject({
+      url: z.string().default('http://127.0.0.1:8000/v1').describe('Base URL of the OpenAI-compatible server.'),
+      model: z.string().default('Robo-Dopamine-GRM-3B').describe('Served model name.'),
+      promptTemplate: z.string().optional().describe('Prompt template file (default: the project template).'),
+      timeoutMs: z.number().int().positive().default(30_000).describe('Per-request timeout, ms.'),
+      retries: z.number().int().min(0).max(10).default(2).describe('Retries after a failed request.'),
+      concurrency: z.number().int().positive().max(256).default(4).describe('Requests in flight at once.'),
+      temperature: z.number().min(0).max(2).default(0.1).describe('Sampling temperature (reference: 0.1).'),
+    })
+    .prefault({})
+    .describe('OpenAI-compatible GRM server.'),
+});
+
+const policy = z.strictObject({
+  algorithm: z.enum(['sac']).default('sac').describe('Learner algorithm.'),
+  batchSize: z.number().int().positive().default(256).describe('Learner batch size.'),
+  learningRate: z.number().positive().default(3e-4).describe('Learning rate of actor, critics and temperature.'),
+  updatesPerStep: z.number().int().positive().default(4).describe('Gradient updates per environment step (update-to-data ratio).'),
+  demos: z.number().int().min(0).max(100).default(20).describe('Demos used to initialise the policy.'),
+  seed: z.number().int().min(0).default(1).describe('Seed of the learner and the actor.'),
+  runDir: z.string().default('runs/default').describe('Folder of checkpoints, replay buffers and episodes.'),
+});
+
+const safety = z.strictObject({
+  workspaceMin: vec3.default([0.25, -0.3, 0.02]).describe('End-effector box, lower corner [x, y, z] metres.'),
+  workspaceMax: vec3.default([0.75, 0.3, 0.45]).describe('End-effector box, upper corner [x, y, z] metres.'),
+  maxStepM: z.number().positive().default(0.03).describe('Largest end-effector translation per control step, metres.'),
+  maxYawStepRad: z.number().positive().default(0.1).describe('Largest yaw change per control step, radians.'),
+  onViolation: z.enum(['clip', 'refuse']).default('clip').describe('Clip an out-of-bounds action, or refuse it and hold.'),
+  staleFrameMs: z.number().int().positive().default(500).describe('Hold the arm when camera frames are older than this, ms.'),
+  rewardTimeoutMs: z.number().int().positive().default(5000).describe('Hold the arm when the reward model has not answered for this long, ms.'),
+  actorTimeoutMs: z.number().int().positive().default(1000).describe('Hold the arm when no action arrived for this long, ms.'),
+});
+
+const dashboard = z.strictObject({
+  host: z.string().default('127.0.0.1').describe('Address the dashboard binds to.'),
+  port: z.number().int().min(0).max(65535).default(8080).describe('Dashboard port (0: any free port).'),
+  token: z.string().min(16).optional().describe('Control token (default: a random one printed at start).'),
+});
+
+const mqtt = z.strictObject({
+  enabled: z.boolean().default(false).describe('Publish telemetry over MQTT 5.'),
+  url: z.string().default('mqtt://127.0.0.1:1883').describe('Broker URL.'),
+  topicPrefix: z.string().default('dopamine').describe('Prefix of every telemetry topic.'),
+});
+
+const engine = z.strictObject({
+  executionProvider: z.enum(['auto', 'cpu', 'cuda']).default('auto').describe('onnxruntime execution provider; auto: CUDA when available.'),
+  threads: z.number().int().min(0).default(0).describe('Intra-op threads (0: onnxruntime default).'),
+});
+
+export const configSchema = z
+  .strictObject({
+    robot: robot.prefault({}).describe('The arm: simulator or ROS 2.'),
+    cameras: cameras.prefault({}).describe('Camera views and image size.'),
+    reward: reward.prefault({}).describe('Reward model, progress and shaping.'),
+    policy: policy.prefault({}).describe('Online RL.'),
+    safety: safety.prefault({}).describe('Safety layer between policy and arm.'),
+    dashboard: dashboard.prefault({}).describe('Browser dashboard.'),
+    mqtt: mqtt.prefault({}).describe('MQTT telemetry.'),
+    engine: engine.prefault({}).describe('Compute engine.'),
+  })
+  .superRefine((config, ctx) => {
+    config.safety.workspaceMin.forEach((low, axis) => {
+      if (low >= config.safety.workspaceMax[axis]!) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['safety', 'workspaceMin', axis],
+          message: `expected below safety.workspaceMax[${axis}] (${config.safety.workspaceMax[axis]}), got ${low}`,
+        });
+      }
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
