@@ -50,8 +50,8 @@ const robot = z.strictObject({
 });
 
 const cameras = z.strictObject({
-  width: z.number().int().positive().max(4096).default(160).describe('Image width given to the reward model, pixels.'),
-  height: z.number().int().positive().max(4096).default(120).describe('Image height given to the reward model, pixels.'),
+  width: z.number().int().positive().max(4096).default(128).describe('Image width given to the reward model, pixels.'),
+  height: z.number().int().positive().max(4096).default(96).describe('Image height given to the reward model, pixels.'),
   views: z.array(cameraView).min(1).max(3).default(cameraDefaults).describe('Cameras and their roles; missing wrist views repeat the front view.'),
   sync: z
     .strictObject({
