@@ -96,6 +96,17 @@ describe('episode folder reader: videos', () => {
     await episode.close();
   });
 
+  it('walks a video forwards and backwards frame by frame', async () => {
+    const episode = await openEpisodeFolder(threeCameras, { chunkFrames: 5, seekThreshold: 6, log: recordingLogger() });
+    const forward = [...Array(FRAMES).keys()];
+    const backward = [...forward].reverse();
+    const requests = [...forward, ...backward, 2, 30, 31, 9];
+    const seen: number[] = [];
+    for (const index of requests) seen.push(paletteIndex(centreColour(await episode.frame('left_wrist', index))) - 5);
+    expect(seen).toEqual(requests);
+    await episode.close();
+  });
+
   it('decodes at a reduced size and stays right with a cache smaller than one chunk', async () => {
     const episode = await openEpisodeFolder(threeCameras, { size: { width: 16, height: 12 }, cacheBytes: 16 * 12 * 3 * 2, chunkFrames: 8, log: recordingLogger() });
     for (const index of [30, 5, 31, 12]) {
