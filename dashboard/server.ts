@@ -35,6 +35,8 @@ export interface DashboardOptions {
   frameSkipBytes?: number;
   /** Send buffer (bytes) past which a viewer that stopped reading is dropped. */
   maxBufferedBytes?: number;
+  /** A viewer whose send buffer stays above frameSkipBytes this long is dropped, ms. */
+  stallMs?: number;
   /** Status messages (safety, reward latency, deadlines) per second. */
   statusHz?: number;
 }
@@ -105,11 +107,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const expected = Buffer.from(token);
   const frameSkipBytes = options.frameSkipBytes ?? 512 * 1024;
   const maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+  const stallMs = options.stallMs ?? 5000;
   const files = staticFiles();
   const clients = new Set<WebSocket>();
   const stats = { clientsDropped: 0, framesSent: 0, framesSkippedSlowClient: 0 };
 
-  const app: FastifyInstance = Fastify({ logger: false, bodyLimit: 16 * 1024 });
+  // Strict validation: no type coercion, and unknown properties are refused rather than removed.
+  const app: FastifyInstance = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
   await app.register(websocket, { options: { maxPayload: 4 * 1024 } });
 
   // Text errors as JSON, and never the stack.
@@ -157,10 +165,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (client.readyState !== client.OPEN) return false;
     if (client.bufferedAmount > maxBufferedBytes) {
       // It stopped reading: drop it rather than buffer without bound.
-      stats.clientsDropped++;
-      clients.delete(client);
-      log.warn(`dashboard: dropped a viewer that stopped reading (${client.bufferedAmount} bytes buffered)`);
-      client.terminate();
+      drop(client, `${client.bufferedAmount} bytes buffered`);
       return false;
     }
     client.send(message);
@@ -178,8 +183,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return;
     }
     clients.add(socket);
-    socket.on('close', () => clients.delete(socket));
-    socket.on('error', () => clients.delete(socket));
+    const forget = (): void => {
+      clients.delete(socket);
+      congestedSince.delete(socket);
+    };
+    socket.on('close', forget);
+    socket.on('error', forget);
     send(socket, JSON.stringify({ type: 'hello', snapshot: loop.snapshot(), events: events.recent(), frames: streamer.latest() }));
   });
 
@@ -206,18 +215,36 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     1000 / (options.statusHz ?? 2),
   );
 
-  const streamer = new FrameStreamer(options.cameras, options.cameraFps ?? 5, (frame: EncodedFrame) => {
-    const text = JSON.stringify({ type: 'frame', frame });
-    for (const client of clients) {
-      if (client.bufferedAmount > frameSkipBytes) {
-        stats.framesSkippedSlowClient++;
-        // Still checks the hard bound, so a client that never reads is eventually dropped.
-        if (client.bufferedAmount > maxBufferedBytes) send(client, text);
-        continue;
+  // A viewer whose send buffer stays above frameSkipBytes gets no frames; if it stays there for
+  // stallMs it has stopped reading and is dropped. Other messages check the hard bound in send().
+  const congestedSince = new Map<WebSocket, number>();
+  const drop = (client: WebSocket, why: string): void => {
+    stats.clientsDropped++;
+    clients.delete(client);
+    congestedSince.delete(client);
+    log.warn(`dashboard: dropped a viewer that stopped reading (${why})`);
+    client.terminate();
+  };
+  const streamer = new FrameStreamer(
+    options.cameras,
+    options.cameraFps ?? 5,
+    (frame: EncodedFrame) => {
+      const text = JSON.stringify({ type: 'frame', frame });
+      const now = Date.now();
+      for (const client of clients) {
+        if (client.bufferedAmount > frameSkipBytes) {
+          stats.framesSkippedSlowClient++;
+          const since = congestedSince.get(client) ?? now;
+          congestedSince.set(client, since);
+          if (now - since > stallMs) drop(client, `${client.bufferedAmount} bytes unsent for ${now - since} ms`);
+          continue;
+        }
+        congestedSince.delete(client);
+        if (send(client, text)) stats.framesSent++;
       }
-      if (send(client, text)) stats.framesSent++;
-    }
-  }, log);
+    },
+    log,
+  );
   streamer.start();
 
   await app.listen({ host: options.host, port: options.port });
