@@ -44,7 +44,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
   robot.startWatchdog();
 
   const goal = standInGoal(config.safety.workspaceMin, config.safety.workspaceMax);
-  const actions = parts.actions ?? new ScriptedReachStandIn(goal, config.safety.maxStepM * 0.5, config.policy.seed);
+  const actions = parts.actions ?? new ScriptedReachStandIn(goal, config.safety.maxStepM * 0.15, config.policy.seed, 1.5);
   const progress = parts.progress ?? new DistanceProgressStandIn(goal, config.reward.shaping.gamma, 15);
   for (const source of [actions.label, progress.label]) {
     if (source.startsWith('stand-in')) log.warn(source);
