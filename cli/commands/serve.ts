@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.js';
-import { startServing } from '../../launch/serve.js';
 import { action, withCommonOptions } from '../command.js';
 
 interface ServeOptions {
@@ -22,6 +21,8 @@ export function registerServe(program: Command): void {
     action('serve', async (context, options: ServeOptions) => {
       const config = structuredClone(context.config);
       if (options.port !== undefined) config.dashboard.port = parsePort(options.port);
+      // Loaded here, not at the top: other commands need not load fastify, mqtt and sharp.
+      const { startServing } = await import('../../launch/serve.js');
       const serving = await startServing(config, context.log);
       const { dashboard } = serving;
       // stdout: the one line an operator needs (the token rides in the fragment, never sent to the server).
