@@ -86,21 +86,27 @@ const memoryTimer = setInterval(sampleMemory, 5000);
 sampleMemory();
 
 // E-stop once a minute through the HTTP route; no action may be forwarded while latched.
-const estops: { latencyMs: number; forwardedWhileLatched: number }[] = [];
+const estops: { latencyMs: number; latchMs: number; forwardedWhileLatched: number }[] = [];
+let latchedAt = 0;
+serving.events.subscribe((event) => {
+  if (event.kind === 'estop') latchedAt = performance.now();
+});
 const post = (route: string, body: object) =>
   fetch(`${dashboard.url}api/${route}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${dashboard.token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
+await (await fetch(`${dashboard.url}api/status`, { headers: { authorization: `Bearer ${dashboard.token}` } })).arrayBuffer(); // warms up fetch
 const estopTimer = setInterval(() => {
   void (async () => {
     const t0 = performance.now();
     await post('estop', { reason: 'soak benchmark e-stop cycle' });
     const latencyMs = performance.now() - t0;
+    const latchMs = latchedAt - t0;
     const forwarded = loop.snapshot().safety.counts.forwarded;
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    estops.push({ latencyMs, forwardedWhileLatched: loop.snapshot().safety.counts.forwarded - forwarded });
+    estops.push({ latencyMs, latchMs, forwardedWhileLatched: loop.snapshot().safety.counts.forwarded - forwarded });
     await post('reset', {});
   })();
 }, 60_000);
@@ -186,6 +192,8 @@ const result = {
   telemetry: { published: telemetryStats.published, receivedBySubscriber: telemetryCounts, reconnects: telemetryStats.reconnects, droppedWhileOffline: telemetryStats.droppedWhileOffline },
   estop: {
     cycles: estops.length,
+    // From sending POST /api/estop to the latch (event), and to the response (after robot.stop).
+    latchLatencyMs: { max: round(estops.length > 0 ? Math.max(...estops.map((e) => e.latchMs)) : null) },
     routeLatencyMs: { max: round(estops.length > 0 ? Math.max(...estops.map((e) => e.latencyMs)) : null), mean: round(estops.length > 0 ? estops.reduce((s, e) => s + e.latencyMs, 0) / estops.length : null) },
     actionsForwardedWhileLatched: estops.reduce((s, e) => s + e.forwardedWhileLatched, 0),
   },

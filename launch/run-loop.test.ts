@@ -177,3 +177,40 @@ describe('run loop', () => {
     expect(events.recent().some((e) => e.kind === 'fault' && /actor crashed/.test(e.detail))).toBe(true);
   });
 });
+
+describe('run loop and e-stops it did not issue', () => {
+  it('ends the episode when the safety layer latches the e-stop itself, and starts a fresh one after reset', async () => {
+    const { loop, robot, safe, updates } = build({ episodeSteps: 10_000 });
+    loop.start('test');
+    await waitFor(() => robot.received.length > 3, 'actions');
+    await safe.estop('safety', 'joint limits (simulated fault)');
+    await waitFor(() => episodes(updates).length === 1, 'the episode to end');
+    expect(episodes(updates)[0]!.outcome).toBe('estop');
+    loop.resetEstop('test');
+    await waitFor(() => (loop.snapshot().episode?.steps ?? 0) > 3, 'a new episode');
+    expect(loop.snapshot().episode!.index).toBe(2);
+    // Every action after the reset reached a robot that had been reset (not one still stopped).
+    expect(robot.received.some((r) => r.whileStopped)).toBe(false);
+  });
+
+  it('does not start an episode whose reset was interrupted by an e-stop', async () => {
+    const { loop, robot, safe } = build({ episodeSteps: 10_000 });
+    const reset = robot.reset.bind(robot);
+    let resets = 0;
+    robot.reset = async (seed?: number) => {
+      resets++;
+      const observation = await reset(seed);
+      if (resets === 1) await safe.estop('test', 'pressed while the arm was resetting');
+      return observation;
+    };
+    loop.start('test');
+    await waitFor(() => loop.snapshot().estopped, 'the e-stop');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(loop.snapshot().episode).toBeNull();
+    loop.resetEstop('test');
+    await waitFor(() => robot.received.length > 3, 'actions after a fresh reset');
+    expect(resets).toBe(2);
+    expect(loop.snapshot().episode!.index).toBe(1);
+    expect(robot.received.some((r) => r.whileStopped)).toBe(false);
+  });
+});

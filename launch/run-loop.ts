@@ -96,6 +96,8 @@ interface Episode {
   shapedReturn: number;
   lastProgress: number | null;
   observation: Observation;
+  /** robot.estopCount when the episode began: any e-stop since ends it (the arm was stopped). */
+  estopGeneration: number;
 }
 
 export class RunLoop {
@@ -241,6 +243,12 @@ export class RunLoop {
   private async run(): Promise<void> {
     const { robot, actions, clock } = this.options;
     while (!this.closed) {
+      // An e-stop the loop did not issue (a joint-limit fault, or one that came and went while
+      // we awaited): the arm was stopped, so this episode cannot go on.
+      if (this.episode && (robot.estopped || this.episode.estopGeneration !== robot.estopCount)) {
+        this.endEpisode('estop', 'none');
+        this.notify({ type: 'state', state: this.state, estopped: robot.estopped });
+      }
       if (this.state !== 'running' || robot.estopped) {
         robot.disarmActorWatchdog();
         await this.sleep(this.periodMs);
@@ -253,7 +261,7 @@ export class RunLoop {
           if (error instanceof EstopLatchedError) continue;
           throw error;
         }
-        robot.armActorWatchdog();
+        if (this.episode && this.state === 'running') robot.armActorWatchdog();
         continue;
       }
       const started = clock.now();
@@ -284,12 +292,24 @@ export class RunLoop {
 
   private async beginEpisode(): Promise<void> {
     const index = this.nextEpisodeIndex;
+    const generation = this.options.robot.estopCount;
     const observation = await this.options.robot.reset((this.options.seed ?? 0) + index);
+    // E-stopped while the arm was resetting: that reset does not count, the next one will.
+    if (this.options.robot.estopped || this.options.robot.estopCount !== generation) return;
     this.nextEpisodeIndex++;
     this.options.actions.beginEpisode?.(observation);
     this.options.progress.beginEpisode(observation);
     this.pendingScore = null;
-    this.episode = { index, steps: 0, startedAt: this.options.clock.now(), points: [], shapedReturn: 0, lastProgress: null, observation };
+    this.episode = {
+      index,
+      steps: 0,
+      startedAt: this.options.clock.now(),
+      points: [],
+      shapedReturn: 0,
+      lastProgress: null,
+      observation,
+      estopGeneration: generation,
+    };
     this.options.events.emit('episode', `episode ${index} started`, 'loop');
     this.notify({ type: 'episode-start', episode: index, at: this.episode.startedAt });
   }

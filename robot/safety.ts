@@ -64,6 +64,7 @@ export class SafeRobot implements Robot {
   readonly cameras: readonly FrameSource[];
 
   private latched = false;
+  private latchCount = 0;
   private latchReason: string | null = null;
   private readonly holds = new Set<HoldReason>();
   private last: Observation | undefined;
@@ -92,6 +93,11 @@ export class SafeRobot implements Robot {
 
   get estopped(): boolean {
     return this.latched;
+  }
+
+  /** How many times the e-stop has latched: lets the run loop notice an e-stop it did not see. */
+  get estopCount(): number {
+    return this.latchCount;
   }
 
   status(): SafetyStatus {
@@ -187,6 +193,7 @@ export class SafeRobot implements Robot {
     const already = this.latched;
     this.latched = true;
     this.actorArmed = false;
+    if (!already) this.latchCount++;
     if (!already) this.latchReason = `${reason} (${source})`;
     this.deps.events.emit('estop', already ? `${reason} (already latched)` : reason, source);
     this.deps.log.warn(`E-STOP from ${source}: ${reason}`);
