@@ -58,6 +58,24 @@ describe('dashboard control routes', () => {
     expect(serving.loop.runState).toBe('idle');
   });
 
+  it.each(['/%61pi/estop', '/api/%65stop', '/api//estop', '/API/estop', '/api/estop/', '/api/estop?x=1'])(
+    'a percent-encoded or odd path (%s) cannot reach a control route without the token',
+    async (path) => {
+      const url = new URL(base);
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end('{}');
+      });
+      expect([401, 404]).toContain(status);
+      expect(serving.loop.snapshot().estopped).toBe(false);
+      expect(serving.testRobot.stopCalls).toHaveLength(0);
+    },
+  );
+
   it('GET /api/status needs the token too', async () => {
     expect((await fetch(`${base}/api/status`)).status).toBe(401);
     const ok = await fetch(`${base}/api/status`, { headers: auth() });

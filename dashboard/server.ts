@@ -131,35 +131,41 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     app.get(path, async (_request, reply) => reply.type(file.type).header('cache-control', 'no-cache').send(file.body));
   }
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!request.url.startsWith('/api/')) return;
-    const header = request.headers.authorization;
-    const given = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
-    if (!tokenMatches(expected, given)) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong token (Authorization: Bearer <token>)' });
-    }
-  });
-
-  const control = (name: string, run: () => void | boolean | Promise<void | boolean>, schema: object = emptyBody) => {
-    app.post(`/api/${name}`, { schema: { body: schema } }, async () => {
-      const result = await run();
-      return { ok: result !== false, state: loop.runState, estopped: loop.snapshot().estopped };
-    });
-  };
-  control('start', () => loop.start('dashboard'));
-  control('pause', () => loop.pause('dashboard'));
-  control('resume', () => loop.resume('dashboard'));
-  control('stop', () => loop.stop('dashboard'));
-  app.post<{ Body: { outcome: 'success' | 'failure' } }>('/api/mark', { schema: { body: markBody } }, async (request) => {
-    const marked = loop.mark(request.body.outcome, 'dashboard');
-    return { ok: marked, state: loop.runState, estopped: loop.snapshot().estopped };
-  });
-  app.post<{ Body: { reason?: string } }>('/api/estop', { schema: { body: estopBody } }, async (request) => {
-    await loop.estop('dashboard', request.body.reason ?? 'operator pressed e-stop');
-    return { ok: true, state: loop.runState, estopped: true };
-  });
-  control('reset', () => loop.resetEstop('dashboard'));
-  app.get('/api/status', async () => loop.snapshot());
+  // The control routes live in their own plugin so that the token check is attached to the
+  // routes themselves (fastify encapsulation), not to a URL prefix that percent-encoding
+  // (/%61pi/estop) could slip past.
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+        const header = request.headers.authorization;
+        const given = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
+        if (!tokenMatches(expected, given)) {
+          await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong token (Authorization: Bearer <token>)' });
+        }
+      });
+      const control = (name: string, run: () => void | boolean | Promise<void | boolean>) => {
+        api.post(`/${name}`, { schema: { body: emptyBody } }, async () => {
+          const result = await run();
+          return { ok: result !== false, state: loop.runState, estopped: loop.snapshot().estopped };
+        });
+      };
+      control('start', () => loop.start('dashboard'));
+      control('pause', () => loop.pause('dashboard'));
+      control('resume', () => loop.resume('dashboard'));
+      control('stop', () => loop.stop('dashboard'));
+      control('reset', () => loop.resetEstop('dashboard'));
+      api.post<{ Body: { outcome: 'success' | 'failure' } }>('/mark', { schema: { body: markBody } }, async (request) => {
+        const marked = loop.mark(request.body.outcome, 'dashboard');
+        return { ok: marked, state: loop.runState, estopped: loop.snapshot().estopped };
+      });
+      api.post<{ Body: { reason?: string } }>('/estop', { schema: { body: estopBody } }, async (request) => {
+        await loop.estop('dashboard', request.body.reason ?? 'operator pressed e-stop');
+        return { ok: true, state: loop.runState, estopped: true };
+      });
+      api.get('/status', async () => loop.snapshot());
+    },
+    { prefix: '/api' },
+  );
 
   const send = (client: WebSocket, message: string): boolean => {
     if (client.readyState !== client.OPEN) return false;
