@@ -2,5 +2,6 @@
 import type { Command } from 'commander';
 import { registerConfig } from './config.js';
 import { registerServe } from './serve.js';
+import { registerSim } from './sim.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerSim];

@@ -115,7 +115,7 @@ export class RayCastRenderer {
       dirs[i + 1] = m[3]! * x + m[4]! * y + m[5]! * z;
       dirs[i + 2] = m[6]! * x + m[7]! * y + m[8]! * z;
     }
-    mujoco.mj_multiRay(model, data, [o0, o1, o2], dirs, this.geomGroups, 1, -1, this.geomIds, this.distances, pixels, RAY_CUTOFF_M);
+    mujoco.mj_multiRay(model, data, [o0, o1, o2], dirs as unknown as number[], this.geomGroups, 1, -1, this.geomIds, this.distances, pixels, RAY_CUTOFF_M);
     // Views are re-read after the call: the wasm heap can move when it grows.
     const dist = this.distances.GetView() as Float64Array;
     const ids = this.geomIds.GetView() as Int32Array;
@@ -177,9 +177,9 @@ export class RayCastRenderer {
 
 /** Wood-like stripes along y with a slow wobble, as a brightness factor near 1. */
 function woodGrain(x: number, y: number): number {
-  const grain = Math.sin(y * 90 + Math.sin(x * 9) * 3 + Math.sin(x * 31) * 0.6);
-  const plank = Math.floor((y + 1) * 8) & 1 ? 0.96 : 1.02;
-  return plank * (0.94 + 0.06 * grain);
+  const grain = Math.sin(x * 140 + Math.sin(y * 11) * 2.5 + Math.sin(y * 37) * 0.5);
+  const plank = Math.floor((y + 1) * 7) & 1 ? 0.95 : 1.02;
+  return plank * (0.97 + 0.03 * grain);
 }
 
 /** Outward surface normal of geom g at world point h, from the geom's shape. */
