@@ -3,7 +3,7 @@ import { InputError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { configSchema } from '../config/schema.js';
 import { createRobot } from './factory.js';
-import { TEST_ROBOT_LABEL } from './testing.js';
+import { SimRobot } from './sim/robot.js';
 
 const log = createLogger('test', 'silent');
 
@@ -13,13 +13,17 @@ describe('createRobot', () => {
     await expect(createRobot(config, log)).rejects.toBeInstanceOf(InputError);
   });
 
-  it('gives the labelled test robot for sim until the simulator is merged, with the configured cameras', async () => {
-    const config = configSchema.parse({ robot: { controlHz: 20 }, cameras: { width: 64, height: 48, views: [{ role: 'front', name: 'top' }] } });
+  it('gives the MuJoCo simulator for sim, with the configured task, rate and image size', async () => {
+    const config = configSchema.parse({ robot: { controlHz: 20, task: 'press-button' }, cameras: { width: 64, height: 48 } });
     const robot = await createRobot(config, log);
-    expect(robot.name).toBe(TEST_ROBOT_LABEL);
+    expect(robot).toBeInstanceOf(SimRobot);
     expect(robot.controlHz).toBe(20);
     const observation = await robot.reset(0);
-    expect(observation.frames.map((f) => [f.camera, f.width, f.height, f.rgb.length])).toEqual([['top', 64, 48, 64 * 48 * 3]]);
+    expect(observation.frames.map((f) => [f.role, f.width, f.height, f.rgb.length])).toEqual([
+      ['front', 64, 48, 64 * 48 * 3],
+      ['left_wrist', 64, 48, 64 * 48 * 3],
+      ['right_wrist', 64, 48, 64 * 48 * 3],
+    ]);
     await robot.close();
   });
 });
