@@ -38,7 +38,7 @@ describe('dopamine serve', () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const [, url, token] = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)#token=(\S+)/.exec(stdout)!;
-      expect(stderr).toMatch(/test robot \(simulator not merged\)/);
+      expect(stderr).toMatch(/robot: MuJoCo simulator, task "push-cube"/);
       expect((await fetch(`${url}api/estop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
       let status: { state: string; safety: { counts: { forwarded: number } } } | undefined;
       while (!status || status.safety.counts.forwarded < 3) {
