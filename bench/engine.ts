@@ -26,6 +26,8 @@ import { normalSampler, ParamStore, polyakUpdate, seededRandom } from '../engine
 import { PlainMlp } from '../engine/reference-mlp.js';
 import { interpret } from '../engine/interpret.js';
 import { Trainer } from '../engine/trainer.js';
+import { emitModel } from '../engine/onnx.js';
+import { createSession, ort } from '../engine/runtime.js';
 
 interface Stats {
   min: number;
@@ -67,11 +69,27 @@ async function mlpEngine(x: Float32Array, y: Float32Array): Promise<{ stats: Sta
     build: (g: Graph) => ({ loss: mse(mlp(g.input('x', [MLP_BATCH, 64]), 'mlp', MLP_SIZES.slice(1)), g.input('y', [MLP_BATCH, 8])) }),
   });
   const result = await time(20, 200, () => trainer.run({ x, y }));
+  const forwardBackward = await mlpForwardBackward(store, x, y);
   // Target-network update cost, for the SAC learner: Polyak over a copy of the same parameters.
   store.copyPrefix('mlp.', 'target.mlp.');
   const polyak = await time(5, 50, () => polyakUpdate(store, 'mlp.', 'target.mlp.', 0.005));
   await trainer.dispose();
-  return { stats: result, polyakMs: polyak.median, params: store.count() / 2 };
+  return { stats: result, forwardBackwardMs: forwardBackward.median, polyakMs: polyak.median, params: store.count() / 2 };
+}
+
+/** The same model's forward + backward only (gradients as outputs), to size the optimiser's share. */
+async function mlpForwardBackward(store: ParamStore, x: Float32Array, y: Float32Array): Promise<Stats> {
+  const g = new GraphClass({ store });
+  const loss = mse(mlp(g.input('x', [MLP_BATCH, 64]), 'mlp', MLP_SIZES.slice(1)), g.input('y', [MLP_BATCH, 8]));
+  const names = [...g.params.keys()];
+  const grads = gradients(loss, names.map((n) => g.params.get(n)!));
+  const outputs = Object.fromEntries([['loss', loss], ...names.map((n, i) => [`grad/${n}`, grads[i]!] as const)]);
+  const session = await createSession(emitModel(g, { outputs }).bytes, { executionProvider: 'cpu' });
+  const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { x: new ort.Tensor('float32', x, [MLP_BATCH, 64]), y: new ort.Tensor('float32', y, [MLP_BATCH, 8]) };
+  for (const n of names) feeds[n] = new ort.Tensor('float32', store.get(n).data, store.get(n).shape);
+  const result = await time(20, 200, () => session.run(feeds));
+  await session.release();
+  return result;
 }
 
 function mlpPlain(x: Float32Array, y: Float32Array): Promise<Stats> {
@@ -228,7 +246,7 @@ async function main(): Promise<void> {
   const x = randn(MLP_BATCH * 64);
   const y = randn(MLP_BATCH * 8);
   const engineMlp = await mlpEngine(x, y);
-  console.log(`  engine      median ${engineMlp.stats.median} ms`);
+  console.log(`  engine      median ${engineMlp.stats.median} ms (forward + backward only ${engineMlp.forwardBackwardMs} ms, Polyak update ${engineMlp.polyakMs} ms)`);
   const tfjsMlp = await mlpTfjs(x, y);
   console.log(`  tfjs-wasm   median ${tfjsMlp.median} ms`);
   const plainMlp = await mlpPlain(x, y);
@@ -274,6 +292,7 @@ async function main(): Promise<void> {
         plain_ts_ms: plainMlp,
         speedup_vs_tfjs_wasm: ratio(tfjsMlp, engineMlp.stats),
         speedup_vs_plain_ts: ratio(plainMlp, engineMlp.stats),
+        engine_forward_backward_only_median_ms: engineMlp.forwardBackwardMs,
         polyak_update_ms: engineMlp.polyakMs,
         notes: 'plain TS: hand-written loops over Float64Array (engine/reference-mlp.ts)',
       },
