@@ -60,7 +60,7 @@ const randn = (n: number): Float32Array => Float32Array.from({ length: n }, norm
 const MLP_SIZES = [64, 256, 256, 8];
 const MLP_BATCH = 256;
 
-async function mlpEngine(x: Float32Array, y: Float32Array): Promise<{ stats: Stats; polyakMs: number; params: number }> {
+async function mlpEngine(x: Float32Array, y: Float32Array): Promise<{ stats: Stats; forwardBackwardMs: number; polyakMs: number; params: number }> {
   const store = new ParamStore({ seed: 1 });
   const trainer = await Trainer.create({
     store,
