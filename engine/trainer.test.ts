@@ -97,6 +97,17 @@ describe('trainer state handling', () => {
     expect(Number.isFinite(after.loss)).toBe(true);
   });
 
+  it('stops on a non-finite gradient even when the loss is finite', async () => {
+    // loss = mean(sqrt(x * p)): at x = 0 the loss is 0 but d/dp = x / (2 sqrt(x p)) = 0/0.
+    const store = new ParamStore({ seed: 1 });
+    const build = (g: Graph): { loss: ReturnType<typeof mse> } => ({ loss: g.input('x', [4]).mul(g.param('p', [4], { kind: 'ones' })).sqrt().mean() });
+    const trainer = await Trainer.create({ store, build, optimizer: { lr: 0.1 }, executionProvider: 'cpu', name: 'sqrt' });
+    await trainer.run({ x: [1, 2, 3, 4] });
+    const before = Array.from(store.get('p').data);
+    await expect(trainer.run({ x: [0, 2, 3, 4] })).rejects.toThrow('sqrt: training stopped at step 2: gradient norm (NaN) is not finite');
+    expect(Array.from(store.get('p').data)).toEqual(before);
+  });
+
   it('frozen parameters are read but not changed; shared store seen by other graphs', async () => {
     const store = new ParamStore({ seed: 2 });
     const build = (g: Graph): { loss: ReturnType<typeof mse> } => {
