@@ -4,28 +4,14 @@
  * contributions of every use. The result is more tensors in the same graph.
  */
 import type { Tensor } from './graph.js';
-import { rules, shapeText } from './graph.js';
+import { rules, shapeText, topologicalOrder } from './graph.js';
 
 /** d loss / d t for every t in `wrt` (zeros where the loss does not depend on t). */
 export function gradients(loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
   if (loss.rank !== 0) throw new Error(`loss must be a scalar, got shape ${shapeText(loss.shape)}`);
   const graph = loss.graph;
 
-  // Topological order of the loss's ancestors (iterative post-order).
-  const order: Tensor[] = [];
-  const seen = new Set<number>();
-  const stack: [Tensor, boolean][] = [[loss, false]];
-  while (stack.length > 0) {
-    const [t, expanded] = stack.pop()!;
-    if (expanded) {
-      order.push(t);
-      continue;
-    }
-    if (seen.has(t.id)) continue;
-    seen.add(t.id);
-    stack.push([t, true]);
-    for (const input of t.node.inputs) if (!seen.has(input.id)) stack.push([input, false]);
-  }
+  const order = topologicalOrder([loss]);
 
   // Only tensors on a path to one of `wrt` need gradients.
   const targets = new Set(wrt.map((t) => t.id));

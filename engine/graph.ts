@@ -141,6 +141,30 @@ export function conv2d(x: Tensor, weight: Tensor, stride = 1): Tensor {
   return x.graph.op('conv2d', [x, weight], { stride });
 }
 
+/**
+ * Every tensor the roots depend on, each after its inputs (iterative post-order, so deep graphs
+ * cannot overflow the call stack). Shared by autodiff, ONNX emission and the interpreter.
+ */
+export function topologicalOrder(roots: Iterable<Tensor>): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<number>();
+  for (const root of roots) {
+    const stack: [Tensor, boolean][] = [[root, false]];
+    while (stack.length > 0) {
+      const [t, expanded] = stack.pop()!;
+      if (expanded) {
+        order.push(t);
+        continue;
+      }
+      if (seen.has(t.id)) continue;
+      seen.add(t.id);
+      stack.push([t, true]);
+      for (const input of t.node.inputs) if (!seen.has(input.id)) stack.push([input, false]);
+    }
+  }
+  return order;
+}
+
 export interface GraphInput {
   readonly name: string;
   readonly tensor: Tensor;

@@ -4,7 +4,7 @@
  * onnxruntime) and as an independent check of the ONNX emission in tests; it is slow by design.
  */
 import type { Tensor } from './graph.js';
-import { sizeOf } from './graph.js';
+import { sizeOf, topologicalOrder } from './graph.js';
 import type { FloatArray } from './params.js';
 
 type Shape = readonly number[];
@@ -89,22 +89,7 @@ export function interpret(outputs: readonly Tensor[], feeds: ReadonlyMap<string,
   if (!first) return [];
   const Typed = first.graph.dtype === 'float32' ? Float32Array : Float64Array;
   const values = new Map<number, FloatArray>();
-  const order: Tensor[] = [];
-  const seen = new Set<number>();
-  for (const root of outputs) {
-    const stack: [Tensor, boolean][] = [[root, false]];
-    while (stack.length > 0) {
-      const [t, expanded] = stack.pop()!;
-      if (expanded) {
-        order.push(t);
-        continue;
-      }
-      if (seen.has(t.id)) continue;
-      seen.add(t.id);
-      stack.push([t, true]);
-      for (const input of t.node.inputs) if (!seen.has(input.id)) stack.push([input, false]);
-    }
-  }
+  const order = topologicalOrder(outputs);
 
   for (const t of order) {
     const { kind, attrs, inputs } = t.node;

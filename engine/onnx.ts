@@ -5,7 +5,7 @@
  */
 import onnxProto from 'onnx-proto';
 import type { DType, Graph, Tensor } from './graph.js';
-import { sizeOf } from './graph.js';
+import { sizeOf, topologicalOrder } from './graph.js';
 
 const { onnx } = onnxProto;
 type INode = onnxProto.onnx.INodeProto;
@@ -79,23 +79,7 @@ export function emitModel(graph: Graph, options: EmitOptions): EmittedModel {
     return output;
   };
 
-  // Post-order walk from the outputs, iterative so deep graphs cannot overflow the stack.
-  const order: Tensor[] = [];
-  const seen = new Set<number>();
-  for (const root of Object.values(options.outputs)) {
-    const stack: [Tensor, boolean][] = [[root, false]];
-    while (stack.length > 0) {
-      const [t, expanded] = stack.pop()!;
-      if (expanded) {
-        order.push(t);
-        continue;
-      }
-      if (seen.has(t.id)) continue;
-      seen.add(t.id);
-      stack.push([t, true]);
-      for (const input of t.node.inputs) if (!seen.has(input.id)) stack.push([input, false]);
-    }
-  }
+  const order = topologicalOrder(Object.values(options.outputs));
 
   for (const t of order) {
     const { kind, attrs } = t.node;

@@ -6,6 +6,9 @@
  */
 import type { DType, Shape } from './graph.js';
 import { shapeText, sizeOf } from './graph.js';
+import { seededRandom } from '../common/random.js';
+
+export { seededRandom };
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -35,18 +38,6 @@ function hashName(name: string): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h;
-}
-
-/** mulberry32: a small, fast, seedable PRNG giving floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Standard normal samples from a uniform source (Box-Muller). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KinematicTestRobot } from '../robot/testing.js';
-import { DistanceProgressStandIn, ScriptedReachStandIn, seededRandom, standInGoal } from './stand-ins.js';
+import { seededRandom } from '../common/random.js';
+import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
 
 describe('stand-ins (labelled, until the RL loop and the reward model are merged)', () => {
   it('say what they are', () => {

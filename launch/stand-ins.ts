@@ -5,20 +5,9 @@
  */
 import type { ArmAction, Observation } from '../robot/types.js';
 import type { ActionSource, ProgressScore, ProgressSource } from './sources.js';
+import { seededRandom } from '../common/random.js';
 
 type Vec3 = [number, number, number];
-
-/** Small deterministic generator (mulberry32), so runs repeat. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A goal point inside the workspace box, fixed per run: 75% along x, 25% along y, 20% up z. */
 export function standInGoal(min: Vec3, max: Vec3): Vec3 {
