@@ -74,7 +74,7 @@ export class Preprocessor {
       sourceWidth = image.width;
       sourceHeight = image.height;
     } else {
-      let meta: sharp.Metadata;
+      let meta: { width?: number | undefined; height?: number | undefined };
       try {
         meta = await pipeline.metadata();
       } catch (error) {

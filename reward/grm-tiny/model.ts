@@ -1,0 +1,147 @@
+/**
+ * GRM-tiny, the project's own General Reward Model, defined on the engine:
+ *
+ *   image encoder (shared by every view and reference): 8x8 patches -> tokens, one pre-norm
+ *     transformer block, attention pooling -> one vector per image            params enc.*
+ *   instruction: hashed word n-grams (reward/grm-contract.ts) -> tanh(linear)  params text.*
+ *   view fusion per state: a learned gate scores each view from its vector and the instruction;
+ *     the softmax over the three views weighs them, so a missing or misleading view can be
+ *     down-weighted (the weights are an output, view_weights)                  params fuse.*
+ *   head: BEFORE, AFTER, START, GOAL vectors and their differences -> MLP -> logits over the hop
+ *     bins; hop = expectation of the bin centres under the softmax            params head.*
+ *
+ * The graph is split at the image vectors so that adaptation can train fusion and head on
+ * precomputed vectors (the encoder frozen) at a fraction of the cost.
+ */
+import type { Graph, Tensor } from '../../engine/index.js';
+import { concat, imageEncoder, layerNorm, linear } from '../../engine/index.js';
+import { evenHopBins } from '../grm-contract.js';
+
+export interface GrmTinyConfig {
+  width: number;
+  height: number;
+  patch: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  textDim: number;
+  bins: number;
+  hidden: number;
+}
+
+export const GRM_TINY_CONFIG: GrmTinyConfig = {
+  width: 64,
+  height: 48,
+  patch: 8,
+  dim: 48,
+  depth: 1,
+  heads: 4,
+  textDim: 128,
+  bins: 21,
+  hidden: 128,
+};
+
+export function hopBins(config: GrmTinyConfig): number[] {
+  return evenHopBins(config.bins);
+}
+
+export function imageFloats(config: GrmTinyConfig): number {
+  return 3 * config.width * config.height;
+}
+
+/** Image vectors of a batch of images [M, 3, H, W] -> [M, dim]. */
+export function encodeImages(images: Tensor, config: GrmTinyConfig): Tensor {
+  return imageEncoder(images, 'enc', { patch: config.patch, dim: config.dim, depth: config.depth, heads: config.heads });
+}
+
+/** Image vectors of one pair and its references. */
+export interface PairVectors {
+  /** [N, 3, dim] */
+  before: Tensor;
+  /** [N, 3, dim] */
+  after: Tensor;
+  /** [N, dim] */
+  start: Tensor;
+  /** [N, dim] */
+  goal: Tensor;
+  /** [N, textDim] */
+  instruction: Tensor;
+}
+
+export interface GrmOutputs {
+  hop_logits: Tensor;
+  hop: Tensor;
+  view_weights: Tensor;
+}
+
+/** Weighted sum of a state's view vectors [N, 3, dim] by a gate conditioned on the instruction. */
+function fuseViews(views: Tensor, text: Tensor): { state: Tensor; weights: Tensor } {
+  const [n, v, d] = views.shape as [number, number, number];
+  const textPerView = text.reshape([n, 1, d]).expand([n, v, d]);
+  const gate = linear(concat([views, textPerView], 2), 'fuse.gate0', d).tanh();
+  const weights = linear(gate, 'fuse.gate1', 1).softmax(1); // [n, v, 1]
+  return { state: views.mul(weights).sum([1]), weights: weights.reshape([n, v]) };
+}
+
+/** Fusion and head: pair vectors -> logits, expected hop, view weights. */
+export function headFromVectors(vectors: PairVectors, config: GrmTinyConfig): GrmOutputs {
+  const graph = vectors.before.graph;
+  const n = vectors.before.shape[0]!;
+  const text = linear(vectors.instruction, 'text.proj', config.dim).tanh();
+  const before = fuseViews(vectors.before, text);
+  const after = fuseViews(vectors.after, text);
+  const b = before.state;
+  const a = after.state;
+  const s = vectors.start;
+  const g = vectors.goal;
+  const features = concat([b, a, a.sub(b), s, g, a.sub(s), g.sub(a), b.sub(s), g.sub(b), text], 1);
+  let h = layerNorm(features, 'head.norm');
+  h = linear(h, 'head.0', config.hidden).gelu();
+  h = linear(h, 'head.1', config.hidden).gelu();
+  const logits = linear(h, 'head.out', config.bins);
+  const centres = graph.constant(hopBins(config), [config.bins, 1]);
+  const hop = logits.softmax(-1).matmul(centres).reshape([n]);
+  const viewWeights = concat([before.weights.reshape([n, 1, 3]), after.weights.reshape([n, 1, 3])], 1);
+  return { hop_logits: logits, hop, view_weights: viewWeights };
+}
+
+/** The contract's inputs on a graph, for a batch of `n` pairs. */
+export function contractInputs(graph: Graph, n: number, config: GrmTinyConfig): Record<'start' | 'goal' | 'before' | 'after' | 'instruction', Tensor> {
+  const { width: w, height: h } = config;
+  return {
+    start: graph.input('start', [n, 3, h, w]),
+    goal: graph.input('goal', [n, 3, h, w]),
+    before: graph.input('before', [n, 3, 3, h, w]),
+    after: graph.input('after', [n, 3, 3, h, w]),
+    instruction: graph.input('instruction', [n, config.textDim]),
+  };
+}
+
+/**
+ * The whole model on contract inputs. All 8 images of a pair go through the encoder in one
+ * batch [8N, 3, H, W]: before views, after views, start, goal.
+ */
+export function grmFromInputs(inputs: ReturnType<typeof contractInputs>, config: GrmTinyConfig): GrmOutputs {
+  const n = inputs.start.shape[0]!;
+  const { width: w, height: h, dim } = config;
+  const images = concat(
+    [inputs.before.reshape([3 * n, 3, h, w]), inputs.after.reshape([3 * n, 3, h, w]), inputs.start, inputs.goal],
+    0,
+  );
+  const vectors = encodeImages(images, config);
+  return headFromVectors(
+    {
+      before: vectors.slice(0, 0, 3 * n).reshape([n, 3, dim]),
+      after: vectors.slice(0, 3 * n, 6 * n).reshape([n, 3, dim]),
+      start: vectors.slice(0, 6 * n, 7 * n),
+      goal: vectors.slice(0, 7 * n, 8 * n),
+      instruction: inputs.instruction,
+    },
+    config,
+  );
+}
+
+/** Names of the parameters one-shot adaptation trains: fusion, head and instruction projection. */
+export function isAdaptedParam(name: string): boolean {
+  return name.startsWith('fuse.') || name.startsWith('head.') || name.startsWith('text.');
+}
