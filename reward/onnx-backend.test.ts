@@ -12,7 +12,7 @@ import { fusedStepQueries, predictFusedStep, type TaskReferences } from './model
 import { OnnxRewardModel } from './onnx-backend.js';
 
 const quiet = createLogger('test', 'silent');
-const config: GrmTinyConfig = { width: 16, height: 12, patch: 4, dim: 8, depth: 1, heads: 2, textDim: 16, bins: 5, hidden: 16 };
+const config: GrmTinyConfig = { width: 16, height: 12, patch: 4, dim: 8, depth: 1, tokenMlp: true, heads: 2, textDim: 16, bins: 5, hidden: 16 };
 const dir = mkdtempSync(join(tmpdir(), 'grm-onnx-'));
 
 function noise(seed: number, width = 40, height = 30): RawImage {

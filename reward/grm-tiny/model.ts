@@ -1,8 +1,9 @@
 /**
  * GRM-tiny, the project's own General Reward Model, defined on the engine:
  *
- *   image encoder (shared by every view and reference): 8x8 patches -> tokens, one pre-norm
- *     transformer block, attention pooling -> one vector per image            params enc.*
+ *   image encoder (shared by every view and reference): 8x8 patches -> tokens with learned
+ *     positions, a residual per-token MLP (optionally transformer blocks), multi-head attention
+ *     pooling -> one vector per image                                          params enc.*
  *   instruction: hashed word n-grams (reward/grm-contract.ts) -> tanh(linear)  params text.*
  *   view fusion per state: a learned gate scores each view from its vector and the instruction;
  *     the softmax over the three views weighs them, so a missing or misleading view can be
@@ -14,7 +15,7 @@
  * precomputed vectors (the encoder frozen) at a fraction of the cost.
  */
 import type { Graph, Tensor } from '../../engine/index.js';
-import { concat, imageEncoder, layerNorm, linear } from '../../engine/index.js';
+import { attentionPool, concat, layerNorm, linear, mlp, patchEmbed, transformerBlock } from '../../engine/index.js';
 import { evenHopBins } from '../grm-contract.js';
 
 export interface GrmTinyConfig {
@@ -22,7 +23,10 @@ export interface GrmTinyConfig {
   height: number;
   patch: number;
   dim: number;
+  /** Transformer blocks over the patch tokens (0: none, the cheap encoder). */
   depth: number;
+  /** A residual per-token MLP after the blocks. */
+  tokenMlp: boolean;
   heads: number;
   textDim: number;
   bins: number;
@@ -34,7 +38,8 @@ export const GRM_TINY_CONFIG: GrmTinyConfig = {
   height: 48,
   patch: 8,
   dim: 48,
-  depth: 1,
+  depth: 0,
+  tokenMlp: true,
   heads: 4,
   textDim: 128,
   bins: 21,
@@ -51,7 +56,10 @@ export function imageFloats(config: GrmTinyConfig): number {
 
 /** Image vectors of a batch of images [M, 3, H, W] -> [M, dim]. */
 export function encodeImages(images: Tensor, config: GrmTinyConfig): Tensor {
-  return imageEncoder(images, 'enc', { patch: config.patch, dim: config.dim, depth: config.depth, heads: config.heads });
+  let tokens = patchEmbed(images, 'enc.patch', config.patch, config.dim);
+  for (let i = 0; i < config.depth; i++) tokens = transformerBlock(tokens, `enc.block${i}`, { heads: config.heads, hidden: 2 * config.dim });
+  if (config.tokenMlp) tokens = tokens.add(mlp(layerNorm(tokens, 'enc.mlp_norm'), 'enc.mlp', [2 * config.dim, config.dim], 'gelu'));
+  return attentionPool(layerNorm(tokens, 'enc.norm'), 'enc.pool', config.heads);
 }
 
 /** Image vectors of one pair and its references. */
