@@ -8,8 +8,9 @@
  *   view fusion per state: a learned gate scores each view from its vector and the instruction;
  *     the softmax over the three views weighs them, so a missing or misleading view can be
  *     down-weighted (the weights are an output, view_weights)                  params fuse.*
- *   head: BEFORE, AFTER, START, GOAL vectors and their differences -> MLP -> logits over the hop
- *     bins; hop = expectation of the bin centres under the softmax            params head.*
+ *   head: the progress of BEFORE and AFTER (a distance-ratio prior to START and GOAL corrected
+ *     by an MLP) gives the hop of Eq. 2; the logits over the hop bins peak there, plus a learned
+ *     residual; hop = expectation of the bin centres under the softmax         params head.*
  *
  * The graph is split at the image vectors so that adaptation can train fusion and head on
  * precomputed vectors (the encoder frozen) at a fraction of the cost.
@@ -91,24 +92,55 @@ function fuseViews(views: Tensor, text: Tensor): { state: Tensor; weights: Tenso
   return { state: views.mul(weights).sum([1]), weights: weights.reshape([n, v]) };
 }
 
-/** Fusion and head: pair vectors -> logits, expected hop, view weights. */
+/**
+ * Progress of one state in [0, 1] (the structured path of the head): a feature-space distance
+ * ratio to START and GOAL (like the pixel-distance baseline, but on learned vectors of the front
+ * view) as a prior, corrected by an MLP on the fused state vector, the references and the task.
+ */
+function stateProgress(state: Tensor, front: Tensor, start: Tensor, goal: Tensor, text: Tensor, config: GrmTinyConfig): Tensor {
+  const graph = state.graph;
+  const toStart = front.sub(start).square().mean([1], true);
+  const toGoal = front.sub(goal).square().mean([1], true);
+  const ratio = toStart.div(toStart.add(toGoal).add(1e-6)); // [n, 1]: 0 at START, 1 at GOAL
+  const features = concat([state, state.sub(start), goal.sub(state), ratio, text], 1);
+  const correction = linear(linear(layerNorm(features, 'head.progress_norm'), 'head.progress0', config.hidden).gelu(), 'head.progress1', 1);
+  const priorGain = graph.param('head.prior_gain', [1], { kind: 'constant', value: 6 });
+  return ratio.sub(0.5).mul(priorGain).add(correction).sigmoid();
+}
+
+/**
+ * Fusion and head: pair vectors -> logits, expected hop, view weights. The logits are a peak at
+ * the hop that Eq. 2 gives between the two states' progress (structured path), plus a learned
+ * residual over the bins that starts at zero.
+ */
 export function headFromVectors(vectors: PairVectors, config: GrmTinyConfig): GrmOutputs {
   const graph = vectors.before.graph;
   const n = vectors.before.shape[0]!;
-  const text = linear(vectors.instruction, 'text.proj', config.dim).tanh();
+  const d = config.dim;
+  const text = linear(vectors.instruction, 'text.proj', d).tanh();
   const before = fuseViews(vectors.before, text);
   const after = fuseViews(vectors.after, text);
-  const b = before.state;
-  const a = after.state;
   const s = vectors.start;
   const g = vectors.goal;
+  const frontOf = (views: Tensor): Tensor => views.slice(1, 0, 1).reshape([n, d]);
+  const pb = stateProgress(before.state, frontOf(vectors.before), s, g, text, config);
+  const pa = stateProgress(after.state, frontOf(vectors.after), s, g, text, config);
+  // Eq. 2: gain relative to what remained, or loss relative to what was achieved.
+  const gain = pa.sub(pb).relu().div(pb.neg().add(1 + 1e-3));
+  const loss = pb.sub(pa).relu().div(pb.add(1e-3));
+  const structuredHop = gain.sub(loss); // [n, 1]
+  const centres = graph.constant(hopBins(config), [1, config.bins]);
+  const sharpness = graph.param('head.log_sharpness', [1], { kind: 'constant', value: Math.log(30) }).exp();
+  const peak = centres.sub(structuredHop).square().mul(sharpness).neg();
+
+  const b = before.state;
+  const a = after.state;
   const features = concat([b, a, a.sub(b), s, g, a.sub(s), g.sub(a), b.sub(s), g.sub(b), text], 1);
   let h = layerNorm(features, 'head.norm');
   h = linear(h, 'head.0', config.hidden).gelu();
-  h = linear(h, 'head.1', config.hidden).gelu();
-  const logits = linear(h, 'head.out', config.bins);
-  const centres = graph.constant(hopBins(config), [config.bins, 1]);
-  const hop = logits.softmax(-1).matmul(centres).reshape([n]);
+  const residualScale = graph.param('head.residual_scale', [1], { kind: 'zeros' });
+  const logits = peak.add(linear(h, 'head.out', config.bins).mul(residualScale));
+  const hop = logits.softmax(-1).matmul(centres.reshape([config.bins, 1])).reshape([n]);
   const viewWeights = concat([before.weights.reshape([n, 1, 3]), after.weights.reshape([n, 1, 3])], 1);
   return { hop_logits: logits, hop, view_weights: viewWeights };
 }
