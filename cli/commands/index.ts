@@ -4,5 +4,6 @@ import { registerConfig } from './config.js';
 import { registerLabels } from './labels.js';
 import { registerPairs } from './pairs.js';
 import { registerServe } from './serve.js';
+import { registerSim } from './sim.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerSim];
