@@ -1,0 +1,3 @@
+export async function evaluateHeldOut(_options: unknown): Promise<unknown> {
+  throw new Error('not yet');
+}
