@@ -11,7 +11,7 @@
  * 5. below the VOC threshold nothing is written; otherwise the adapted .onnx and the task
  *    references (instructions, start and goal image of every view) are written.
  */
-import { existsSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -161,7 +161,7 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 export async function adaptGrmTiny(episode: Episode, options: AdaptOptions): Promise<AdaptReport> {
   const started = performance.now();
   const log = options.logger;
-  if (!existsSync(dirname(options.out) || '.')) throw new InputError('--out', `expected a path in an existing folder, got ${options.out}`);
+  mkdirSync(dirname(options.out) || '.', { recursive: true });
   const { store, config } = loadGrmTiny(options.base);
   const preprocessor = new Preprocessor({ width: config.width, height: config.height, crops: options.crops });
   const seed = options.seed ?? 1;
