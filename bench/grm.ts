@@ -112,6 +112,7 @@ const result = {
   goalMsPerFusedStep: 10,
   meetsGoal: stats(fused).median <= 10,
   batchedScoring: { batch: 24, steps: STEPS, stepsPerSecond: Math.round((STEPS / scoringSeconds) * 10) / 10 },
+  sequentialScoring: { batch: 3, stepsPerSecond: Math.round((1000 / stats(fused).mean) * 10) / 10 },
   peer: { name: 'pixel-distance progress (front view)', stepMs: stats(pixel) },
   machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, date: new Date().toISOString(), loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) },
 };

@@ -6,14 +6,9 @@ import { openEpisodeFolder } from '../reward/episode-folder.js';
 import type { RewardModel } from '../reward/model.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { OpenAiRewardModel } from '../reward/openai-backend.js';
-import type { CameraRole } from '../robot/types.js';
 
 export function isUrl(value: string): boolean {
   return /^https?:\/\//i.test(value);
-}
-
-export function configuredCrops(config: Config): Partial<Record<CameraRole, [number, number, number, number] | undefined>> {
-  return Object.fromEntries(config.cameras.views.map((view) => [view.role, view.crop]));
 }
 
 /**
