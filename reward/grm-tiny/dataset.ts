@@ -80,7 +80,7 @@ export interface Augmentation {
   viewDropout: number;
   /** Probability that a wrist view is replaced by the same view at another moment (misleading camera). */
   misleadingView: number;
-  /** Probability that GOAL comes from another episode of the same task (reference: 0.75 for both references); START a third as often. */
+  /** Probability that START and GOAL come from another episode of the same task (reference: 0.75). */
   referenceSwap: number;
 }
 
@@ -109,17 +109,16 @@ export function drawExample(episodes: readonly EpisodeSamples[], index: number, 
     }
     return out;
   };
-  // Scoring uses the judged episode's own first frame as START and a demo's last frame as GOAL,
-  // so the swap replaces the GOAL (and, less often, the START) by another episode's.
-  const siblings = byTask.get(episode.task) ?? [];
-  const sibling = (): EpisodeSamples => (siblings.length > 1 ? episodes[siblings[rng.int(siblings.length)]!]! : episode);
-  const goalSource = rng.next() < augmentation.referenceSwap ? sibling() : episode;
-  const startSource = rng.next() < augmentation.referenceSwap / 3 ? sibling() : episode;
+  let reference = episode;
+  if (rng.next() < augmentation.referenceSwap) {
+    const siblings = byTask.get(episode.task) ?? [];
+    if (siblings.length > 1) reference = episodes[siblings[rng.int(siblings.length)]!]!;
+  }
   return {
     before: augmentViews(episode.frames.get(pair.before)!),
     after: augmentViews(episode.frames.get(pair.after)!),
-    start: first(startSource)[0],
-    goal: last(goalSource)[0],
+    start: first(reference)[0],
+    goal: last(reference)[0],
     instruction: pair.instruction,
     hop: pair.hop,
   };
