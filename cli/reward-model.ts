@@ -12,18 +12,19 @@ export function isUrl(value: string): boolean {
 }
 
 /**
- * Opens an episode for scoring or adaptation. For ONNX models each camera is decoded once, whole,
- * at twice the model's input size (ffmpeg scaling after the configured crop), so a pass over the
- * episode costs one ffmpeg run per camera instead of a seek per frame; for a server model, frames
- * keep their source size and are decoded in chunks.
+ * Opens an episode for scoring or adaptation. For ONNX models each camera is decoded forward, at
+ * twice the model's input size (ffmpeg scaling after the configured crop), reading on instead of
+ * seeking and keeping every frame cached, so a pass over the episode costs about one ffmpeg run
+ * per camera; for a server model, frames keep their source size.
  */
 export async function openEpisodeFor(dir: string, config: Config, log: Logger, modelSize: { width: number; height: number } | undefined): Promise<Episode> {
-  if (!modelSize) return openEpisodeFolder(dir, { views: config.cameras.views, log, chunkFrames: 64 });
+  if (!modelSize) return openEpisodeFolder(dir, { views: config.cameras.views, log });
   return openEpisodeFolder(dir, {
     views: config.cameras.views,
     log,
     size: { width: 2 * modelSize.width, height: 2 * modelSize.height },
-    chunkFrames: 1_000_000,
+    // Forward jumps of any length read on (no seeking); every decoded frame stays cached.
+    seekThreshold: 1_000_000,
     cacheBytes: 2 * 1024 ** 3,
   });
 }
