@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { registerConfig } from './config.js';
 import { registerLabels } from './labels.js';
+import { registerMcap } from './mcap.js';
 import { registerPairs } from './pairs.js';
 import { registerServe } from './serve.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerMcap];
