@@ -4,6 +4,7 @@ import { registerConfig } from './config.js';
 import { registerLabels } from './labels.js';
 import { registerMcap } from './mcap.js';
 import { registerPairs } from './pairs.js';
+import { registerRos2 } from './ros2.js';
 import { registerServe } from './serve.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerMcap];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerMcap, registerRos2];

@@ -56,6 +56,9 @@ export class FakeRosNode implements RosNode {
   destroyed = false;
   clockMs = 1_700_000_000_000;
 
+  /** With loopback, what the node publishes reaches its own subscriptions, as on a real ROS 2 graph. */
+  constructor(readonly options: { loopback?: boolean } = {}) {}
+
   createSubscription(type: string, topic: string, options: SubscriptionOptions, callback: (message: unknown) => void): unknown {
     const subscription = { type, topic, options, callback };
     this.subscriptions.push(subscription);
@@ -65,7 +68,12 @@ export class FakeRosNode implements RosNode {
   createPublisher<T>(type: string, topic: string): RosPublisher<T> {
     const entry = { type, messages: [] as unknown[] };
     this.published.set(topic, entry);
-    return { publish: (message: T) => entry.messages.push(overTheWire(type, message)) };
+    return {
+      publish: (message: T) => {
+        entry.messages.push(overTheWire(type, message));
+        if (this.options.loopback === true) this.deliver(topic, message);
+      },
+    };
   }
 
   createClient(type: string, service: string): RosServiceClient {
