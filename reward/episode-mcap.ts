@@ -25,7 +25,7 @@ import { createLogger } from '../common/log.js';
 import { cropAndResize } from '../perception/resize.js';
 import { ApproximateTimeSync, type SyncStats } from '../perception/sync.js';
 import { cdrCodec } from '../robot/ros2/definitions.js';
-import { compressedToRgb, imageToRgb, msFromTime, type CompressedImageMsg, type ImageMsg, type JointStateMsg, type StringMsg } from '../robot/ros2/messages.js';
+import { compressedToRgb, imageToRgb, msFromTime, type CameraInfoMsg, type CompressedImageMsg, type ImageMsg, type JointStateMsg, type StringMsg } from '../robot/ros2/messages.js';
 import { CAMERA_ROLES, type CameraRole } from '../robot/types.js';
 import { validateSegments, wholeEpisodeSegment, type Episode, type RgbImage, type Segment } from './episode.js';
 import { readInstructions, readKeyframes, REFERENCE_VIEWS, type CameraViewSpec, type OpenEpisodeOptions } from './episode-folder.js';
@@ -69,6 +69,17 @@ interface ViewTopic {
   entries: ImageEntry[];
   /** Entry index of each frame. */
   frames: number[];
+  cameraInfo: CameraInfoMsg | undefined;
+}
+
+/** One camera stream as recorded: stamps, log times, its first camera_info. */
+export interface McapStream {
+  role: CameraRole;
+  topic: string;
+  type: string;
+  stampsMs: number[];
+  logMs: number[];
+  cameraInfo: CameraInfoMsg | undefined;
 }
 
 export interface McapEpisode extends Episode {
@@ -80,6 +91,8 @@ export interface McapEpisode extends Episode {
   readonly jointStates: JointStates | null;
   readonly keyframeSource: 'sidecar' | 'metadata' | 'markers' | 'none';
   readonly syncStats: SyncStats;
+  /** Every real camera stream, for calibration checks. */
+  readonly streams: McapStream[];
   /** The topic behind a role (the front one for a role without its own camera). */
   source(role: CameraRole): string;
 }
@@ -245,6 +258,17 @@ class McapEpisodeImpl implements McapEpisode {
     return (this.views.get(role) ?? this.views.get('front')!).topic;
   }
 
+  get streams(): McapStream[] {
+    return [...this.views.values()].map((v) => ({
+      role: v.role,
+      topic: v.topic,
+      type: v.schemaName,
+      stampsMs: v.entries.map((e) => e.stampMs),
+      logMs: v.entries.map((e) => Number(e.logTime / 1000n) / 1000),
+      cameraInfo: v.cameraInfo,
+    }));
+  }
+
   async frame(role: CameraRole, index: number): Promise<RgbImage> {
     if (!Number.isInteger(index) || index < 0 || index >= this.frameCount) {
       throw new RangeError(`frame index: expected an integer in 0..${this.frameCount - 1}, got ${index}`);
@@ -363,6 +387,7 @@ async function readEpisode(
       schemaText: channel.schemaText,
       entries: [],
       frames: [],
+      cameraInfo: undefined,
     });
   }
 
@@ -424,6 +449,18 @@ async function readEpisode(
   if (out.length > 0) log.warn(`${file}: image messages not in any synchronised set (slop ${sync.slopMs} ms): ${out.join(', ')}`);
   const frameCount = front.frames.length;
   if (frameCount < 2) throw new InputError(file, `expected at least 2 synchronised frames on ${ordered.map((v) => v.topic).join(', ')}, got ${frameCount}`);
+
+  // The first camera_info of each view (sibling of the image topic), for calibration checks.
+  for (const view of ordered) {
+    const base = view.topic.replace(/\/compressed$/, '').split('/').slice(0, -1).join('/');
+    const info = all.find((c) => c.topic === `${base}/camera_info` && c.schemaName === 'sensor_msgs/msg/CameraInfo');
+    if (info === undefined) continue;
+    checkRos2(file, info);
+    for await (const message of reader.readMessages({ topics: [info.topic] })) {
+      view.cameraInfo = cdrCodec<CameraInfoMsg>(info.schemaName, info.schemaText).decode(message.data);
+      break;
+    }
+  }
 
   const stem = basename(file, extname(file));
   const dir = dirname(file);

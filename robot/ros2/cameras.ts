@@ -71,6 +71,7 @@ export class Ros2Cameras {
   readonly topics: CameraTopics[];
   readonly sources: LatestFrame[];
   private readonly sync: ApproximateTimeSync<RawFrame>;
+  private readonly now: () => number;
   private readonly infos: (CameraInfoMsg | undefined)[];
   private readonly sourceSizes: ({ width: number; height: number } | undefined)[];
   private readonly decodeErrors: number[];
@@ -78,6 +79,8 @@ export class Ros2Cameras {
   private setSequence = 0;
   private storedSequence = 0;
   private waiters: ((frames: CameraFrame[]) => void)[] = [];
+  /** Stamps and arrival times of the recent image messages per view, for `calibrate check`. */
+  private readonly seen: { stampsMs: number[]; arrivalsMs: number[] }[];
 
   constructor(
     node: RosNode,
@@ -90,6 +93,8 @@ export class Ros2Cameras {
     this.infos = this.topics.map(() => undefined);
     this.sourceSizes = this.topics.map(() => undefined);
     this.decodeErrors = this.topics.map(() => 0);
+    this.seen = this.topics.map(() => ({ stampsMs: [], arrivalsMs: [] }));
+    this.now = now;
     this.sync = new ApproximateTimeSync<RawFrame>({
       views: this.topics.map((t) => t.camera),
       queueSize: config.cameras.sync.queueSize,
@@ -108,7 +113,15 @@ export class Ros2Cameras {
 
   /** Offers one image message of view i (what the subscription callback does). */
   onImage(i: number, compressed: boolean, message: ImageMsg | CompressedImageMsg): void {
-    const sets = this.sync.add(i, msFromTime(message.header.stamp), { compressed, message });
+    const stampMs = msFromTime(message.header.stamp);
+    const seen = this.seen[i]!;
+    if (seen.stampsMs.length >= 10_000) {
+      seen.stampsMs.shift();
+      seen.arrivalsMs.shift();
+    }
+    seen.stampsMs.push(stampMs);
+    seen.arrivalsMs.push(this.now());
+    const sets = this.sync.add(i, stampMs, { compressed, message });
     for (const set of sets) void this.decodeSet(set.messages.map((m) => m.value));
   }
 
@@ -166,6 +179,11 @@ export class Ros2Cameras {
       };
       this.waiters.push(done);
     });
+  }
+
+  /** Recent stamps and arrivals per view, with the source size and camera_info seen. */
+  timings(): { topic: CameraTopics; stampsMs: number[]; arrivalsMs: number[]; size: { width: number; height: number } | undefined; cameraInfo: CameraInfoMsg | undefined }[] {
+    return this.topics.map((topic, i) => ({ topic, ...this.seen[i]!, size: this.sourceSizes[i], cameraInfo: this.infos[i] }));
   }
 
   stats(): CameraStats {
