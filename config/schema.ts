@@ -153,12 +153,14 @@ const dashboard = z.strictObject({
   host: z.string().default('127.0.0.1').describe('Address the dashboard binds to.'),
   port: z.number().int().min(0).max(65535).default(8080).describe('Dashboard port (0: any free port).'),
   token: z.string().min(16).optional().describe('Control token (default: a random one printed at start).'),
+  cameraFps: z.number().positive().max(30).default(5).describe('Camera tile updates per second sent to each viewer.'),
 });
 
 const mqtt = z.strictObject({
   enabled: z.boolean().default(false).describe('Publish telemetry over MQTT 5.'),
   url: z.string().default('mqtt://127.0.0.1:1883').describe('Broker URL.'),
-  topicPrefix: z.string().default('dopamine').describe('Prefix of every telemetry topic.'),
+  topicPrefix: z.string().min(1).default('dopamine').describe('Prefix of every telemetry topic (topics: docs/telemetry.md).'),
+  progressHz: z.number().positive().max(50).default(2).describe('Largest rate of progress messages, per second.'),
 });
 
 const engine = z.strictObject({

@@ -1,22 +1,51 @@
 import type { Command } from 'commander';
+import { InputError } from '../../common/errors.js';
 import { action, withCommonOptions } from '../command.js';
 
 interface ServeOptions {
   port?: string;
 }
 
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) throw new InputError('--port', `expected an integer from 0 to 65535, got ${JSON.stringify(text)}`);
+  return port;
+}
+
 export function registerServe(program: Command): void {
   const command = program
     .command('serve')
     .description('run the whole loop on the configured robot with the live dashboard (what `npm start` runs)')
-    .option('--port <port>', 'dashboard port (overrides dashboard.port)');
+    .option('--port <port>', 'dashboard port (overrides dashboard.port; 0: any free port)');
   withCommonOptions(command, { json: false }).action(
-    action('serve', (context, options: ServeOptions) => {
-      const port = options.port ?? String(context.config.dashboard.port);
-      context.log.info(`configuration loaded: robot=${context.config.robot.backend} task=${context.config.robot.task} port=${port}`);
-      context.log.warn(
-        'the loop is not built yet: simulator, reward model, RL and dashboard arrive with their issues (see README, "Not done yet")',
-      );
+    action('serve', async (context, options: ServeOptions) => {
+      const config = structuredClone(context.config);
+      if (options.port !== undefined) config.dashboard.port = parsePort(options.port);
+      // Loaded here, not at the top: other commands need not load fastify, mqtt and sharp.
+      const { startServing } = await import('../../launch/serve.js');
+      const serving = await startServing(config, context.log);
+      const { dashboard } = serving;
+      // stdout: the one line an operator needs (the token rides in the fragment, never sent to the server).
+      context.report(null, `dashboard: ${dashboard.urlWithToken}\ncontrol token: ${dashboard.token}`);
+
+      await new Promise<void>((resolve) => {
+        let signalled = false;
+        const onSignal = (signal: NodeJS.Signals): void => {
+          if (signalled) {
+            context.log.error(`second ${signal}: exiting without a clean shutdown`);
+            process.exit(130);
+          }
+          signalled = true;
+          // The arm first: e-stop (robot.stop), then the servers.
+          void serving.shutdown(`received ${signal}`).then(resolve, (error: unknown) => {
+            context.log.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+            resolve();
+          });
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+      context.log.info('arm stopped, dashboard closed');
     }),
   );
 }

@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { repoRoot, runCli } from './testing.js';
+
+const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
+
+describe('dopamine serve', () => {
+  it('refuses a bad --port with exit code 2', () => {
+    const run = runCli(['serve', '--port', 'eighty']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--port: expected an integer from 0 to 65535, got "eighty"/);
+  });
+
+  it('refuses the ros2 backend while the bridge is not built', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dopamine-serve-'));
+    const file = join(dir, 'lab.yaml');
+    writeFileSync(file, 'robot:\n  backend: ros2\n');
+    const run = runCli(['serve', '--port', '0', '--config', file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/robot.backend: expected sim/);
+  });
+
+  it('prints the dashboard URL with the token, runs the loop, and on SIGTERM stops the arm before exiting', async () => {
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0'], { cwd: repoRoot, env: { ...process.env, DOPAMINE_LOG: 'info' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/dashboard: (http:\/\/127\.0\.0\.1:\d+\/)#token=(\S+)/.test(stdout)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no URL printed: ${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const [, url, token] = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)#token=(\S+)/.exec(stdout)!;
+      expect(stderr).toMatch(/test robot \(simulator not merged\)/);
+      expect((await fetch(`${url}api/estop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+      let status: { state: string; safety: { counts: { forwarded: number } } } | undefined;
+      while (!status || status.safety.counts.forwarded < 3) {
+        if (Date.now() > deadline) throw new Error('the loop did not run');
+        const response = await fetch(`${url}api/status`, { headers: { authorization: `Bearer ${token}` } });
+        status = (await response.json()) as typeof status;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(status.state).toBe('running');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stderr).toMatch(/E-STOP from shutdown: received SIGTERM/);
+      // The arm is stopped before the servers close.
+      expect(stderr.indexOf('E-STOP from shutdown')).toBeLessThan(stderr.indexOf('arm stopped, dashboard closed'));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});

@@ -1,0 +1,94 @@
+/// <reference lib="dom" />
+// Page functions run in the browser, hence the DOM types in this file.
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, launchChromium, type Browser } from './browser.js';
+import { startTestServing, waitFor, type TestServing } from './testing.js';
+
+if (!hasChromium) console.warn('SKIPPED dashboard browser tests: /usr/bin/chromium is missing (.ci/run installs it with apt-get)');
+
+describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
+  let browser: Browser;
+  let serving: TestServing;
+  let page: Page;
+
+  beforeAll(async () => {
+    [browser, serving] = await Promise.all([
+      launchChromium(),
+      startTestServing(
+        { robot: { controlHz: 20, episodeSeconds: 60 }, reward: { shaping: { success: 'operator' } }, dashboard: { cameraFps: 10 } },
+        { autoStart: true },
+      ),
+    ]);
+    page = await browser.context.newPage();
+    await page.goto(serving.dashboard.urlWithToken);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await serving?.shutdown('tests done');
+  });
+
+  it('shows every camera as a live JPEG tile and grows the progress chart', async () => {
+    await page.waitForFunction(() => document.querySelectorAll('img[data-camera]').length === 3, null, { timeout: 15_000 });
+    const tiles = await page.$$eval('img[data-camera]', (images) =>
+      (images as HTMLImageElement[]).map((image) => ({ camera: image.dataset.camera, jpeg: image.src.startsWith('data:image/jpeg;base64,'), width: image.naturalWidth })),
+    );
+    expect(tiles.map((t) => t.camera).sort()).toEqual(['cam_high', 'cam_left_wrist', 'cam_right_wrist']);
+    for (const tile of tiles) {
+      expect(tile.jpeg).toBe(true);
+      expect(tile.width).toBe(128);
+    }
+    // Tiles change with the state: the stamp of a tile moves on.
+    const firstStamp = await page.getAttribute('img[data-camera="cam_high"]', 'data-stamp');
+    await page.waitForFunction((stamp) => document.querySelector('img[data-camera="cam_high"]')!.getAttribute('data-stamp') !== stamp, firstStamp);
+
+    const points = async () => Number(await page.getAttribute('#progress-chart', 'data-points'));
+    await page.waitForFunction(() => Number(document.querySelector('#progress-chart')!.getAttribute('data-points')) >= 3);
+    const before = await points();
+    await page.waitForFunction((n) => Number(document.querySelector('#progress-chart')!.getAttribute('data-points')) > n + 3, before);
+    expect(await page.locator('#progress-chart canvas').count()).toBeGreaterThan(0);
+
+    // The dashboard says what drives the run.
+    expect(await page.textContent('#source-robot')).toMatch(/test robot \(simulator not merged\)/);
+    expect(await page.textContent('#source-actions')).toMatch(/^stand-in policy/);
+    expect(await page.getAttribute('#source-progress', 'class')).toContain('standin');
+    // The token left the address bar once read.
+    expect(page.url()).not.toContain('token=');
+  });
+
+  it('e-stop stops the arm within 200 ms, and the run resumes only after reset', async () => {
+    const robot = serving.testRobot;
+    await waitFor(() => robot.received.length > 5, 'actions');
+    // The moment the browser dispatches the click, as wall-clock ms (Playwright's own actionability
+    // checks before the click are not part of the dashboard's reaction time).
+    await page.evaluate(() => {
+      document.getElementById('estop')!.addEventListener('click', () => {
+        document.body.dataset.clickedAt = String(performance.timeOrigin + performance.now());
+      });
+    });
+    await page.click('#estop');
+    await waitFor(() => robot.stopCalls.length === 1, 'robot.stop');
+    const clickedAt = Number(await page.getAttribute('body', 'data-clicked-at')) - performance.timeOrigin; // in this process's performance.now()
+    const stoppedAt = robot.stopCalls[0]!.atMs;
+    expect(stoppedAt - clickedAt).toBeLessThan(200);
+    await page.waitForSelector('body[data-estopped="true"]');
+    expect(await page.textContent('#estop-state')).toMatch(/E-STOPPED/);
+
+    // Nothing reaches the arm after the e-stop: wait three control periods and more.
+    const count = robot.received.length;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(robot.received.length).toBe(count);
+    expect(robot.received.every((r) => r.atMs < clickedAt + 200)).toBe(true);
+    expect(robot.received.some((r) => r.whileStopped)).toBe(false);
+    // Pause/resume do not release it.
+    await page.click('#resume');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(robot.received.length).toBe(count);
+
+    await page.click('#reset');
+    await page.waitForSelector('body[data-estopped="false"]');
+    await waitFor(() => robot.received.length > count + 3, 'actions after reset');
+    expect(await page.textContent('#episodes tbody')).toMatch(/estop/);
+    expect(await page.locator('#events li.estop').count()).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,275 @@
+// The dashboard client: one websocket for everything the server streams, fetch() with the
+// bearer token for the controls. No build step; uPlot is served by the dashboard itself.
+/* global uPlot */
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+
+// ---- token: from the URL fragment (#token=...), kept for this tab only ----------------------
+function takeToken() {
+  const match = location.hash.match(/token=([^&]+)/);
+  if (match) {
+    sessionStorage.setItem('dopamine-token', decodeURIComponent(match[1]));
+    history.replaceState(null, '', location.pathname); // keep it out of the address bar
+  }
+  return sessionStorage.getItem('dopamine-token');
+}
+let token = takeToken();
+
+// ---- charts -----------------------------------------------------------------------------------
+const axisStyle = { stroke: '#8b939e', grid: { stroke: '#2c323c' }, ticks: { stroke: '#2c323c' } };
+
+function chartWidth(element) {
+  return Math.max(300, element.clientWidth - 8);
+}
+
+const progressData = [[], [], [], []]; // step, hop, progress, reward
+const progressChart = new uPlot(
+  {
+    width: chartWidth($('progress-chart')),
+    height: 240,
+    scales: { x: { time: false } },
+    axes: [{ ...axisStyle, label: 'step' }, { ...axisStyle }],
+    series: [
+      { label: 'step' },
+      { label: 'hop', stroke: '#f5b642', width: 1.5 },
+      { label: 'fused progress', stroke: '#3ecf8e', width: 2 },
+      { label: 'shaped reward', stroke: '#4fa3ff', width: 1.5 },
+    ],
+  },
+  progressData,
+  $('progress-chart'),
+);
+
+const successData = [[], []]; // rollout, success rate
+const successChart = new uPlot(
+  {
+    width: chartWidth($('success-chart')),
+    height: 180,
+    scales: { x: { time: false }, y: { range: [0, 1] } },
+    axes: [{ ...axisStyle, label: 'rollout' }, { ...axisStyle }],
+    series: [{ label: 'rollout' }, { label: 'success rate', stroke: '#3ecf8e', width: 2 }],
+  },
+  successData,
+  $('success-chart'),
+);
+
+window.addEventListener('resize', () => {
+  progressChart.setSize({ width: chartWidth($('progress-chart')), height: 240 });
+  successChart.setSize({ width: chartWidth($('success-chart')), height: 180 });
+});
+
+function resetProgress(episode) {
+  for (const column of progressData) column.length = 0;
+  progressChart.setData(progressData);
+  $('progress-chart').dataset.points = '0';
+  $('episode-index').textContent = episode === null ? '-' : String(episode);
+}
+
+function addProgress(point) {
+  progressData[0].push(point.step);
+  progressData[1].push(point.hop);
+  progressData[2].push(point.progress);
+  progressData[3].push(point.reward);
+  progressChart.setData(progressData);
+  $('progress-chart').dataset.points = String(progressData[0].length);
+}
+
+function addRollout(rollouts, successRate) {
+  if (successRate === null) return;
+  successData[0].push(rollouts);
+  successData[1].push(successRate);
+  successChart.setData(successData);
+  $('success-chart').dataset.points = String(successData[0].length);
+  $('success-rate').textContent = `${(successRate * 100).toFixed(0)}% of ${rollouts}`;
+}
+
+// ---- panels ----------------------------------------------------------------------------------
+function fmt(value, digits = 3) {
+  return value === null || value === undefined ? '-' : Number(value).toFixed(digits);
+}
+
+function showSources(sources) {
+  for (const [key, label] of Object.entries(sources)) {
+    const element = $(`source-${key}`);
+    element.textContent = label;
+    element.classList.toggle('standin', /stand-in|test robot/.test(label));
+  }
+}
+
+function showState(state, estopped) {
+  const run = $('run-state');
+  run.textContent = state;
+  run.className = `badge ${state}`;
+  const stop = $('estop-state');
+  stop.textContent = estopped ? 'E-STOPPED: reset to continue' : '';
+  stop.className = estopped ? 'badge estopped' : 'badge';
+  stop.hidden = !estopped;
+  document.body.dataset.estopped = String(estopped);
+  document.body.dataset.state = state;
+}
+
+function showSafety(safety) {
+  $('safety-estop').textContent = safety.estopped ? `LATCHED: ${safety.estopReason}` : 'released';
+  $('safety-holds').textContent = safety.holds.length > 0 ? safety.holds.join(', ') : 'none';
+  $('safety-mode').textContent = safety.onViolation;
+  const c = safety.counts;
+  $('safety-counts').textContent = `${c.forwarded} / ${c.clipped} / ${c.refused} / ${c.nonFinite} / ${c.held}`;
+}
+
+function showReward(reward, deadlines) {
+  $('reward-latency').textContent = `${fmt(reward.lastMs, 0)} / ${fmt(reward.meanMs, 1)} / ${fmt(reward.p95Ms, 0)} ms`;
+  $('reward-answered').textContent = String(reward.answered);
+  $('reward-errors').textContent = String(reward.errors);
+  $('reward-skipped').textContent = String(reward.skipped);
+  $('reward-last-error').textContent = reward.lastError ?? '-';
+  if (deadlines) $('deadlines').textContent = `${deadlines.missed} of ${deadlines.steps}`;
+}
+
+function addEpisodeRow(summary) {
+  const row = document.createElement('tr');
+  const cells = [
+    summary.episode,
+    summary.outcome,
+    summary.judgedBy,
+    summary.steps,
+    fmt(summary.durationS, 1),
+    fmt(summary.finalProgress, 3),
+    fmt(summary.shapedReturn, 3),
+  ];
+  for (const value of cells) {
+    const cell = document.createElement('td');
+    cell.textContent = String(value);
+    row.append(cell);
+  }
+  row.children[1].className = summary.outcome;
+  const body = $('episodes').tBodies[0];
+  body.prepend(row);
+  while (body.rows.length > 100) body.deleteRow(-1);
+}
+
+function addEvent(event) {
+  const item = document.createElement('li');
+  item.className = event.kind;
+  item.textContent = `${new Date(event.time).toLocaleTimeString()} ${event.kind} (${event.source}): ${event.detail}`;
+  const list = $('events');
+  list.prepend(item);
+  while (list.children.length > 200) list.lastElementChild.remove();
+}
+
+function showFrame(frame) {
+  let image = document.querySelector(`img[data-camera="${CSS.escape(frame.camera)}"]`);
+  if (!image) {
+    const figure = document.createElement('figure');
+    figure.className = 'camera';
+    image = document.createElement('img');
+    image.dataset.camera = frame.camera;
+    image.alt = `${frame.role} camera`;
+    const caption = document.createElement('figcaption');
+    figure.append(image, caption);
+    $('cameras').append(figure);
+  }
+  image.src = `data:image/jpeg;base64,${frame.jpeg}`;
+  image.dataset.stamp = String(frame.stampMs);
+  image.nextElementSibling.textContent = `${frame.role} · ${frame.camera} · ${frame.width}×${frame.height} · t=${(frame.stampMs / 1000).toFixed(1)} s`;
+}
+
+// ---- websocket ---------------------------------------------------------------------------------
+function handle(message) {
+  switch (message.type) {
+    case 'hello': {
+      const s = message.snapshot;
+      showSources(s.sources);
+      showState(s.state, s.estopped);
+      showSafety(s.safety);
+      showReward(s.reward, s.deadlines);
+      resetProgress(s.episode ? s.episode.index : null);
+      if (s.episode) for (const point of s.episode.points) addProgress(point);
+      $('episodes').tBodies[0].replaceChildren();
+      for (const summary of s.episodes) addEpisodeRow(summary);
+      if (s.successRate !== null) addRollout(s.rollouts, s.successRate);
+      $('events').replaceChildren();
+      for (const event of message.events) addEvent(event);
+      for (const frame of message.frames) showFrame(frame);
+      break;
+    }
+    case 'frame':
+      showFrame(message.frame);
+      break;
+    case 'event':
+      addEvent(message.event);
+      break;
+    case 'status':
+      showState(message.state, message.estopped);
+      showSafety(message.safety);
+      showReward(message.reward, message.deadlines);
+      $('episode-steps').textContent = message.episode ? `${message.episode.steps} steps` : '';
+      break;
+    case 'update': {
+      const update = message.update;
+      if (update.type === 'state') showState(update.state, update.estopped);
+      else if (update.type === 'progress') addProgress(update.point);
+      else if (update.type === 'episode-start') resetProgress(update.episode);
+      else if (update.type === 'episode') {
+        addEpisodeRow(update.summary);
+        addRollout(update.rollouts, update.successRate);
+      }
+      break;
+    }
+  }
+}
+
+function connect() {
+  if (!token) {
+    $('token-form').hidden = false;
+    $('connection').textContent = 'enter the control token printed by `dopamine serve`';
+    return;
+  }
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const socket = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  socket.onopen = () => {
+    $('connection').textContent = 'live';
+  };
+  socket.onmessage = (message) => handle(JSON.parse(message.data));
+  socket.onclose = (event) => {
+    if (event.code === 4401) {
+      sessionStorage.removeItem('dopamine-token');
+      token = null;
+      $('connection').textContent = 'wrong token';
+      $('token-form').hidden = false;
+      return;
+    }
+    $('connection').textContent = 'disconnected, retrying…';
+    setTimeout(connect, 1000);
+  };
+}
+
+// ---- controls ----------------------------------------------------------------------------------
+async function control(route, body = {}) {
+  try {
+    const response = await fetch(`/api/${route}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    const result = await response.json();
+    $('control-result').textContent = response.ok ? `${route}: ${result.ok ? 'done' : 'nothing to do'}` : `${route}: ${result.error}`;
+  } catch (error) {
+    $('control-result').textContent = `${route}: ${error.message}`;
+  }
+}
+
+$('estop').addEventListener('click', () => control('estop', { reason: 'operator pressed e-stop on the dashboard' }));
+$('reset').addEventListener('click', () => control('reset'));
+for (const route of ['start', 'pause', 'resume', 'stop']) $(route).addEventListener('click', () => control(route));
+$('mark-success').addEventListener('click', () => control('mark', { outcome: 'success' }));
+$('mark-failure').addEventListener('click', () => control('mark', { outcome: 'failure' }));
+$('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  token = $('token-input').value.trim();
+  sessionStorage.setItem('dopamine-token', token);
+  $('token-form').hidden = true;
+  connect();
+});
+
+connect();

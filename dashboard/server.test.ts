@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { systemClock } from '../common/clock.js';
+import { createLogger } from '../common/log.js';
+import { configSchema } from '../config/schema.js';
+import { EventStream } from '../robot/events.js';
+import { RunLoop } from '../launch/run-loop.js';
+import { DistanceProgressStandIn, ScriptedReachStandIn } from '../launch/stand-ins.js';
+import { SafeRobot } from '../robot/safety.js';
+import { KinematicTestRobot } from '../robot/testing.js';
+import type { CameraFrame, FrameSource } from '../robot/types.js';
+import { startDashboard, type Dashboard } from './server.js';
+import { startTestServing, waitFor, type TestServing } from './testing.js';
+
+let serving: TestServing;
+let base: string;
+let token: string;
+
+beforeAll(async () => {
+  serving = await startTestServing({ robot: { controlHz: 50 } });
+  base = serving.dashboard.url.replace(/\/$/, '');
+  token = serving.dashboard.token;
+});
+afterAll(async () => {
+  await serving.shutdown('tests done');
+});
+
+function post(route: string, body: string | undefined, headers: Record<string, string> = {}) {
+  return fetch(`${base}/api/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+}
+const auth = () => ({ authorization: `Bearer ${token}` });
+
+/** Raw GET with the path exactly as written (fetch would normalise `..`). */
+function rawGet(path: string): Promise<{ status: number; body: string }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('dashboard control routes', () => {
+  const routes = ['start', 'pause', 'resume', 'stop', 'estop', 'reset', 'mark'];
+
+  it.each(routes)('POST /api/%s refuses a request without the token or with a wrong one (401)', async (route) => {
+    const body = route === 'mark' ? '{"outcome":"success"}' : '{}';
+    expect((await post(route, body)).status).toBe(401);
+    expect((await post(route, body, { authorization: `Bearer ${'x'.repeat(token.length)}` })).status).toBe(401);
+    expect((await post(route, body, { authorization: token })).status).toBe(401);
+    expect(serving.loop.snapshot().estopped).toBe(false);
+    expect(serving.loop.runState).toBe('idle');
+  });
+
+  it.each(['/%61pi/estop', '/api/%65stop', '/api//estop', '/API/estop', '/api/estop/', '/api/estop?x=1'])(
+    'a percent-encoded or odd path (%s) cannot reach a control route without the token',
+    async (path) => {
+      const url = new URL(base);
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end('{}');
+      });
+      expect([401, 404]).toContain(status);
+      expect(serving.loop.snapshot().estopped).toBe(false);
+      expect(serving.testRobot.stopCalls).toHaveLength(0);
+    },
+  );
+
+  it('GET /api/status needs the token too', async () => {
+    expect((await fetch(`${base}/api/status`)).status).toBe(401);
+    const ok = await fetch(`${base}/api/status`, { headers: auth() });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { sources: { robot: string } }).sources.robot).toMatch(/test robot/);
+  });
+
+  it.each([
+    ['estop', 'not json'],
+    ['estop', '[1, 2]'],
+    ['estop', '{"reason": 5}'],
+    ['estop', '{"reason": "x", "extra": true}'],
+    ['reset', '{"now": true}'],
+    ['start', '"go"'],
+    ['mark', '{}'],
+    ['mark', '{"outcome": "maybe"}'],
+    ['mark', '{"outcome": "success", "by": "me"}'],
+  ])('POST /api/%s with body %s is refused as malformed (400)', async (route, body) => {
+    const response = await post(route, body, auth());
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error.length).toBeGreaterThan(0);
+    expect(serving.loop.snapshot().estopped).toBe(false);
+  });
+
+  it('refuses a body that is not JSON (400) and an oversized one (413)', async () => {
+    const plain = await fetch(`${base}/api/estop`, { method: 'POST', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'stop' });
+    expect(plain.status).toBe(400);
+    const huge = await post('estop', JSON.stringify({ reason: 'x'.repeat(100_000) }), auth());
+    expect(huge.status).toBe(413);
+    expect(serving.loop.snapshot().estopped).toBe(false);
+  });
+
+  it('runs the controls with the token: start, pause, resume, mark, e-stop, reset, stop', async () => {
+    expect((await post('start', '{}', auth())).status).toBe(200);
+    expect(serving.loop.runState).toBe('running');
+    await waitFor(() => (serving.loop.snapshot().episode?.steps ?? 0) > 2, 'steps');
+    expect((await post('pause', '{}', auth())).status).toBe(200);
+    expect(serving.loop.runState).toBe('paused');
+    expect((await post('resume', '{}', auth())).status).toBe(200);
+    const marked = await post('mark', '{"outcome":"success"}', auth());
+    expect(await marked.json()).toMatchObject({ ok: true });
+    expect(serving.loop.snapshot().episodes.at(-1)).toMatchObject({ outcome: 'success', judgedBy: 'operator' });
+
+    const stopped = await post('estop', '{"reason":"route test"}', auth());
+    expect(await stopped.json()).toMatchObject({ ok: true, estopped: true });
+    expect(serving.testRobot.isStopped).toBe(true);
+    expect(serving.loop.snapshot().safety.estopReason).toMatch(/route test/);
+    const reset = await post('reset', '{}', auth());
+    expect(await reset.json()).toMatchObject({ ok: true, estopped: false });
+    expect((await post('stop', '{}', auth())).status).toBe(200);
+    expect(serving.loop.runState).toBe('stopped');
+  });
+});
+
+describe('dashboard static files', () => {
+  it('serves the page, the client and the chart library from the package', async () => {
+    const page = await fetch(`${base}/`);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toContain('/vendor/uPlot.iife.min.js');
+    const chart = await fetch(`${base}/vendor/uPlot.iife.min.js`);
+    expect(chart.status).toBe(200);
+    expect(await chart.text()).toMatch(/uPlot/);
+    expect((await fetch(`${base}/app.js`)).status).toBe(200);
+  });
+
+  it.each([
+    '/../package.json',
+    '/%2e%2e/package.json',
+    '/vendor/../../package.json',
+    '/vendor/%2e%2e%2f%2e%2e%2fpackage.json',
+    '/app.js/../../../etc/passwd',
+    '/dashboard/server.ts',
+    '/public/app.js',
+    '//etc/passwd',
+  ])('does not serve %s', async (path) => {
+    const response = await rawGet(path);
+    expect(response.status).toBe(404);
+    expect(response.body).not.toContain('"dependencies"');
+    expect(response.body).not.toContain('root:');
+  });
+});
+
+describe('dashboard websocket', () => {
+  it('closes a connection without the token', async () => {
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+    const code = await new Promise<number>((resolve) => socket.on('close', (c) => resolve(c)));
+    expect(code).toBe(4401);
+  });
+
+  it('sends a snapshot, then camera frames (JPEG) and progress', async () => {
+    serving.loop.start('test');
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws?token=${token}`);
+    const types = new Map<string, number>();
+    let jpegStart = '';
+    let hello: { snapshot?: { sources: { progress: string } } } = {};
+    socket.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as { type: string; frame?: { jpeg: string }; update?: { type: string } };
+      const key = message.type === 'update' ? `update:${message.update!.type}` : message.type;
+      types.set(key, (types.get(key) ?? 0) + 1);
+      if (message.type === 'hello') hello = message as typeof hello;
+      if (message.frame) jpegStart = Buffer.from(message.frame.jpeg, 'base64').subarray(0, 3).toString('hex');
+    });
+    await waitFor(() => (types.get('frame') ?? 0) >= 3 && (types.get('update:progress') ?? 0) >= 3 && (types.get('status') ?? 0) >= 1, 'frames, progress and status');
+    expect(jpegStart).toBe('ffd8ff');
+    expect(hello.snapshot!.sources.progress).toMatch(/^stand-in progress/);
+    socket.close();
+    serving.loop.stop('test');
+  });
+});
+
+/** A camera of random noise (JPEG cannot compress it), a new frame on every look. */
+class NoiseCamera implements FrameSource {
+  readonly role = 'front' as const;
+  private readonly images = [0, 1].map(() => new Uint8Array(randomBytes(320 * 240 * 3)));
+  private stamp = 0;
+
+  constructor(readonly camera: string) {}
+
+  latest(): CameraFrame {
+    this.stamp++;
+    return { role: this.role, camera: this.camera, width: 320, height: 240, rgb: this.images[this.stamp % 2]!, stampMs: this.stamp };
+  }
+}
+
+describe('dashboard backpressure', () => {
+  let dashboard: Dashboard;
+  let loop: RunLoop;
+
+  afterAll(async () => {
+    await dashboard?.close();
+    await loop?.close();
+  });
+
+  it('drops a viewer that stops reading, and keeps serving one that reads', async () => {
+    const config = configSchema.parse({});
+    const events = new EventStream(systemClock);
+    const log = createLogger('test', 'silent');
+    const robot = new SafeRobot(new KinematicTestRobot(), config.safety, { clock: systemClock, events, log });
+    loop = new RunLoop({
+      robot,
+      actions: new ScriptedReachStandIn([0.5, 0, 0.2], 0.01),
+      progress: new DistanceProgressStandIn([0.5, 0, 0.2], 0.99),
+      events,
+      clock: systemClock,
+      log,
+      episodeSteps: 100,
+      successJudge: 'operator',
+      successDelta: 0.05,
+    });
+    const cameras = [new NoiseCamera('noise_a'), new NoiseCamera('noise_b'), new NoiseCamera('noise_c')];
+    dashboard = await startDashboard({ loop, events, cameras, log, host: '127.0.0.1', port: 0, cameraFps: 30, frameSkipBytes: 64 * 1024, maxBufferedBytes: 8 * 1024 * 1024, stallMs: 500 });
+    const url = `${dashboard.url.replace('http', 'ws')}ws?token=${dashboard.token}`;
+
+    const reader = new WebSocket(url);
+    let readerFrames = 0;
+    reader.on('message', () => readerFrames++);
+    const stalled = new WebSocket(url);
+    await Promise.all([reader, stalled].map((s) => new Promise((resolve) => s.once('open', resolve))));
+    stalled.pause(); // stops reading from its socket: the server's send buffer fills up
+    let stalledClosed = false;
+    stalled.on('close', () => (stalledClosed = true));
+
+    await waitFor(() => dashboard.stats().clientsDropped === 1, 'the stalled viewer to be dropped', 30_000);
+    expect(dashboard.stats().clients).toBe(1);
+    const before = readerFrames;
+    await waitFor(() => readerFrames > before + 5, 'frames to the reading viewer');
+    stalled.resume();
+    await waitFor(() => stalledClosed, 'the stalled viewer to see its connection closed');
+    reader.close();
+  });
+});

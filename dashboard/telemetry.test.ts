@@ -1,0 +1,139 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MOSQUITTO, Mosquitto } from './mosquitto.js';
+import { startTestServing, waitFor, type TestServing } from './testing.js';
+
+if (!MOSQUITTO) console.warn('SKIPPED telemetry tests: mosquitto is not installed (.ci/run installs it with apt-get)');
+
+interface Received {
+  topic: string;
+  payload: Record<string, unknown>;
+  retain: boolean;
+}
+
+function subscribe(url: string, topic: string): Promise<{ client: MqttClient; messages: Received[] }> {
+  const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 200 });
+  const messages: Received[] = [];
+  client.on('message', (t, payload, packet) => {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(payload.toString()) as Record<string, unknown>;
+    } catch {
+      parsed = { raw: payload.toString() }; // the e-stop test also sends a plain-text payload
+    }
+    messages.push({ topic: t, payload: parsed, retain: packet.retain });
+  });
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => client.subscribe(topic, { qos: 1 }, (error) => (error ? reject(error) : resolve({ client, messages }))));
+    client.once('error', reject);
+  });
+}
+
+function publish(url: string, topic: string, payload: string): Promise<void> {
+  const client = mqtt.connect(url, { protocolVersion: 5 });
+  return new Promise((resolve, reject) => {
+    client.once('connect', () =>
+      client.publish(topic, payload, { qos: 1 }, (error) => {
+        void client.endAsync().then(() => (error ? reject(error) : resolve()));
+      }),
+    );
+    client.once('error', reject);
+  });
+}
+
+const keys = (payload: Record<string, unknown>) => Object.keys(payload).sort();
+
+describe.skipIf(!MOSQUITTO)('MQTT telemetry against a real Mosquitto broker', () => {
+  let broker: Mosquitto;
+  let serving: TestServing;
+  let watcher: { client: MqttClient; messages: Received[] };
+  const prefix = 'lab/arm1';
+  const of = (topic: string) => watcher.messages.filter((m) => m.topic === `${prefix}/${topic}`);
+
+  beforeAll(async () => {
+    broker = await Mosquitto.start();
+    watcher = await subscribe(broker.url, `${prefix}/#`);
+    serving = await startTestServing(
+      { robot: { controlHz: 50, episodeSeconds: 0.4 }, reward: { shaping: { success: 'operator' } }, mqtt: { enabled: true, url: broker.url, topicPrefix: prefix, progressHz: 20 } },
+      { autoStart: true },
+    );
+  });
+  afterAll(async () => {
+    await serving?.shutdown('tests done');
+    await watcher?.client.endAsync();
+    await broker?.stop();
+  });
+
+  it('publishes state, events, episode summaries and progress with the documented payloads', async () => {
+    await waitFor(() => of('episodes').length >= 2 && of('progress').length >= 3 && of('events').length >= 3 && of('state').length >= 1, 'telemetry');
+
+    const state = of('state').at(-1)!;
+    expect(state.retain).toBe(false); // live delivery to a subscriber that was already there
+    expect(keys(state.payload)).toEqual(['actions', 'estopped', 'online', 'progress', 'robot', 'state', 'time']);
+    expect(state.payload).toMatchObject({ online: true, state: 'running', estopped: false });
+    expect(state.payload.robot).toMatch(/test robot/);
+    expect(state.payload.actions).toMatch(/^stand-in policy/);
+
+    for (const event of of('events')) {
+      expect(keys(event.payload)).toEqual(['detail', 'kind', 'source', 'time']);
+      expect(typeof event.payload.time).toBe('number');
+    }
+    expect(of('events').some((e) => e.payload.kind === 'run' && e.payload.detail === 'run started')).toBe(true);
+
+    const episode = of('episodes')[0]!.payload;
+    expect(keys(episode)).toEqual(
+      ['durationS', 'endedAt', 'episode', 'finalProgress', 'judgedBy', 'outcome', 'rollouts', 'shapedReturn', 'startedAt', 'steps', 'success', 'successRate'].sort(),
+    );
+    expect(episode).toMatchObject({ episode: 1, outcome: 'time-limit', steps: 20, rollouts: 1, successRate: 0 });
+
+    const progress = of('progress')[0]!.payload;
+    expect(keys(progress)).toEqual(['episode', 'hop', 'latencyMs', 'progress', 'reward', 'step', 'time']);
+    expect(progress.progress as number).toBeGreaterThanOrEqual(0);
+    expect(progress.progress as number).toBeLessThanOrEqual(1);
+  });
+
+  it('keeps the last state retained for late subscribers', async () => {
+    const late = await subscribe(broker.url, `${prefix}/state`);
+    await waitFor(() => late.messages.length >= 1, 'the retained state');
+    expect(late.messages[0]!.retain).toBe(true);
+    expect(late.messages[0]!.payload.online).toBe(true);
+    await late.client.endAsync();
+  });
+
+  it('a message on the e-stop topic stops the arm like the dashboard button, and reset releases it', async () => {
+    const robot = serving.testRobot;
+    await waitFor(() => robot.received.length > 5, 'actions');
+    await publish(broker.url, `${prefix}/estop`, JSON.stringify({ reason: 'remote stop from the lab PLC' }));
+    await waitFor(() => robot.stopCalls.length === 1, 'robot.stop');
+    const count = robot.received.length;
+    expect(serving.loop.snapshot().safety.estopReason).toMatch(/remote stop from the lab PLC \(mqtt\)/);
+    await waitFor(() => of('events').some((e) => e.payload.kind === 'estop' && e.payload.source === 'mqtt'), 'the e-stop event');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(robot.received.length).toBe(count);
+
+    // Not JSON: still an e-stop (any message on the topic counts).
+    expect(serving.loop.resetEstop('test')).toBe(true);
+    await waitFor(() => robot.received.length > count + 3, 'actions after reset');
+    await publish(broker.url, `${prefix}/estop`, 'STOP');
+    await waitFor(() => serving.loop.snapshot().estopped, 'the second e-stop');
+    expect(robot.stopCalls).toHaveLength(2);
+    serving.loop.resetEstop('test');
+  });
+
+  it('keeps running while the broker is down, then reconnects and delivers what was queued', async () => {
+    const robot = serving.testRobot;
+    await broker.pause();
+    await waitFor(() => !serving.telemetry!.stats().connected, 'telemetry to notice the broker is gone');
+    const before = robot.received.length;
+    serving.events.emit('run', 'emitted while the broker was down', 'test');
+    await waitFor(() => robot.received.length > before + 20, 'the run to go on without the broker');
+    expect(serving.telemetry!.stats().queued).toBeGreaterThan(0);
+
+    await broker.resume();
+    await waitFor(() => serving.telemetry!.stats().connected, 'telemetry to reconnect');
+    await waitFor(() => of('events').some((e) => e.payload.detail === 'emitted while the broker was down'), 'the queued event');
+    expect(serving.telemetry!.stats().reconnects).toBeGreaterThan(0);
+    const progressBefore = of('progress').length;
+    await waitFor(() => of('progress').length > progressBefore, 'progress after reconnecting');
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * MQTT 5 telemetry (mqtt.js): run state, events, episode summaries and a low-rate progress stream
+ * under one topic prefix, and a remote e-stop topic. Payloads are documented in
+ * docs/telemetry.md. The broker being away never blocks the run: mqtt.js reconnects, events and
+ * episodes wait in a bounded queue, progress samples are dropped.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from '../common/log.js';
+import type { EventStream, RunEvent } from '../robot/events.js';
+import type { EpisodeSummary, ProgressPoint, RunLoop, RunState } from '../launch/run-loop.js';
+
+export interface TelemetryOptions {
+  url: string;
+  topicPrefix: string;
+  /** Largest rate of progress messages, per second. */
+  progressHz: number;
+  loop: RunLoop;
+  events: EventStream;
+  log: Logger;
+  /** Delay between reconnection attempts, ms. */
+  reconnectMs?: number;
+  /** Events and episode summaries kept while the broker is away (oldest dropped first). */
+  queueLimit?: number;
+}
+
+export interface TelemetryStats {
+  connected: boolean;
+  published: number;
+  queued: number;
+  droppedWhileOffline: number;
+  reconnects: number;
+  estopsReceived: number;
+}
+
+export interface Telemetry {
+  topics: TelemetryTopics;
+  stats(): TelemetryStats;
+  close(): Promise<void>;
+}
+
+export interface TelemetryTopics {
+  state: string;
+  events: string;
+  episodes: string;
+  progress: string;
+  estop: string;
+}
+
+export function telemetryTopics(prefix: string): TelemetryTopics {
+  const base = prefix.replace(/\/+$/, '');
+  return { state: `${base}/state`, events: `${base}/events`, episodes: `${base}/episodes`, progress: `${base}/progress`, estop: `${base}/estop` };
+}
+
+/** Payload of `<prefix>/state` (retained; the broker publishes `online: false` when we vanish). */
+export interface StatePayload {
+  online: boolean;
+  state: RunState | 'offline';
+  estopped: boolean;
+  robot: string;
+  actions: string;
+  progress: string;
+  time: number;
+}
+
+/** Payload of `<prefix>/progress`. */
+export interface ProgressPayload {
+  episode: number;
+  step: number;
+  hop: number;
+  progress: number;
+  reward: number;
+  latencyMs: number;
+  time: number;
+}
+
+export type EventPayload = RunEvent;
+export type EpisodePayload = EpisodeSummary & { successRate: number | null; rollouts: number };
+
+interface Outgoing {
+  topic: string;
+  payload: string;
+  retain: boolean;
+}
+
+export function startTelemetry(options: TelemetryOptions): Telemetry {
+  const { loop, events, log } = options;
+  const topics = telemetryTopics(options.topicPrefix);
+  const queueLimit = options.queueLimit ?? 1000;
+  const queue: Outgoing[] = [];
+  const counts = { published: 0, droppedWhileOffline: 0, reconnects: 0, estopsReceived: 0 };
+  let lastProgressAt = 0;
+  let closed = false;
+
+  const offlineState: StatePayload = { online: false, state: 'offline', estopped: false, robot: '', actions: '', progress: '', time: 0 };
+  const client: MqttClient = mqtt.connect(options.url, {
+    protocolVersion: 5,
+    reconnectPeriod: options.reconnectMs ?? 1000,
+    connectTimeout: 5000,
+    // mqtt.js would otherwise queue without bound while offline; we keep our own bounded queue.
+    queueQoSZero: false,
+    clean: true,
+    will: { topic: topics.state, payload: Buffer.from(JSON.stringify(offlineState)), qos: 1, retain: true },
+  });
+
+  const publishNow = (message: Outgoing, qos: 0 | 1): void => {
+    client.publish(message.topic, message.payload, { qos, retain: message.retain }, (error) => {
+      if (error) log.debug(`telemetry publish to ${message.topic} failed: ${error.message}`);
+    });
+    counts.published++;
+  };
+  // Events, episodes and state are worth keeping while the broker is away; progress is not.
+  const publishKept = (message: Outgoing): void => {
+    if (client.connected) return publishNow(message, 1);
+    queue.push(message);
+    if (queue.length > queueLimit) {
+      queue.shift();
+      counts.droppedWhileOffline++;
+    }
+  };
+  const statePayload = (): StatePayload => {
+    const snapshot = loop.snapshot();
+    return {
+      online: true,
+      state: snapshot.state,
+      estopped: snapshot.estopped,
+      robot: snapshot.sources.robot,
+      actions: snapshot.sources.actions,
+      progress: snapshot.sources.progress,
+      time: Date.now(),
+    };
+  };
+
+  client.on('connect', () => {
+    log.info(`telemetry: connected to ${options.url} (prefix ${topics.state.replace(/\/state$/, '')})`);
+    client.subscribe(topics.estop, { qos: 1 }, (error) => {
+      if (error) log.warn(`telemetry: cannot subscribe to ${topics.estop}: ${error.message}`);
+    });
+    publishNow({ topic: topics.state, payload: JSON.stringify(statePayload()), retain: true }, 1);
+    for (const message of queue.splice(0)) publishNow(message, 1);
+  });
+  client.on('reconnect', () => {
+    counts.reconnects++;
+  });
+  client.on('offline', () => log.warn(`telemetry: broker ${options.url} unreachable; the run goes on, reconnecting`));
+  client.on('error', (error) => log.debug(`telemetry: ${error.message}`));
+  client.on('message', (topic, payload) => {
+    if (topic !== topics.estop) return;
+    counts.estopsReceived++;
+    // Any message on the e-stop topic stops the arm; a readable reason is shown when given.
+    let reason = 'remote e-stop over MQTT';
+    try {
+      const body = JSON.parse(payload.toString('utf8')) as { reason?: unknown };
+      if (typeof body.reason === 'string' && body.reason.length > 0) reason = body.reason.slice(0, 200);
+    } catch {
+      // not JSON: still an e-stop
+    }
+    void loop.estop('mqtt', reason);
+  });
+
+  const unsubscribeEvents = events.subscribe((event) => publishKept({ topic: topics.events, payload: JSON.stringify(event satisfies EventPayload), retain: false }));
+  const unsubscribeUpdates = loop.onUpdate((update) => {
+    if (update.type === 'state') {
+      publishKept({ topic: topics.state, payload: JSON.stringify(statePayload()), retain: true });
+    } else if (update.type === 'episode') {
+      const payload: EpisodePayload = { ...update.summary, successRate: update.successRate, rollouts: update.rollouts };
+      publishKept({ topic: topics.episodes, payload: JSON.stringify(payload), retain: false });
+    } else if (update.type === 'progress') {
+      const now = Date.now();
+      if (!client.connected || now - lastProgressAt < 1000 / options.progressHz) return;
+      lastProgressAt = now;
+      const point: ProgressPoint = update.point;
+      const payload: ProgressPayload = {
+        episode: point.episode,
+        step: point.step,
+        hop: point.hop,
+        progress: point.progress,
+        reward: point.reward,
+        latencyMs: point.latencyMs,
+        time: now,
+      };
+      publishNow({ topic: topics.progress, payload: JSON.stringify(payload), retain: false }, 0);
+    }
+  });
+
+  return {
+    topics,
+    stats: () => ({ connected: client.connected, queued: queue.length, ...counts }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      unsubscribeEvents();
+      unsubscribeUpdates();
+      if (client.connected) {
+        const goodbye: StatePayload = { ...statePayload(), online: false, state: 'offline' };
+        await new Promise<void>((resolve) => client.publish(topics.state, JSON.stringify(goodbye), { qos: 1, retain: true }, () => resolve()));
+      }
+      await client.endAsync(!client.connected);
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/** Test helpers for the dashboard, telemetry and soak tests: a run on the kinematic test robot. */
+import { systemClock } from '../common/clock.js';
+import { createLogger } from '../common/log.js';
+import { configSchema, type ConfigInput } from '../config/schema.js';
+import { startServing, type Serving } from '../launch/serve.js';
+import type { ActionSource } from '../launch/sources.js';
+import { KinematicTestRobot, type KinematicTestRobotOptions } from '../robot/testing.js';
+
+export interface TestServing extends Serving {
+  testRobot: KinematicTestRobot;
+}
+
+/** A full serve composition on port 0 with the test robot; silent logs unless DOPAMINE_LOG says otherwise. */
+export async function startTestServing(
+  input: ConfigInput = {},
+  options: { robot?: KinematicTestRobotOptions; autoStart?: boolean; actions?: ActionSource } = {},
+): Promise<TestServing> {
+  const config = configSchema.parse({ ...input, dashboard: { port: 0, ...input.dashboard } });
+  const testRobot = new KinematicTestRobot({
+    controlHz: config.robot.controlHz,
+    episodeSteps: Math.round(config.robot.episodeSeconds * config.robot.controlHz),
+    width: config.cameras.width,
+    height: config.cameras.height,
+    ...options.robot,
+  });
+  const log = createLogger('test', process.env.DOPAMINE_LOG === undefined ? 'silent' : undefined);
+  const serving = await startServing(config, log, {
+    robot: testRobot,
+    clock: systemClock,
+    autoStart: options.autoStart ?? false,
+    ...(options.actions ? { actions: options.actions } : {}),
+  });
+  return { ...serving, testRobot };
+}
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,216 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../common/clock.js';
+import { createLogger } from '../common/log.js';
+import { configSchema } from '../config/schema.js';
+import { EventStream } from '../robot/events.js';
+import { SafeRobot } from '../robot/safety.js';
+import { KinematicTestRobot } from '../robot/testing.js';
+import type { Observation } from '../robot/types.js';
+import { RunLoop, type RunUpdate, type SuccessJudge } from './run-loop.js';
+import type { ActionSource, ProgressScore, ProgressSource } from './sources.js';
+import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
+
+const config = configSchema.parse({});
+const log = createLogger('test', 'silent');
+const goal = standInGoal(config.safety.workspaceMin, config.safety.workspaceMax);
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const open: RunLoop[] = [];
+afterEach(async () => {
+  for (const loop of open.splice(0)) await loop.close();
+});
+
+function build(options: { progress?: ProgressSource; actions?: ActionSource; episodeSteps?: number; judge?: SuccessJudge; controlHz?: number } = {}) {
+  const events = new EventStream(systemClock);
+  const robot = new KinematicTestRobot({ controlHz: options.controlHz ?? 100, episodeSteps: 10_000 });
+  const safe = new SafeRobot(robot, config.safety, { clock: systemClock, events, log });
+  const loop = new RunLoop({
+    robot: safe,
+    actions: options.actions ?? new ScriptedReachStandIn(goal, 0.015, 3),
+    progress: options.progress ?? new DistanceProgressStandIn(goal, 0.99),
+    events,
+    clock: systemClock,
+    log,
+    episodeSteps: options.episodeSteps ?? 30,
+    successJudge: options.judge ?? 'operator',
+    successDelta: 0.05,
+  });
+  const updates: RunUpdate[] = [];
+  loop.onUpdate((update) => updates.push(update));
+  open.push(loop);
+  return { events, robot, safe, loop, updates };
+}
+
+const episodes = (updates: RunUpdate[]) => updates.filter((u) => u.type === 'episode').map((u) => (u as Extract<RunUpdate, { type: 'episode' }>).summary);
+
+describe('run loop', () => {
+  it('runs episodes to the step limit, scores progress asynchronously and counts rollouts', async () => {
+    const { loop, updates } = build({ episodeSteps: 20 });
+    loop.start('test');
+    await waitFor(() => episodes(updates).length >= 2, 'two episodes');
+    const [first, second] = episodes(updates);
+    expect(first).toMatchObject({ episode: 1, outcome: 'time-limit', steps: 20, success: false, judgedBy: 'none' });
+    expect(second!.episode).toBe(2);
+    const points = updates.filter((u) => u.type === 'progress');
+    expect(points.length).toBeGreaterThan(10);
+    // The scripted reach approaches its goal, so the stand-in progress rises within the first episode.
+    const firstEpisode = points.map((u) => (u as Extract<RunUpdate, { type: 'progress' }>).point).filter((p) => p.episode === 1);
+    expect(firstEpisode.at(-1)!.progress).toBeGreaterThan(firstEpisode[0]!.progress);
+    const snapshot = loop.snapshot();
+    expect(snapshot.rollouts).toBeGreaterThanOrEqual(2);
+    expect(snapshot.successRate).toBe(0);
+    expect(snapshot.sources.actions).toMatch(/^stand-in policy/);
+    expect(snapshot.sources.robot).toMatch(/test robot \(simulator not merged\)/);
+  });
+
+  it('ends an episode as a success when fused progress reaches 1 - delta (judge: progress)', async () => {
+    const { loop, updates } = build({ episodeSteps: 400, judge: 'progress' });
+    loop.start('test');
+    await waitFor(() => episodes(updates).length >= 1, 'an episode');
+    const summary = episodes(updates)[0]!;
+    expect(summary).toMatchObject({ outcome: 'success', judgedBy: 'progress', success: true });
+    expect(summary.finalProgress!).toBeGreaterThanOrEqual(0.95);
+    expect(loop.snapshot().successRate).toBe(1);
+  });
+
+  it('lets the operator mark an episode a success or a failure', async () => {
+    const { loop, updates, events } = build({ episodeSteps: 10_000 });
+    loop.start('test');
+    await waitFor(() => (loop.snapshot().episode?.steps ?? 0) > 3, 'steps');
+    expect(loop.mark('success', 'test')).toBe(true);
+    await waitFor(() => (loop.snapshot().episode?.steps ?? 0) > 3, 'steps of the next episode');
+    expect(loop.mark('failure', 'test')).toBe(true);
+    const [a, b] = episodes(updates);
+    expect(a).toMatchObject({ outcome: 'success', judgedBy: 'operator' });
+    expect(b).toMatchObject({ outcome: 'failure', judgedBy: 'operator' });
+    expect(loop.snapshot().successRate).toBe(0.5);
+    expect(events.recent().filter((e) => e.kind === 'mark')).toHaveLength(2);
+  });
+
+  it('pause: no action reaches the arm until resume, and the episode goes on', async () => {
+    const { loop, robot } = build({ episodeSteps: 10_000 });
+    loop.start('test');
+    await waitFor(() => robot.received.length > 3, 'actions');
+    loop.pause('test');
+    await new Promise((resolve) => setTimeout(resolve, 30)); // lets an action already in flight land
+    const count = robot.received.length;
+    const episode = loop.snapshot().episode!.index;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(robot.received.length).toBe(count);
+    loop.resume('test');
+    await waitFor(() => robot.received.length > count + 3, 'actions after resume');
+    expect(loop.snapshot().episode!.index).toBe(episode);
+  });
+
+  it('e-stop: stops the arm, ends the episode, nothing reaches the arm until reset, then a new episode runs', async () => {
+    const { loop, robot, updates } = build({ episodeSteps: 10_000 });
+    loop.start('test');
+    await waitFor(() => robot.received.length > 3, 'actions');
+    await loop.estop('test', 'unit test');
+    const count = robot.received.length;
+    expect(robot.stopCalls).toHaveLength(1);
+    expect(episodes(updates).at(-1)!.outcome).toBe('estop');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(robot.received.length).toBe(count);
+    expect(loop.snapshot().estopped).toBe(true);
+
+    expect(loop.resetEstop('test')).toBe(true);
+    await waitFor(() => robot.received.length > count + 3, 'actions after reset');
+    expect(loop.snapshot().episode!.index).toBe(2);
+    expect(robot.received.some((r) => r.whileStopped)).toBe(false);
+    expect(loop.snapshot().rollouts).toBe(0); // an e-stopped episode is not a rollout
+  });
+
+  it('never waits for a slow progress source inside the control step', async () => {
+    let pending = 0;
+    const slow: ProgressSource = {
+      label: 'slow test progress',
+      beginEpisode: () => {},
+      score: (): Promise<ProgressScore> => {
+        pending++;
+        return new Promise((resolve) => setTimeout(() => resolve({ hop: 0, progress: 0.1, reward: 0 }), 250));
+      },
+    };
+    const { loop, robot } = build({ progress: slow, episodeSteps: 10_000 });
+    loop.start('test');
+    await waitFor(() => robot.received.length >= 30, '30 control steps');
+    // 30 steps at 100 Hz, while each score takes 250 ms: at most a couple of answers could have come back.
+    expect(pending).toBeLessThanOrEqual(2);
+    expect(loop.snapshot().reward.skipped).toBeGreaterThan(0);
+  });
+
+  it('counts progress source errors and shows them as events', async () => {
+    const failing: ProgressSource = {
+      label: 'failing test progress',
+      beginEpisode: () => {},
+      score: async () => {
+        throw new Error('model exploded');
+      },
+    };
+    const { loop, events } = build({ progress: failing, episodeSteps: 10_000 });
+    loop.start('test');
+    await waitFor(() => loop.snapshot().reward.errors >= 2, 'errors');
+    expect(loop.snapshot().reward.lastError).toBe('model exploded');
+    expect(events.recent().some((e) => e.kind === 'reward-error' && e.detail === 'model exploded')).toBe(true);
+  });
+
+  it('a failing actor latches the e-stop instead of leaving the arm unattended', async () => {
+    let calls = 0;
+    const broken: ActionSource = {
+      label: 'broken test actor',
+      next: (_observation: Observation) => {
+        if (++calls > 3) throw new Error('actor crashed');
+        return { dx: 0, dy: 0, dz: 0, dyaw: 0, gripper: 0 };
+      },
+    };
+    const { loop, robot, events } = build({ actions: broken });
+    loop.start('test');
+    await waitFor(() => loop.snapshot().estopped, 'e-stop');
+    expect(robot.stopCalls).toHaveLength(1);
+    expect(events.recent().some((e) => e.kind === 'fault' && /actor crashed/.test(e.detail))).toBe(true);
+  });
+});
+
+describe('run loop and e-stops it did not issue', () => {
+  it('ends the episode when the safety layer latches the e-stop itself, and starts a fresh one after reset', async () => {
+    const { loop, robot, safe, updates } = build({ episodeSteps: 10_000 });
+    loop.start('test');
+    await waitFor(() => robot.received.length > 3, 'actions');
+    await safe.estop('safety', 'joint limits (simulated fault)');
+    await waitFor(() => episodes(updates).length === 1, 'the episode to end');
+    expect(episodes(updates)[0]!.outcome).toBe('estop');
+    loop.resetEstop('test');
+    await waitFor(() => (loop.snapshot().episode?.steps ?? 0) > 3, 'a new episode');
+    expect(loop.snapshot().episode!.index).toBe(2);
+    // Every action after the reset reached a robot that had been reset (not one still stopped).
+    expect(robot.received.some((r) => r.whileStopped)).toBe(false);
+  });
+
+  it('does not start an episode whose reset was interrupted by an e-stop', async () => {
+    const { loop, robot, safe } = build({ episodeSteps: 10_000 });
+    const reset = robot.reset.bind(robot);
+    let resets = 0;
+    robot.reset = async (seed?: number) => {
+      resets++;
+      const observation = await reset(seed);
+      if (resets === 1) await safe.estop('test', 'pressed while the arm was resetting');
+      return observation;
+    };
+    loop.start('test');
+    await waitFor(() => loop.snapshot().estopped, 'the e-stop');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(loop.snapshot().episode).toBeNull();
+    loop.resetEstop('test');
+    await waitFor(() => robot.received.length > 3, 'actions after a fresh reset');
+    expect(resets).toBe(2);
+    expect(loop.snapshot().episode!.index).toBe(1);
+    expect(robot.received.some((r) => r.whileStopped)).toBe(false);
+  });
+});

@@ -1,0 +1,429 @@
+/**
+ * The run loop: episodes of control steps at the robot's rate, actions from an ActionSource
+ * through the safety layer, progress scored asynchronously by a ProgressSource (never inside the
+ * control step), and the operator's controls (start, pause, resume, stop, mark, e-stop, reset).
+ * It publishes what happens as updates for the dashboard and telemetry.
+ */
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import type { EventStream } from '../robot/events.js';
+import { EstopLatchedError, type SafeRobot, type SafetyStatus } from '../robot/safety.js';
+import type { Observation } from '../robot/types.js';
+import type { ActionSource, ProgressScore, ProgressSource } from './sources.js';
+
+export type RunState = 'idle' | 'running' | 'paused' | 'stopped';
+export type EpisodeOutcome = 'success' | 'failure' | 'time-limit' | 'stopped' | 'estop';
+export type SuccessJudge = 'progress' | 'env' | 'operator';
+
+export interface ProgressPoint extends ProgressScore {
+  episode: number;
+  /** Control step of the observation that was scored. */
+  step: number;
+  /** Answer time of the progress source, ms. */
+  latencyMs: number;
+}
+
+export interface EpisodeSummary {
+  episode: number;
+  outcome: EpisodeOutcome;
+  success: boolean;
+  /** Who decided the outcome: progress threshold, environment, operator, or none (time limit, stop, e-stop). */
+  judgedBy: 'progress' | 'env' | 'operator' | 'none';
+  steps: number;
+  durationS: number;
+  finalProgress: number | null;
+  /** Sum of the shaped rewards scored in this episode. */
+  shapedReturn: number;
+  startedAt: number;
+  endedAt: number;
+}
+
+export interface RewardStats {
+  answered: number;
+  errors: number;
+  /** Observations not scored because one request was still in flight. */
+  skipped: number;
+  lastError: string | null;
+  lastMs: number | null;
+  meanMs: number | null;
+  p95Ms: number | null;
+}
+
+export interface RunSnapshot {
+  state: RunState;
+  estopped: boolean;
+  sources: { robot: string; actions: string; progress: string };
+  controlHz: number;
+  episode: { index: number; steps: number; startedAt: number | null; points: ProgressPoint[] } | null;
+  episodes: EpisodeSummary[];
+  successRate: number | null;
+  rollouts: number;
+  reward: RewardStats;
+  safety: SafetyStatus;
+  deadlines: { steps: number; missed: number };
+}
+
+export type RunUpdate =
+  | { type: 'state'; state: RunState; estopped: boolean }
+  | { type: 'progress'; point: ProgressPoint }
+  | { type: 'episode-start'; episode: number; at: number }
+  | { type: 'episode'; summary: EpisodeSummary; successRate: number | null; rollouts: number }
+  | { type: 'step'; episode: number; step: number; held: string | null };
+
+export interface RunLoopOptions {
+  robot: SafeRobot;
+  actions: ActionSource;
+  progress: ProgressSource;
+  events: EventStream;
+  clock: Clock;
+  log: Logger;
+  /** Steps per episode (the robot may end an episode earlier through timeLimit). */
+  episodeSteps: number;
+  successJudge: SuccessJudge;
+  /** Success when fused progress >= 1 - successDelta (judge 'progress'). */
+  successDelta: number;
+  /** First episode seed; episode i uses seed + i. */
+  seed?: number;
+  /** Episodes kept in the table (older ones still count in the success rate). */
+  keepEpisodes?: number;
+}
+
+interface Episode {
+  index: number;
+  steps: number;
+  startedAt: number;
+  points: ProgressPoint[];
+  shapedReturn: number;
+  lastProgress: number | null;
+  observation: Observation;
+  /** robot.estopCount when the episode began: any e-stop since ends it (the arm was stopped). */
+  estopGeneration: number;
+}
+
+export class RunLoop {
+  private state: RunState = 'idle';
+  private episode: Episode | null = null;
+  private nextEpisodeIndex = 1;
+  private readonly episodes: EpisodeSummary[] = [];
+  private successes = 0;
+  private rollouts = 0;
+  private readonly listeners = new Set<(update: RunUpdate) => void>();
+  private loop: Promise<void> | null = null;
+  private closed = false;
+  private wake: (() => void) | null = null;
+  private readonly steps = { steps: 0, missed: 0 };
+  private readonly reward: { answered: number; errors: number; skipped: number; lastError: string | null; latencies: number[] } = {
+    answered: 0,
+    errors: 0,
+    skipped: 0,
+    lastError: null,
+    latencies: [],
+  };
+  private scoring = false;
+  private pendingScore: { observation: Observation; step: number; episode: number } | null = null;
+  private readonly periodMs: number;
+
+  constructor(private readonly options: RunLoopOptions) {
+    this.periodMs = 1000 / options.robot.controlHz;
+  }
+
+  onUpdate(listener: (update: RunUpdate) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get runState(): RunState {
+    return this.state;
+  }
+
+  // ---- operator controls ----------------------------------------------------------------------
+
+  /** Starts (or restarts after stop) the run; a new episode begins. */
+  start(source: string): void {
+    if (this.state === 'running' || this.state === 'paused') return;
+    this.setState('running', source, 'run started');
+    this.ensureLoop();
+  }
+
+  pause(source: string): void {
+    if (this.state !== 'running') return;
+    this.setState('paused', source, 'run paused');
+  }
+
+  resume(source: string): void {
+    if (this.state !== 'paused') return;
+    this.setState('running', source, 'run resumed');
+  }
+
+  /** Ends the current episode (outcome 'stopped') and stops; start() begins again. */
+  stop(source: string): void {
+    if (this.state === 'idle' || this.state === 'stopped') return;
+    this.endEpisode('stopped', 'none');
+    this.setState('stopped', source, 'run stopped');
+  }
+
+  /** The operator judges the current episode; it ends with that outcome. Returns false without one. */
+  mark(outcome: 'success' | 'failure', source: string): boolean {
+    if (!this.episode) return false;
+    this.options.events.emit('mark', `episode ${this.episode.index} marked ${outcome}`, source);
+    this.endEpisode(outcome, 'operator');
+    return true;
+  }
+
+  /** Latches the e-stop; the arm stops and the run pauses until resetEstop(). */
+  async estop(source: string, reason: string): Promise<void> {
+    const stopping = this.options.robot.estop(source, reason); // latches synchronously
+    this.endEpisode('estop', 'none');
+    this.notify({ type: 'state', state: this.state, estopped: true });
+    await stopping;
+  }
+
+  /** Releases the e-stop; the run continues as it was (running or paused) with a new episode. */
+  resetEstop(source: string): boolean {
+    const released = this.options.robot.resetEstop(source);
+    if (released) {
+      if (this.state === 'running') this.options.robot.armActorWatchdog();
+      this.notify({ type: 'state', state: this.state, estopped: false });
+      this.wake?.();
+    }
+    return released;
+  }
+
+  // ---- views ----------------------------------------------------------------------------------
+
+  snapshot(): RunSnapshot {
+    const latencies = [...this.reward.latencies].sort((a, b) => a - b);
+    const mean = latencies.length > 0 ? latencies.reduce((s, v) => s + v, 0) / latencies.length : null;
+    return {
+      state: this.state,
+      estopped: this.options.robot.estopped,
+      sources: { robot: this.options.robot.name, actions: this.options.actions.label, progress: this.options.progress.label },
+      controlHz: this.options.robot.controlHz,
+      episode: this.episode
+        ? { index: this.episode.index, steps: this.episode.steps, startedAt: this.episode.startedAt, points: [...this.episode.points] }
+        : null,
+      episodes: [...this.episodes],
+      successRate: this.successRate(),
+      rollouts: this.rollouts,
+      reward: {
+        answered: this.reward.answered,
+        errors: this.reward.errors,
+        skipped: this.reward.skipped,
+        lastError: this.reward.lastError,
+        lastMs: this.reward.latencies.at(-1) ?? null,
+        meanMs: mean,
+        p95Ms: latencies.length > 0 ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.95))]! : null,
+      },
+      safety: this.options.robot.status(),
+      deadlines: { ...this.steps },
+    };
+  }
+
+  /** Stops the loop (the arm is held: no further actions) and waits for it to finish. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.options.robot.disarmActorWatchdog();
+    this.wake?.();
+    await this.loop;
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------
+
+  private ensureLoop(): void {
+    if (this.loop) return;
+    this.loop = this.run().catch((error: unknown) => {
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      this.options.log.error(`run loop failed: ${message}`);
+      this.options.events.emit('fault', `run loop failed: ${error instanceof Error ? error.message : String(error)}`, 'loop');
+      this.loop = null;
+      void this.estop('loop', 'run loop failed');
+    });
+  }
+
+  private async run(): Promise<void> {
+    const { robot, actions, clock } = this.options;
+    while (!this.closed) {
+      // An e-stop the loop did not issue (a joint-limit fault, or one that came and went while
+      // we awaited): the arm was stopped, so this episode cannot go on.
+      if (this.episode && (robot.estopped || this.episode.estopGeneration !== robot.estopCount)) {
+        this.endEpisode('estop', 'none');
+        this.notify({ type: 'state', state: this.state, estopped: robot.estopped });
+      }
+      if (this.state !== 'running' || robot.estopped) {
+        robot.disarmActorWatchdog();
+        await this.sleep(this.periodMs);
+        continue;
+      }
+      if (!this.episode) {
+        try {
+          await this.beginEpisode();
+        } catch (error) {
+          if (error instanceof EstopLatchedError) continue;
+          throw error;
+        }
+        if (this.episode && this.state === 'running') robot.armActorWatchdog();
+        continue;
+      }
+      const started = clock.now();
+      const episode = this.episode;
+      const action = await actions.next(episode.observation);
+      // Paused, stopped or e-stopped while the actor thought: drop its action.
+      if (this.state !== 'running' || robot.estopped || this.episode !== episode || this.closed) continue;
+      const result = await robot.act(action);
+      if (this.episode !== episode) continue;
+      episode.observation = result.observation;
+      this.steps.steps++;
+      if (result.applied) {
+        episode.steps++;
+        this.requestScore(result.observation, episode);
+      }
+      this.notify({ type: 'step', episode: episode.index, step: episode.steps, held: result.heldBy ?? null });
+
+      const judge = this.options.successJudge;
+      if (judge === 'env' && result.success === true) this.endEpisode('success', 'env');
+      else if (judge === 'progress' && (episode.lastProgress ?? 0) >= 1 - this.options.successDelta) this.endEpisode('success', 'progress');
+      else if (result.timeLimit || episode.steps >= this.options.episodeSteps) this.endEpisode('time-limit', 'none');
+
+      const elapsed = clock.now() - started;
+      if (elapsed > this.periodMs) this.steps.missed++;
+      await this.sleep(Math.max(0, this.periodMs - elapsed));
+    }
+  }
+
+  private async beginEpisode(): Promise<void> {
+    const index = this.nextEpisodeIndex;
+    const generation = this.options.robot.estopCount;
+    const observation = await this.options.robot.reset((this.options.seed ?? 0) + index);
+    // E-stopped while the arm was resetting: that reset does not count, the next one will.
+    if (this.options.robot.estopped || this.options.robot.estopCount !== generation) return;
+    this.nextEpisodeIndex++;
+    this.options.actions.beginEpisode?.(observation);
+    this.options.progress.beginEpisode(observation);
+    this.pendingScore = null;
+    this.episode = {
+      index,
+      steps: 0,
+      startedAt: this.options.clock.now(),
+      points: [],
+      shapedReturn: 0,
+      lastProgress: null,
+      observation,
+      estopGeneration: generation,
+    };
+    this.options.events.emit('episode', `episode ${index} started`, 'loop');
+    this.notify({ type: 'episode-start', episode: index, at: this.episode.startedAt });
+  }
+
+  private endEpisode(outcome: EpisodeOutcome, judgedBy: EpisodeSummary['judgedBy']): void {
+    const episode = this.episode;
+    if (!episode) return;
+    this.episode = null;
+    this.pendingScore = null;
+    this.options.robot.disarmActorWatchdog();
+    const now = this.options.clock.now();
+    const summary: EpisodeSummary = {
+      episode: episode.index,
+      outcome,
+      success: outcome === 'success',
+      judgedBy,
+      steps: episode.steps,
+      durationS: (now - episode.startedAt) / 1000,
+      finalProgress: episode.lastProgress,
+      shapedReturn: episode.shapedReturn,
+      startedAt: episode.startedAt,
+      endedAt: now,
+    };
+    // Rollouts the success rate counts: episodes that ran to a judgement (not stopped or e-stopped).
+    if (outcome === 'success' || outcome === 'failure' || outcome === 'time-limit') {
+      this.rollouts++;
+      if (outcome === 'success') this.successes++;
+    }
+    this.episodes.push(summary);
+    const keep = this.options.keepEpisodes ?? 200;
+    if (this.episodes.length > keep) this.episodes.splice(0, this.episodes.length - keep);
+    this.options.events.emit('episode', `episode ${episode.index} ended: ${outcome} after ${episode.steps} steps`, 'loop');
+    this.notify({ type: 'episode', summary, successRate: this.successRate(), rollouts: this.rollouts });
+  }
+
+  private successRate(): number | null {
+    return this.rollouts > 0 ? this.successes / this.rollouts : null;
+  }
+
+  /** One request in flight; newer observations replace a waiting one (counted as skipped). */
+  private requestScore(observation: Observation, episode: Episode): void {
+    const request = { observation, step: episode.steps, episode: episode.index };
+    if (this.scoring) {
+      if (this.pendingScore) this.reward.skipped++;
+      this.pendingScore = request;
+      return;
+    }
+    void this.score(request);
+  }
+
+  private async score(request: { observation: Observation; step: number; episode: number }): Promise<void> {
+    const { robot, progress, clock } = this.options;
+    this.scoring = true;
+    robot.noteRewardRequest();
+    const started = clock.now();
+    try {
+      const result = await progress.score(request.observation);
+      const latencyMs = clock.now() - started;
+      robot.noteRewardAnswer(true);
+      this.reward.answered++;
+      this.reward.latencies.push(latencyMs);
+      if (this.reward.latencies.length > 200) this.reward.latencies.shift();
+      const episode = this.episode;
+      if (episode && episode.index === request.episode) {
+        const point: ProgressPoint = { ...result, episode: request.episode, step: request.step, latencyMs };
+        episode.points.push(point);
+        episode.shapedReturn += result.reward;
+        episode.lastProgress = result.progress;
+        this.notify({ type: 'progress', point });
+      }
+    } catch (error) {
+      robot.noteRewardAnswer(false);
+      this.reward.errors++;
+      this.reward.lastError = error instanceof Error ? error.message : String(error);
+      this.options.events.emit('reward-error', this.reward.lastError, 'loop');
+    } finally {
+      this.scoring = false;
+    }
+    const next = this.pendingScore;
+    this.pendingScore = null;
+    if (next && this.episode?.index === next.episode) void this.score(next);
+  }
+
+  private setState(state: RunState, source: string, detail: string): void {
+    this.state = state;
+    if (state === 'running') this.options.robot.armActorWatchdog();
+    else this.options.robot.disarmActorWatchdog();
+    this.options.events.emit('run', detail, source);
+    this.options.log.info(`${detail} (${source})`);
+    this.notify({ type: 'state', state, estopped: this.options.robot.estopped });
+    this.wake?.();
+  }
+
+  private notify(update: RunUpdate): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(update);
+      } catch (error) {
+        this.options.log.warn(`update listener failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const wake = (): void => {
+        clearTimeout(timer);
+        done();
+      };
+      function done(): void {
+        resolve();
+      }
+      this.wake = wake;
+    });
+  }
+}

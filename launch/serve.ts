@@ -1,0 +1,93 @@
+/**
+ * Composes a run for `dopamine serve` (and the soak benchmark): robot from the factory, the
+ * safety layer around it, the action and progress sources, the run loop, the dashboard and,
+ * when enabled, MQTT telemetry. shutdown() brings the arm to a safe stop before closing.
+ */
+import { systemClock, type Clock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import type { Config } from '../config/schema.js';
+import { startDashboard, type Dashboard } from '../dashboard/server.js';
+import { startTelemetry, type Telemetry } from '../dashboard/telemetry.js';
+import { EventStream } from '../robot/events.js';
+import { createRobot } from '../robot/factory.js';
+import { SafeRobot } from '../robot/safety.js';
+import type { Robot } from '../robot/types.js';
+import { RunLoop } from './run-loop.js';
+import type { ActionSource, ProgressSource } from './sources.js';
+import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
+
+export interface ServeParts {
+  robot?: Robot;
+  actions?: ActionSource;
+  progress?: ProgressSource;
+  clock?: Clock;
+  /** Start the run right away (default: on the simulator only; a lab arm waits for the operator). */
+  autoStart?: boolean;
+}
+
+export interface Serving {
+  config: Config;
+  events: EventStream;
+  robot: SafeRobot;
+  loop: RunLoop;
+  dashboard: Dashboard;
+  telemetry: Telemetry | null;
+  /** E-stops the arm (robot.stop), then closes loop, telemetry, dashboard and robot. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export async function startServing(config: Config, log: Logger, parts: ServeParts = {}): Promise<Serving> {
+  const clock = parts.clock ?? systemClock;
+  const events = new EventStream(clock);
+  const inner = parts.robot ?? (await createRobot(config, log.child('robot')));
+  const robot = new SafeRobot(inner, config.safety, { clock, events, log: log.child('safety') });
+  robot.startWatchdog();
+
+  const goal = standInGoal(config.safety.workspaceMin, config.safety.workspaceMax);
+  const actions = parts.actions ?? new ScriptedReachStandIn(goal, config.safety.maxStepM * 0.15, config.policy.seed, 1.5);
+  const progress = parts.progress ?? new DistanceProgressStandIn(goal, config.reward.shaping.gamma, 15);
+  for (const source of [actions.label, progress.label]) {
+    if (source.startsWith('stand-in')) log.warn(source);
+  }
+
+  const loop = new RunLoop({
+    robot,
+    actions,
+    progress,
+    events,
+    clock,
+    log: log.child('loop'),
+    episodeSteps: Math.max(1, Math.round(config.robot.episodeSeconds * config.robot.controlHz)),
+    successJudge: config.reward.shaping.success,
+    successDelta: config.reward.shaping.successDelta,
+    seed: config.robot.sim.seed,
+  });
+  const dashboard = await startDashboard({
+    loop,
+    events,
+    cameras: robot.cameras,
+    log: log.child('dashboard'),
+    host: config.dashboard.host,
+    port: config.dashboard.port,
+    token: config.dashboard.token,
+    cameraFps: config.dashboard.cameraFps,
+  });
+  const telemetry = config.mqtt.enabled
+    ? startTelemetry({ url: config.mqtt.url, topicPrefix: config.mqtt.topicPrefix, progressHz: config.mqtt.progressHz, loop, events, log: log.child('mqtt') })
+    : null;
+  if (parts.autoStart ?? config.robot.backend === 'sim') loop.start('serve');
+
+  let closing: Promise<void> | null = null;
+  const shutdown = (reason: string): Promise<void> => {
+    closing ??= (async () => {
+      log.info(`shutting down: ${reason}`);
+      await loop.estop('shutdown', reason);
+      await loop.close();
+      await telemetry?.close();
+      await dashboard.close();
+      await robot.close();
+    })();
+    return closing;
+  };
+  return { config, events, robot, loop, dashboard, telemetry, shutdown };
+}
