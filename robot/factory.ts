@@ -1,9 +1,8 @@
 /**
  * Where `serve` gets its robot. The MuJoCo simulator (issue 5) and the ROS 2 bridge replace the
  * branches below when they are merged; until then `sim` gives the kinematic TEST robot and says
- * so loudly, and `ros2` is refused.
+ * so loudly. `ros2` is the lab arm through rclnodejs (refused with how to install it when absent).
  */
-import { InputError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
 import { KinematicTestRobot, TEST_ROBOT_LABEL } from './testing.js';
@@ -11,8 +10,11 @@ import type { Robot } from './types.js';
 
 export async function createRobot(config: Config, log: Logger): Promise<Robot> {
   switch (config.robot.backend) {
-    case 'ros2':
-      throw new InputError('robot.backend', 'expected sim (the ROS 2 bridge is not built yet), got "ros2"');
+    case 'ros2': {
+      // Loaded here: rclnodejs is optional, and the bridge fails with how to install it when absent.
+      const { createRos2Robot } = await import('./ros2/robot.js');
+      return await createRos2Robot(config, log);
+    }
     case 'sim':
       log.warn(`robot: ${TEST_ROBOT_LABEL}: a kinematic point, NOT the MuJoCo simulator; task "${config.robot.task}" is not simulated`);
       return new KinematicTestRobot({
