@@ -72,7 +72,7 @@ export function validateCameraInfo(data: unknown, file: string): CameraCalibrati
     const key = zodPath(issue.path);
     let got = data;
     for (const p of issue.path) got = typeof got === 'object' && got !== null ? (got as Record<PropertyKey, unknown>)[p as string] : undefined;
-    const reason = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : `${issue.message.replace(/^Invalid input: /, '')}, got ${describeValue(got)}`;
+    const reason = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.join(', ')}` : `${issue.message.replace(/^Invalid input: /, '').replace(/, received .*$/, '')}, got ${describeValue(got)}`;
     throw new InputError(file, `${key === '' ? '' : `${key}: `}${reason}`);
   }
   const info = parsed.data;

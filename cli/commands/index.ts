@@ -1,5 +1,6 @@
 /** Every sub-command, in the order `dopamine --help` lists them. Later parts add theirs here. */
 import type { Command } from 'commander';
+import { registerCalibrate } from './calibrate.js';
 import { registerConfig } from './config.js';
 import { registerLabels } from './labels.js';
 import { registerMcap } from './mcap.js';
@@ -7,4 +8,4 @@ import { registerPairs } from './pairs.js';
 import { registerRos2 } from './ros2.js';
 import { registerServe } from './serve.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerMcap, registerRos2];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerMcap, registerRos2, registerCalibrate];
