@@ -14,7 +14,7 @@ const cameraView = z.strictObject({
     .tuple([z.number().int().min(0), z.number().int().min(0), z.number().int().positive(), z.number().int().positive()])
     .optional()
     .describe('Optional crop [x, y, width, height] in source pixels, applied before resizing.'),
-  cameraInfo: z.string().min(1).optional().describe('camera_info YAML of this camera (ROS camera_calibration_parsers layout), checked by `dopamine calibrate check`.'),
+  cameraInfo: z.string().min(1).optional().describe('camera_info YAML of this camera (ROS camera_calibration_parsers layout; path relative to the working folder), checked by `dopamine calibrate check`.'),
 });
 
 export const cameraDefaults = [

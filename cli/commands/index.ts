@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import { registerCalibrate } from './calibrate.js';
 import { registerConfig } from './config.js';
 import { registerLabels } from './labels.js';
+import { registerLaunch } from './launch.js';
 import { registerMcap } from './mcap.js';
 import { registerPairs } from './pairs.js';
 import { registerRos2 } from './ros2.js';
 import { registerServe } from './serve.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerMcap, registerRos2, registerCalibrate];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerMcap, registerRos2, registerCalibrate, registerLaunch];
