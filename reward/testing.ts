@@ -29,14 +29,16 @@ export function centreColour(image: { width: number; height: number; rgb: Uint8A
   return [image.rgb[p]!, image.rgb[p + 1]!, image.rgb[p + 2]!];
 }
 
-/** Encodes raw rgb24 frames to an H.264 mp4 with ffmpeg (B-frames and a short GOP, to exercise seeking). */
+/** Encodes raw rgb24 frames with ffmpeg: H.264 with B-frames and a short GOP (to exercise seeking), MPEG-4 part 2 for .avi. */
 export function writeVideo(file: string, frames: Uint8Array[], width: number, height: number, options: { fps?: number; gop?: number } = {}): void {
   const input = Buffer.concat(frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength)));
   const result = spawnSync(
     'ffmpeg',
     [
       '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(options.fps ?? 10),
-      '-i', 'pipe:0', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '10', '-bf', '2', '-g', String(options.gop ?? 8),
+      '-i', 'pipe:0',
+      ...(file.endsWith('.avi') ? ['-c:v', 'mpeg4', '-q:v', '2'] : ['-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '10', '-bf', '2']),
+      '-g', String(options.gop ?? 8),
       '-pix_fmt', 'yuv420p', file,
     ],
     { input },
