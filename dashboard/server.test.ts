@@ -159,8 +159,8 @@ describe('dashboard static files', () => {
 });
 
 describe('dashboard websocket', () => {
-  it('closes a connection without the token', async () => {
-    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+  it.each(['', '?token=wrong', `?token[]=x`, '?token=a&token=b'])('closes a connection without the right token (%s)', async (query) => {
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws${query}`);
     const code = await new Promise<number>((resolve) => socket.on('close', (c) => resolve(c)));
     expect(code).toBe(4401);
   });

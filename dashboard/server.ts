@@ -183,8 +183,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   };
 
   app.get('/ws', { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
-    const query = request.query as { token?: string };
-    if (!tokenMatches(expected, query.token)) {
+    const query = request.query as { token?: unknown };
+    if (typeof query.token !== 'string' || !tokenMatches(expected, query.token)) {
       socket.close(4401, 'missing or wrong token');
       return;
     }

@@ -6,8 +6,8 @@ import { EventStream } from '../robot/events.js';
 import { SafeRobot } from '../robot/safety.js';
 import { KinematicTestRobot } from '../robot/testing.js';
 import type { Observation } from '../robot/types.js';
-import { RunLoop, type RunUpdate, type SuccessJudge } from './run-loop.js';
-import type { ActionSource, ProgressScore, ProgressSource } from './sources.js';
+import { RunLoop, type EpisodeSummary, type RunUpdate, type SuccessJudge } from './run-loop.js';
+import type { ActionSource, ProgressScore, ProgressSource, StepRecord } from './sources.js';
 import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
 
 const config = configSchema.parse({});
@@ -92,6 +92,27 @@ describe('run loop', () => {
     expect(b).toMatchObject({ outcome: 'failure', judgedBy: 'operator' });
     expect(loop.snapshot().successRate).toBe(0.5);
     expect(events.recent().filter((e) => e.kind === 'mark')).toHaveLength(2);
+  });
+
+  it('hands every applied step and every episode summary to the action source (for a learner)', async () => {
+    const records: StepRecord[] = [];
+    const summaries: EpisodeSummary[] = [];
+    const inner = new ScriptedReachStandIn(goal, 0.05, 5); // steps above maxStepM: the safety layer clips them
+    const actions: ActionSource = {
+      label: 'recording test actor',
+      next: (observation) => inner.next(observation),
+      afterStep: (record) => records.push(record),
+      endEpisode: (summary) => summaries.push(summary),
+    };
+    const { loop } = build({ actions, episodeSteps: 12 });
+    loop.start('test');
+    await waitFor(() => summaries.length >= 1, 'an episode');
+    const first = records.filter((r) => r.episode === 1);
+    expect(first.map((r) => r.step)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(summaries[0]!.steps).toBe(12);
+    for (let i = 1; i < first.length; i++) expect(first[i]!.observation).toBe(first[i - 1]!.next);
+    const clipped = first.find((r) => Math.hypot(r.proposed.dx, r.proposed.dy, r.proposed.dz) > config.safety.maxStepM + 1e-9)!;
+    expect(Math.hypot(clipped.applied.dx, clipped.applied.dy, clipped.applied.dz)).toBeCloseTo(config.safety.maxStepM, 9);
   });
 
   it('pause: no action reaches the arm until resume, and the episode goes on', async () => {

@@ -269,6 +269,7 @@ export class RunLoop {
       const action = await actions.next(episode.observation);
       // Paused, stopped or e-stopped while the actor thought: drop its action.
       if (this.state !== 'running' || robot.estopped || this.episode !== episode || this.closed) continue;
+      const before = episode.observation;
       const result = await robot.act(action);
       if (this.episode !== episode) continue;
       episode.observation = result.observation;
@@ -276,6 +277,16 @@ export class RunLoop {
       if (result.applied) {
         episode.steps++;
         this.requestScore(result.observation, episode);
+        actions.afterStep?.({
+          episode: episode.index,
+          step: episode.steps,
+          observation: before,
+          proposed: action,
+          applied: result.applied,
+          next: result.observation,
+          ...(result.success === undefined ? {} : { success: result.success }),
+          timeLimit: result.timeLimit,
+        });
       }
       this.notify({ type: 'step', episode: episode.index, step: episode.steps, held: result.heldBy ?? null });
 
@@ -339,6 +350,11 @@ export class RunLoop {
       if (outcome === 'success') this.successes++;
     }
     this.episodes.push(summary);
+    try {
+      this.options.actions.endEpisode?.(summary);
+    } catch (error) {
+      this.options.log.warn(`action source endEpisode failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const keep = this.options.keepEpisodes ?? 200;
     if (this.episodes.length > keep) this.episodes.splice(0, this.episodes.length - keep);
     this.options.events.emit('episode', `episode ${episode.index} ended: ${outcome} after ${episode.steps} steps`, 'loop');

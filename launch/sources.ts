@@ -4,6 +4,23 @@
  * and progress come from.
  */
 import type { ArmAction, Observation } from '../robot/types.js';
+import type { EpisodeSummary } from './run-loop.js';
+
+/** One control step whose action reached the arm, for a learner's replay buffer. */
+export interface StepRecord {
+  episode: number;
+  /** 1-based index of this step in its episode. */
+  step: number;
+  observation: Observation;
+  /** The action the policy sent. */
+  proposed: ArmAction;
+  /** The action that reached the arm (after the safety layer's clipping). */
+  applied: ArmAction;
+  next: Observation;
+  /** The environment's success predicate, when it has one. */
+  success?: boolean;
+  timeLimit: boolean;
+}
 
 export interface ActionSource {
   /** Shown on the dashboard and in logs: what produces the actions. */
@@ -12,6 +29,13 @@ export interface ActionSource {
   beginEpisode?(initial: Observation): void;
   /** The next action for this observation (may be async, e.g. a network on the GPU). */
   next(observation: Observation): ArmAction | Promise<ArmAction>;
+  /**
+   * Called after each step whose action reached the arm (keep it quick: it runs inside the
+   * control step). Rewards arrive separately and later, as progress updates keyed by step.
+   */
+  afterStep?(record: StepRecord): void;
+  /** Called when an episode ends, with its summary. */
+  endEpisode?(summary: EpisodeSummary): void;
 }
 
 export interface ProgressScore {
