@@ -2,7 +2,7 @@
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
 import type { Episode } from '../reward/episode.js';
-import { openEpisodeFolder } from '../reward/episode-folder.js';
+import { openEpisode } from '../reward/open-episode.js';
 import type { RewardModel } from '../reward/model.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { OpenAiRewardModel } from '../reward/openai-backend.js';
@@ -17,15 +17,14 @@ export function configuredCrops(config: Config): Partial<Record<CameraRole, [num
 }
 
 /**
- * Opens an episode for scoring or adaptation. For ONNX models each camera is decoded once, whole,
+ * Opens an episode (folder or ROS 2 MCAP, see openEpisode) for scoring or adaptation. For ONNX models each camera is decoded once, whole,
  * at twice the model's input size (ffmpeg scaling after the configured crop), so a pass over the
  * episode costs one ffmpeg run per camera instead of a seek per frame; for a server model, frames
  * keep their source size and are decoded in chunks.
  */
 export async function openEpisodeFor(dir: string, config: Config, log: Logger, modelSize: { width: number; height: number } | undefined): Promise<Episode> {
-  if (!modelSize) return openEpisodeFolder(dir, { views: config.cameras.views, log, chunkFrames: 64 });
-  return openEpisodeFolder(dir, {
-    views: config.cameras.views,
+  if (!modelSize) return openEpisode(dir, config, { log, chunkFrames: 64 });
+  return openEpisode(dir, config, {
     log,
     size: { width: 2 * modelSize.width, height: 2 * modelSize.height },
     chunkFrames: 1_000_000,

@@ -278,5 +278,28 @@ describe('recorded demos in MCAP', () => {
     expect(bad.stderr).toMatch(/not\.mcap: expected an MCAP file/);
     const noOut = runCli(['mcap', 'export', episodeDir]);
     expect(noOut.code).toBe(2);
-  });
+  }, 180_000);
+
+  it('score and adapt (GRM-tiny, shipped in models/) give the same output for the folder and its export', async () => {
+    const out = join(root, 'score.mcap');
+    const folder = await openEpisodeFolder(episodeDir, { log });
+    await writeEpisodeMcap(folder, out, { views: REFERENCE_VIEWS });
+    await folder.close();
+    const fromFolder = runCli(['score', episodeDir, '--stride', '11', '--json']);
+    const fromMcap = runCli(['score', out, '--stride', '11', '--json']);
+    expect(fromFolder.code, fromFolder.stderr).toBe(0);
+    expect(fromMcap.code, fromMcap.stderr).toBe(0);
+    const scores = JSON.parse(fromFolder.stdout) as { steps: { frame: number; progress: number }[] };
+    expect(scores.steps.map((step) => step.frame)).toEqual([0, 11, 22, 33, 44]);
+    expect(JSON.parse(fromMcap.stdout)).toEqual(scores);
+    const adapted = (input: string, name: string): Record<string, unknown> => {
+      const run = runCli(['adapt', input, '--out', join(root, `${name}.onnx`), '--steps', '3', '--min-voc', '-1', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const { out: _out, references: _references, seconds: _seconds, ...report } = JSON.parse(run.stdout) as Record<string, unknown>;
+      return report;
+    };
+    const adaptedFolder = adapted(episodeDir, 'from-folder');
+    expect(adaptedFolder.before).toBeDefined();
+    expect(adapted(out, 'from-mcap')).toEqual(adaptedFolder);
+  }, 180_000);
 });

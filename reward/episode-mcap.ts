@@ -11,7 +11,8 @@
  *   `mcap export` writes, std_msgs/String markers on /keyframe (each closes the sub-task begun at
  *   the previous marker or at frame 0 and names it; it lands on the frame nearest its log time);
  *   else one sub-task over the whole recording;
- * - instructions: the metadata record, else task_instruction.json beside the file or one folder up;
+ * - instructions (and the episode name): the metadata record, else task_instruction.json beside the
+ *   file or one folder up (and the file name);
  * - joint states: /joint_states (sensor_msgs/JointState), kept per message for the caller.
  *
  * Opening reads the index and the 12 header bytes of each image message; frames are decoded on
@@ -166,7 +167,7 @@ function findViewTopic(all: ChannelInfo[], view: CameraViewSpec, imageTopic: str
   );
 }
 
-function readMetadataEpisode(file: string, metadata: Map<string, string> | undefined): { instructions?: string[]; segments?: Segment[] } {
+function readMetadataEpisode(file: string, metadata: Map<string, string> | undefined): { name?: string; instructions?: string[]; segments?: Segment[] } {
   if (metadata === undefined) return {};
   const parse = (key: string): unknown => {
     const text = metadata.get(key);
@@ -177,7 +178,9 @@ function readMetadataEpisode(file: string, metadata: Map<string, string> | undef
       throw new InputError(file, `metadata ${EPISODE_METADATA}.${key}: expected JSON, got ${describeValue(text)}`);
     }
   };
-  const out: { instructions?: string[]; segments?: Segment[] } = {};
+  const out: { name?: string; instructions?: string[]; segments?: Segment[] } = {};
+  const name = metadata.get('name');
+  if (name !== undefined && name !== '') out.name = name;
   const instructions = parse('instructions');
   if (instructions !== undefined) {
     if (!Array.isArray(instructions) || instructions.length === 0 || !instructions.every((s) => typeof s === 'string' && s !== '')) {
@@ -506,7 +509,7 @@ async function readEpisode(
   const instructions = fromMetadata.instructions ?? readInstructions(dir, log);
   return new McapEpisodeImpl(
     file,
-    stem,
+    fromMetadata.name ?? stem,
     instructions,
     segments,
     annotated,
