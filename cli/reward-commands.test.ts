@@ -8,7 +8,7 @@ import { createGrmTinyStore, exportGrmTiny } from '../reward/grm-tiny/io.js';
 import { GRM_TINY_CONFIG } from '../reward/grm-tiny/model.js';
 import { syntheticEpisode } from '../reward/grm-tiny/synthetic.js';
 import { CAMERA_ROLES } from '../robot/types.js';
-import { runCli } from './testing.js';
+import { repoRoot, runCli } from './testing.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dopamine-grm-cli-'));
 const episodeDir = join(root, 'slide', 'episode_001');
@@ -116,4 +116,24 @@ describe('dopamine grm pretrain (shortened)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--tasks: expected task names among/);
   }, 300_000);
+});
+
+const realDemo = join(repoRoot, '..', 'shared', 'data', 'clean-table', 'episode_001');
+const hasRealDemo = existsSync(realDemo);
+if (!hasRealDemo) console.warn(`skipping the real-data adaptation test: ${realDemo} is absent (../shared is not checked out)`);
+
+describe.skipIf(!hasRealDemo)('one-shot adaptation on the real clean-table demo (../shared)', () => {
+  it('adapts the shipped GRM-tiny, passes the VOC threshold and scores the demo with its references', () => {
+    const out = join(root, 'clean-table.onnx');
+    const adapt = runCli(['adapt', realDemo, '--out', out, '--json'], { timeoutMs: 300_000 });
+    expect(adapt.code, adapt.stderr).toBe(0);
+    const report = JSON.parse(adapt.stdout) as { after: { forward: number; reversed: number }; minVoc: number };
+    expect(report.minVoc).toBe(0.9);
+    expect(report.after.forward).toBeGreaterThanOrEqual(0.9);
+    const score = runCli(['score', realDemo, '--model', out, '--stride', '20', '--json'], { timeoutMs: 300_000 });
+    expect(score.code, score.stderr).toBe(0);
+    const result = JSON.parse(score.stdout) as ScoreJson;
+    expect(result.goal).toMatch(/adapted model references/);
+    expect(result.steps.length).toBe(65);
+  }, 600_000);
 });

@@ -6,28 +6,24 @@ import { openEpisode } from '../reward/open-episode.js';
 import type { RewardModel } from '../reward/model.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { OpenAiRewardModel } from '../reward/openai-backend.js';
-import type { CameraRole } from '../robot/types.js';
 
 export function isUrl(value: string): boolean {
   return /^https?:\/\//i.test(value);
 }
 
-export function configuredCrops(config: Config): Partial<Record<CameraRole, [number, number, number, number] | undefined>> {
-  return Object.fromEntries(config.cameras.views.map((view) => [view.role, view.crop]));
-}
-
 /**
- * Opens an episode (folder or ROS 2 MCAP, see openEpisode) for scoring or adaptation. For ONNX models each camera is decoded once, whole,
- * at twice the model's input size (ffmpeg scaling after the configured crop), so a pass over the
- * episode costs one ffmpeg run per camera instead of a seek per frame; for a server model, frames
- * keep their source size and are decoded in chunks.
+ * Opens an episode (folder or ROS 2 MCAP, see openEpisode) for scoring or adaptation. For ONNX models each camera is decoded forward, at
+ * twice the model's input size (ffmpeg scaling after the configured crop), reading on instead of
+ * seeking and keeping every frame cached, so a pass over the episode costs about one ffmpeg run
+ * per camera; for a server model, frames keep their source size.
  */
 export async function openEpisodeFor(dir: string, config: Config, log: Logger, modelSize: { width: number; height: number } | undefined): Promise<Episode> {
-  if (!modelSize) return openEpisode(dir, config, { log, chunkFrames: 64 });
+  if (!modelSize) return openEpisode(dir, config, { log });
   return openEpisode(dir, config, {
     log,
     size: { width: 2 * modelSize.width, height: 2 * modelSize.height },
-    chunkFrames: 1_000_000,
+    // Forward jumps of any length read on (no seeking); every decoded frame stays cached.
+    seekThreshold: 1_000_000,
     cacheBytes: 2 * 1024 ** 3,
   });
 }

@@ -117,8 +117,8 @@ const reward = z.strictObject({
   adapt: z
     .strictObject({
       minVoc: z.number().min(-1).max(1).default(0.9).describe('Refuse to write an adapted model whose fused VOC on its demo (forward or reversed) is below this.'),
-      steps: z.number().int().positive().default(300).describe('Fine-tuning steps of one-shot adaptation.'),
-      pairs: z.number().int().min(3).default(1000).describe('Pairs sampled from the demo (reference: 1000).'),
+      steps: z.number().int().positive().default(600).describe('Fine-tuning steps of one-shot adaptation.'),
+      pairs: z.number().int().min(3).default(2000).describe('Pairs sampled from the demo (reference: 1000).'),
     })
     .prefault({})
     .describe('One-shot adaptation of GRM-tiny (`dopamine adapt`).'),

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../common/errors.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { Graph } from './graph.js';
-import { linear, mlp } from './layers.js';
+import { imageEncoder, linear, mlp } from './layers.js';
 import { mse } from './losses.js';
 import { normalSampler, ParamStore, seededRandom } from './params.js';
 import { PlainMlp } from './reference-mlp.js';
@@ -97,6 +97,17 @@ describe('trainer state handling', () => {
     expect(Number.isFinite(after.loss)).toBe(true);
   });
 
+  it('stops on a non-finite gradient even when the loss is finite', async () => {
+    // loss = mean(sqrt(x * p)): at x = 0 the loss is 0 but d/dp = x / (2 sqrt(x p)) = 0/0.
+    const store = new ParamStore({ seed: 1 });
+    const build = (g: Graph): { loss: ReturnType<typeof mse> } => ({ loss: g.input('x', [4]).mul(g.param('p', [4], { kind: 'ones' })).sqrt().mean() });
+    const trainer = await Trainer.create({ store, build, optimizer: { lr: 0.1 }, executionProvider: 'cpu', name: 'sqrt' });
+    await trainer.run({ x: [1, 2, 3, 4] });
+    const before = Array.from(store.get('p').data);
+    await expect(trainer.run({ x: [0, 2, 3, 4] })).rejects.toThrow('sqrt: training stopped at step 2: gradient norm (NaN) is not finite');
+    expect(Array.from(store.get('p').data)).toEqual(before);
+  });
+
   it('frozen parameters are read but not changed; shared store seen by other graphs', async () => {
     const store = new ParamStore({ seed: 2 });
     const build = (g: Graph): { loss: ReturnType<typeof mse> } => {
@@ -116,6 +127,21 @@ describe('trainer state handling', () => {
     expect(Array.from(store.get('head.weight').data)).not.toEqual(Array.from(head));
     const after = await predictor.run({ x: x.subarray(0, 4) });
     expect(Array.from(after.y!)).not.toEqual(Array.from(before.y!));
+  });
+
+  it('reuses two preallocated buffers per parameter (onnxruntime writes outputs into them)', async () => {
+    const store = new ParamStore({ seed: 1 });
+    const trainer = await Trainer.create({ store, build: mlpStep, optimizer: { lr: 1e-3 }, executionProvider: 'cpu' });
+    const { x, y } = dataset(1);
+    const seen = new Set<unknown>();
+    for (let i = 0; i < 6; i++) {
+      const before = Float32Array.from(store.get('mlp.0.weight').data);
+      await trainer.run({ x, y });
+      const data = store.get('mlp.0.weight').data;
+      seen.add(data);
+      expect(Array.from(data)).not.toEqual(Array.from(before)); // the new values arrived in the buffer
+    }
+    expect(seen.size).toBe(2);
   });
 
   it('refuses a missing or wrongly sized input', async () => {
@@ -200,6 +226,18 @@ describe('export', () => {
     const xs = Float32Array.from(x);
     const exported = (await fresh.run({ x: new ort.Tensor('float32', xs, [BATCH, 4]) })).prediction!.data as Float32Array;
     const engine = (await predictor.run({ x: xs })).prediction!;
+    expect(Array.from(exported)).toEqual(Array.from(engine));
+  });
+
+  it('exports the GRM-tiny image encoder with identical outputs', async () => {
+    const store = new ParamStore({ seed: 8 });
+    const infer = (g: Graph): Record<string, ReturnType<typeof mlp>> => ({ features: imageEncoder(g.input('images', [2, 3, 96, 128]), 'encoder') });
+    const predictor = await Predictor.create({ store, build: infer, executionProvider: 'cpu' });
+    const fresh = await ort.InferenceSession.create(exportOnnx(store, infer));
+    const images = Float32Array.from({ length: 2 * 3 * 96 * 128 }, normalSampler(seededRandom(1)));
+    const exported = (await fresh.run({ images: new ort.Tensor('float32', images, [2, 3, 96, 128]) })).features!.data as Float32Array;
+    const engine = (await predictor.run({ images })).features!;
+    expect(exported.length).toBe(2 * 64);
     expect(Array.from(exported)).toEqual(Array.from(engine));
   });
 

@@ -17,8 +17,11 @@ interface AdaptFlags {
   sampleFactor?: string;
 }
 
-/** Fewest label sample points adaptation wants; short episodes get a lower sample factor. */
-const MIN_POINTS = 30;
+/**
+ * Label sample points adaptation aims for: denser than the reference's k = 20 on long demos, so
+ * the fine-tuned head sees frames between the keyframe-spaced points it would otherwise skip.
+ */
+const TARGET_POINTS = 250;
 
 export function registerAdapt(program: Command): void {
   const command = program
@@ -28,10 +31,10 @@ export function registerAdapt(program: Command): void {
     .requiredOption('--out <model.onnx>', 'where to write the adapted model (the references go to <model>.task/)')
     .option('--base <model.onnx>', `the GRM-tiny model to adapt (default ${DEFAULT_GRM_TINY})`)
     .option('--min-voc <v>', 'refuse to write a model whose demo VOC, forward or reversed, is below this (default reward.adapt.minVoc, 0.9)')
-    .option('--steps <n>', 'fine-tuning steps (default reward.adapt.steps, 300)')
-    .option('--pairs <n>', 'pairs sampled from the demo (default reward.adapt.pairs, 1000)')
+    .option('--steps <n>', 'fine-tuning steps (default reward.adapt.steps, 600)')
+    .option('--pairs <n>', 'pairs sampled from the demo (default reward.adapt.pairs, 2000)')
     .option('--seed <n>', 'seed of pairs and training (default 1)')
-    .option('--sample-factor <k>', `frames per label sample point (default reward.labels.sampleFactor, lowered so the demo has at least ${MIN_POINTS} points)`);
+    .option('--sample-factor <k>', `frames per label sample point (default reward.labels.sampleFactor, lowered towards ${TARGET_POINTS} label points on the demo)`);
   withCommonOptions(command).action(
     action('adapt', async (context, dir: string, flags: AdaptFlags) => {
       const { config, log } = context;
@@ -43,7 +46,7 @@ export function registerAdapt(program: Command): void {
       const episode = await openEpisodeFor(dir, config, log, modelConfig);
       try {
         const span = episode.segments[episode.segments.length - 1]!.endFrame - episode.segments[0]!.startFrame;
-        const automatic = Math.max(1, Math.min(config.reward.labels.sampleFactor, Math.floor(span / MIN_POINTS)));
+        const automatic = Math.max(1, Math.min(config.reward.labels.sampleFactor, Math.floor(span / TARGET_POINTS)));
         const sampleFactor = parseIntegerFlag('--sample-factor', flags.sampleFactor, automatic, 1, 10_000);
         const report = await adaptGrmTiny(episode, {
           base,

@@ -76,7 +76,8 @@ export function registerScore(program: Command): void {
         else goal = { views: await episodeViews(episode, episode.frameCount - 1), source: `last frame of the episode (${episode.frameCount - 1})` };
         const task: TaskReferences = {
           instruction: stored?.info.instructions[0] ?? episode.instructions[0]!,
-          start: stored?.start ?? (await episodeViews(episode, 0)),
+          // START is the judged episode's own first frame (reference practice); the references give goal and instruction.
+          start: await episodeViews(episode, 0),
           goal: goal.views,
         };
         const frames = strideFrames(episode.frameCount, stride);
@@ -89,7 +90,7 @@ export function registerScore(program: Command): void {
           mode,
           stride,
           goal: goal.source,
-          start: stored ? `adapted model references ${stored.dir}` : 'first frame of the episode',
+          start: 'first frame of the episode',
           instruction: task.instruction,
           steps: score.steps.map((s) => ({ frame: s.frame, hop: round(s.hop), progress: round(s.progress) })),
           voc: round(score.voc),

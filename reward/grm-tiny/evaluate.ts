@@ -4,7 +4,7 @@
  * ones (the expert stopped part-way, or so noisy it misses). Reports, before and after
  * adaptation, VOC of fused progress and of each perspective on the clean rollouts, mean absolute
  * error against their step-wise labels, the pixel-distance baseline on the same frames, and the
- * completion classes of clean and failed rollouts. All scoring uses the demo's references.
+ * completion classes of clean and failed rollouts. All scoring uses the demo's goal and instruction, and each rollout's own first frame as START.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,9 +59,10 @@ export interface HeldOutReport {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-async function failedFigures(model: RewardModel, episodes: readonly Episode[], task: TaskReferences): Promise<FailedFigures> {
+async function failedFigures(model: RewardModel, episodes: readonly Episode[], references: { instruction: string; goal: TaskReferences['goal'] }): Promise<FailedFigures> {
   const classes: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
   for (const episode of episodes) {
+    const task: TaskReferences = { ...references, start: await episodeViews(episode, 0) };
     const score = await scoreFrames(model, episode, task, strideFrames(episode.frameCount, 2), { mode: 'fused' });
     classes[score.completion]++;
   }
@@ -106,11 +107,11 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
   const adaptedFile = join(dir, 'adapted.onnx');
   const preprocessor = new Preprocessor({ width: modelConfig.width, height: modelConfig.height });
   try {
-    const adaptation = await adaptGrmTiny(demo.episode, { base: options.model, out: adaptedFile, sampleFactor, minVoc: 0, steps: options.adaptSteps, logger: log });
+    const adaptation = await adaptGrmTiny(demo.episode, { base: options.model, out: adaptedFile, sampleFactor: 1, pairs: 2000, minVoc: 0, steps: options.adaptSteps, logger: log });
     const labels = stepwiseLabels(demo.episode.segments, demo.episode.frameCount, { sampleFactor });
-    const references: TaskReferences = {
+    // The demo's goal and instruction; START is each rollout's own first frame (reference practice).
+    const references = {
       instruction: demo.episode.instructions[0]!,
-      start: await episodeViews(demo.episode, labels.frames[0]!),
       goal: await episodeViews(demo.episode, labels.frames[labels.frames.length - 1]!),
     };
     const figures = async (file: string): Promise<{ clean: EpisodeFigures; failed: FailedFigures }> => {

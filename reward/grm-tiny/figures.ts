@@ -34,18 +34,22 @@ function pixelDistance(a: Uint8Array, b: Uint8Array): number {
 export interface FigureOptions {
   sampleFactor: number;
   preprocessor: Preprocessor;
-  /** References for every episode (an adapted model's); default each episode's first and last label frame. */
-  references?: TaskReferences;
+  /**
+   * Goal (and instruction) for every episode, e.g. an adapted model's demo goal; default each
+   * episode's own last label frame. START is always the judged episode's first label frame, as in
+   * the reference (method.md section 5).
+   */
+  references?: { instruction: string; goal: TaskReferences['goal'] };
 }
 
 /** Scores one labelled episode; returns the score, the labels' progress and the baseline curve. */
 export async function scoreLabelled(model: RewardModel, episode: Episode, options: FigureOptions): Promise<{ score: EpisodeScore; truth: number[]; baseline: number[] }> {
   const labels = stepwiseLabels(episode.segments, episode.frameCount, { sampleFactor: options.sampleFactor });
   const frames = labels.frames;
-  const task: TaskReferences = options.references ?? {
-    instruction: episode.instructions[0]!,
+  const task: TaskReferences = {
+    instruction: options.references?.instruction ?? episode.instructions[0]!,
     start: await episodeViews(episode, frames[0]!),
-    goal: await episodeViews(episode, frames[frames.length - 1]!),
+    goal: options.references?.goal ?? (await episodeViews(episode, frames[frames.length - 1]!)),
   };
   const cache = new Map<number, Awaited<ReturnType<typeof episodeViews>>>();
   const views = async (frame: number) => {

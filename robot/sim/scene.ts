@@ -55,14 +55,6 @@ export interface SceneOptions {
 export function sceneXml(options: SceneOptions): string {
   const [tx, ty] = TABLE_CENTRE;
   const [hx, hy] = TABLE_HALF;
-  const legs = [
-    [tx - hx + 0.04, ty - hy + 0.04],
-    [tx - hx + 0.04, ty + hy - 0.04],
-    [tx + hx - 0.04, ty - hy + 0.04],
-    [tx + hx - 0.04, ty + hy - 0.04],
-  ]
-    .map(([x, y]) => `<geom class="visual" type="box" pos="${fmt([x!, y!, -0.39])}" size="0.025 0.025 0.35" rgba="0.35 0.25 0.18 1"/>`)
-    .join('\n    ');
   return `<mujoco model="dopamine-tabletop">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="${options.physicsStepS}" integrator="implicitfast" cone="elliptic" impratio="10"/>
@@ -77,7 +69,6 @@ export function sceneXml(options: SceneOptions): string {
     <geom name="floor" type="plane" pos="0 0 -0.74" size="3 3 0.1" rgba="0.55 0.55 0.58 1"/>
     <geom name="wall" class="visual" type="box" pos="1.6 0 0.2" size="0.02 3 1.2" rgba="0.78 0.8 0.84 1"/>
     <geom name="table" type="box" pos="${fmt([tx, ty, -0.02])}" size="${fmt([hx, hy, 0.02])}" rgba="0.72 0.58 0.42 1"/>
-    ${legs}
     <geom name="gantry_beam" class="visual" type="box" pos="0.0 0 0.55" size="0.04 0.5 0.03" rgba="0.3 0.32 0.36 1"/>
     <camera name="${SIM_CAMERAS.front}" fovy="52" ${lookAt([0.98, 0, 0.58], [0.46, 0, 0.0])}/>
     <body name="hand" pos="0 0 0" gravcomp="1">
