@@ -25,8 +25,6 @@ export interface PreprocessOptions {
   std?: readonly [number, number, number];
 }
 
-sharp.concurrency(1);
-
 /** Floats per image: 3 * height * width. */
 export function imageSize(options: { width: number; height: number }): number {
   return 3 * options.width * options.height;
