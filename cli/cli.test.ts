@@ -30,7 +30,8 @@ describe('dopamine CLI frame', () => {
       expect(run.stdout, name).toContain(`Usage: dopamine ${name}`);
     }
     expect(runCli(['config', '--help']).stdout).toContain('--config <file>');
-  });
+    // One process per sub-command (a dozen), each loading the whole program: more than the default timeout.
+  }, 240_000);
 
   it('prints the defaults as one JSON document with --json', () => {
     const run = runCli(['config', '--print', '--json']);

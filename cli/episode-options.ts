@@ -2,7 +2,7 @@
 import { describeValue, InputError } from '../common/errors.js';
 import type { Config } from '../config/schema.js';
 import type { Episode } from '../reward/episode.js';
-import { openEpisodeFolder } from '../reward/episode-folder.js';
+import { openEpisode } from '../reward/open-episode.js';
 import { stepwiseLabels, type LabelRounding, type StepwiseLabels } from '../reward/labels.js';
 import type { Logger } from '../common/log.js';
 
@@ -35,7 +35,7 @@ export interface LabelFlags {
 export async function episodeLabels(dir: string, config: Config, flags: LabelFlags, log: Logger): Promise<{ episode: Episode; labels: StepwiseLabels }> {
   const sampleFactor = parseIntegerFlag('--sample-factor', flags.sampleFactor, config.reward.labels.sampleFactor, 1);
   const rounding = parseRoundingFlag(flags.rounding, config.reward.labels.rounding);
-  const episode = await openEpisodeFolder(dir, { views: config.cameras.views, log });
+  const episode = await openEpisode(dir, config, { log });
   const labels = stepwiseLabels(episode.segments, episode.frameCount, { sampleFactor, rounding });
   if (labels.frames.length !== labels.intervals + 1 && episode.segments.length > 0) {
     log.warn(

@@ -2,7 +2,7 @@
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
 import type { Episode } from '../reward/episode.js';
-import { openEpisodeFolder } from '../reward/episode-folder.js';
+import { openEpisode } from '../reward/open-episode.js';
 import type { RewardModel } from '../reward/model.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { OpenAiRewardModel } from '../reward/openai-backend.js';
@@ -12,15 +12,14 @@ export function isUrl(value: string): boolean {
 }
 
 /**
- * Opens an episode for scoring or adaptation. For ONNX models each camera is decoded forward, at
+ * Opens an episode (folder or ROS 2 MCAP, see openEpisode) for scoring or adaptation. For ONNX models each camera is decoded forward, at
  * twice the model's input size (ffmpeg scaling after the configured crop), reading on instead of
  * seeking and keeping every frame cached, so a pass over the episode costs about one ffmpeg run
  * per camera; for a server model, frames keep their source size.
  */
 export async function openEpisodeFor(dir: string, config: Config, log: Logger, modelSize: { width: number; height: number } | undefined): Promise<Episode> {
-  if (!modelSize) return openEpisodeFolder(dir, { views: config.cameras.views, log });
-  return openEpisodeFolder(dir, {
-    views: config.cameras.views,
+  if (!modelSize) return openEpisode(dir, config, { log });
+  return openEpisode(dir, config, {
     log,
     size: { width: 2 * modelSize.width, height: 2 * modelSize.height },
     // Forward jumps of any length read on (no seeking); every decoded frame stays cached.

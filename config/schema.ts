@@ -14,6 +14,7 @@ const cameraView = z.strictObject({
     .tuple([z.number().int().min(0), z.number().int().min(0), z.number().int().positive(), z.number().int().positive()])
     .optional()
     .describe('Optional crop [x, y, width, height] in source pixels, applied before resizing.'),
+  cameraInfo: z.string().min(1).optional().describe('camera_info YAML of this camera (ROS camera_calibration_parsers layout; path relative to the working folder), checked by `dopamine calibrate check`.'),
 });
 
 export const cameraDefaults = [
@@ -44,6 +45,28 @@ const robot = z.strictObject({
         .describe('control_msgs/action/FollowJointTrajectory action.'),
       gripperAction: z.string().default('/gripper_controller/gripper_cmd').describe('control_msgs/action/GripperCommand action.'),
       estopService: z.string().optional().describe('std_srvs/Trigger service called on e-stop (else controllers are switched off).'),
+      nodeName: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/).default('dopamine').describe('Name of the ROS 2 node the bridge creates.'),
+      cameraTransport: z.enum(['raw', 'compressed']).default('raw').describe('raw: sensor_msgs/Image on /<camera>/<imageTopic>; compressed: sensor_msgs/CompressedImage on that topic + /compressed.'),
+      imageTopic: z.string().min(1).default('image_raw').describe('Image topic under each camera name (/<camera>/image_raw); camera_info is its sibling /<camera>/camera_info.'),
+      eePoseTopic: z.string().default('/ee_pose').describe('geometry_msgs/PoseStamped end-effector pose in the planning frame (relay it from tf if the arm does not publish it).'),
+      planningFrame: z.string().default('base_link').describe('Frame of the servo twists and of the workspace bounds.'),
+      jointNames: z.array(z.string().min(1)).optional().describe('Arm joints in order (default: the order of the first JointState).'),
+      homePositions: z.array(z.number()).optional().describe('Joint positions reset() moves to through FollowJointTrajectory (none: reset does not move the arm).'),
+      homeSeconds: z.number().positive().default(4).describe('Duration of the move home, seconds.'),
+      gripperJoint: z.string().default('gripper_joint').describe('JointState name of the gripper (its position gives the opening).'),
+      gripperOpenPosition: z.number().default(0.08).describe('GripperCommand position of the open gripper.'),
+      gripperClosedPosition: z.number().default(0).describe('GripperCommand position of the closed gripper.'),
+      gripperMaxEffort: z.number().nonnegative().default(40).describe('GripperCommand max_effort.'),
+      gripperDeadband: z.number().min(0).max(1).default(0.1).describe('A new gripper goal is sent when the target changes by more than this.'),
+      controllers: z
+        .array(z.string().min(1))
+        .default(['joint_trajectory_controller', 'gripper_controller'])
+        .describe('Controllers the e-stop deactivates through controller_manager SwitchController.'),
+      switchControllerService: z.string().default('/controller_manager/switch_controller').describe('controller_manager_msgs/SwitchController service.'),
+      serviceTimeoutMs: z.number().int().positive().default(2000).describe('Wait for a service or action server at most this long, ms.'),
+      topicPrefix: z.string().default('/dopamine').describe('Prefix of the progress, hop and reward topics (std_msgs/Float32).'),
+      diagnosticsTopic: z.string().default('/diagnostics').describe('diagnostic_msgs/DiagnosticArray heartbeat topic.'),
+      heartbeatHz: z.number().positive().max(100).default(1).describe('Heartbeat rate, Hz.'),
     })
     .prefault({})
     .describe('Lab robot over ROS 2.'),

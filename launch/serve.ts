@@ -62,6 +62,13 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     successDelta: config.reward.shaping.successDelta,
     seed: config.robot.sim.seed,
   });
+  // A robot that publishes progress (the ROS 2 bridge: std_msgs/Float32 topics) gets every scored step.
+  const publisher = inner as Partial<{ publishProgress(report: { progress: number; hop: number; reward: number }): void }>;
+  if (typeof publisher.publishProgress === 'function') {
+    loop.onUpdate((update) => {
+      if (update.type === 'progress') publisher.publishProgress!({ progress: update.point.progress, hop: update.point.hop, reward: update.point.reward });
+    });
+  }
   const dashboard = await startDashboard({
     loop,
     events,

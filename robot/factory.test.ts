@@ -8,9 +8,10 @@ import { SimRobot } from './sim/robot.js';
 const log = createLogger('test', 'silent');
 
 describe('createRobot', () => {
-  it('refuses the ros2 backend (not built yet) as bad input', async () => {
+  it.skipIf(process.env.ROS_DISTRO !== undefined)('refuses the ros2 backend without rclnodejs as bad input that says how to install it', async () => {
     const config = configSchema.parse({ robot: { backend: 'ros2' } });
     await expect(createRobot(config, log)).rejects.toBeInstanceOf(InputError);
+    await expect(createRobot(config, log)).rejects.toThrow(/npm install --no-save rclnodejs@2/);
   });
 
   it('gives the MuJoCo simulator for sim, with the configured task, rate and image size', async () => {

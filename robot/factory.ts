@@ -1,8 +1,7 @@
 /**
- * Where `serve` (and every loop) gets its robot: the embedded MuJoCo simulator by default. The
- * ROS 2 bridge joins here when it lands; until then `ros2` is refused as bad input.
+ * Where `serve` (and every loop) gets its robot: the embedded MuJoCo simulator by default, or the
+ * lab arm over ROS 2 through rclnodejs (refused with how to install it when absent).
  */
-import { InputError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
 import { SimRobot } from './sim/robot.js';
@@ -10,8 +9,11 @@ import type { Robot } from './types.js';
 
 export async function createRobot(config: Config, log: Logger): Promise<Robot> {
   switch (config.robot.backend) {
-    case 'ros2':
-      throw new InputError('robot.backend', 'expected sim (the ROS 2 bridge is not built yet), got "ros2"');
+    case 'ros2': {
+      // Loaded here: rclnodejs is optional, and the bridge fails with how to install it when absent.
+      const { createRos2Robot } = await import('./ros2/robot.js');
+      return await createRos2Robot(config, log);
+    }
     case 'sim': {
       const robot = await SimRobot.create(config);
       log.info(`robot: MuJoCo simulator, task "${config.robot.task}", ${config.cameras.width}x${config.cameras.height} cameras`);

@@ -27,7 +27,7 @@ export function registerAdapt(program: Command): void {
   const command = program
     .command('adapt')
     .description('one-shot adaptation of GRM-tiny to a new task from one demo; writes the model and the task references')
-    .argument('<episode-dir>', 'the demo: an episode_* folder, or a root holding exactly one')
+    .argument('<episode-dir>', 'the demo: an episode_* folder, a root holding exactly one, or a ROS 2 MCAP file (.mcap or a rosbag2 folder)')
     .requiredOption('--out <model.onnx>', 'where to write the adapted model (the references go to <model>.task/)')
     .option('--base <model.onnx>', `the GRM-tiny model to adapt (default ${DEFAULT_GRM_TINY})`)
     .option('--min-voc <v>', 'refuse to write a model whose demo VOC, forward or reversed, is below this (default reward.adapt.minVoc, 0.9)')

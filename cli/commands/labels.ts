@@ -6,7 +6,7 @@ export function registerLabels(program: Command): void {
   const command = program
     .command('labels')
     .description('step-wise progress labels of an episode: sample-point frame ids and their ground-truth progress')
-    .argument('<episode-dir>', 'an episode_* folder, or a root holding exactly one')
+    .argument('<episode-dir>', 'an episode_* folder, a root holding exactly one, or a ROS 2 MCAP file (.mcap or a rosbag2 folder)')
     .option('--sample-factor <k>', 'raw frames per sample point (default: reward.labels.sampleFactor, 20)')
     .option('--rounding <mode>', 'points per sub-task: reference (round, as the reference code) or floor (the paper)');
   withCommonOptions(command).action(

@@ -13,7 +13,7 @@ export function registerPairs(program: Command): void {
   const command = program
     .command('pairs')
     .description('sample (BEFORE, AFTER, hop, instruction) training pairs of an episode with the reference bin strategy')
-    .argument('<episode-dir>', 'an episode_* folder, or a root holding exactly one')
+    .argument('<episode-dir>', 'an episode_* folder, a root holding exactly one, or a ROS 2 MCAP file (.mcap or a rosbag2 folder)')
     .option('--max <n>', 'samples per episode, 5% of them zero-hop (default 1000)')
     .option('--seed <n>', 'random seed (default 1)')
     .option('--sample-factor <k>', 'raw frames per sample point (default: reward.labels.sampleFactor, 20)')

@@ -2,7 +2,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { describeValue, InputError } from '../../common/errors.js';
 import type { ViewSet } from '../../perception/images.js';
-import { openEpisodeFolder } from '../../reward/episode-folder.js';
+import type { Logger } from '../../common/log.js';
+import type { Config } from '../../config/schema.js';
+import { mcapFileOf, openEpisode } from '../../reward/open-episode.js';
 import { DEFAULT_GRM_TINY } from '../../reward/grm-tiny/paths.js';
 import type { TaskReferences } from '../../reward/model.js';
 import { OnnxRewardModel } from '../../reward/onnx-backend.js';
@@ -22,11 +24,11 @@ interface ScoreFlags {
   plot?: string;
 }
 
-/** A goal given with --goal: an image file (front view, repeated in the wrist slots) or an episode's last frame. */
-async function goalFromFlag(value: string, config: Parameters<typeof openEpisodeFolder>[1] & object): Promise<{ views: ViewSet; source: string }> {
-  if (!existsSync(value)) throw new InputError('--goal', `expected an image file or an episode folder, got ${describeValue(value)} (no such path)`);
-  if (statSync(value).isDirectory()) {
-    const goalEpisode = await openEpisodeFolder(value, config);
+/** A goal given with --goal: an image file (front view, repeated in the wrist slots) or an episode's (folder or MCAP) last frame. */
+async function goalFromFlag(value: string, config: Config, log: Logger): Promise<{ views: ViewSet; source: string }> {
+  if (!existsSync(value)) throw new InputError('--goal', `expected an image file, an episode folder or an .mcap file, got ${describeValue(value)} (no such path)`);
+  if (statSync(value).isDirectory() || mcapFileOf(value) !== undefined) {
+    const goalEpisode = await openEpisode(value, config, { log });
     try {
       const views = await episodeViews(goalEpisode, goalEpisode.frameCount - 1);
       return { views, source: `last frame of ${value}` };
@@ -43,11 +45,11 @@ export function registerScore(program: Command): void {
   const command = program
     .command('score')
     .description('score a recorded episode with a reward model: per-step hop and progress, VOC, completion class')
-    .argument('<episode-dir>', 'an episode_* folder, or a root holding exactly one')
+    .argument('<episode-dir>', 'an episode_* folder, a root holding exactly one, or a ROS 2 MCAP file (.mcap or a rosbag2 folder)')
     .option('--model <model>', `an .onnx reward model or the http(s) URL of an OpenAI-compatible GRM server (default ${DEFAULT_GRM_TINY})`)
     .option('--mode <mode>', `progress estimate: ${SCORE_MODES.join(', ')} (default fused)`)
     .option('--stride <n>', 'score every n-th frame (default: about 3 frames per second of video)')
-    .option('--goal <image|episode-dir>', "goal reference (default: the adapted model's references, else the episode's last frame)")
+    .option('--goal <image|episode-dir|file.mcap>', "goal reference (default: the adapted model's references, else the episode's last frame)")
     .option('--plot <file.png>', 'also draw the progress and hop curves as a PNG');
   withCommonOptions(command).action(
     action('score', async (context, dir: string, flags: ScoreFlags) => {
@@ -56,7 +58,6 @@ export function registerScore(program: Command): void {
       const mode = (flags.mode ?? 'fused') as ScoreMode;
       if (!SCORE_MODES.includes(mode)) throw new InputError('--mode', `expected one of ${SCORE_MODES.join(', ')}, got ${describeValue(flags.mode)}`);
       if (flags.plot !== undefined && !flags.plot.toLowerCase().endsWith('.png')) throw new InputError('--plot', `expected a .png file name, got ${describeValue(flags.plot)}`);
-      const episodeOptions = { views: config.cameras.views, log };
       const model = await openRewardModel(modelName, config, log);
       const size = model instanceof OnnxRewardModel ? model.contract : undefined;
       let episode: Awaited<ReturnType<typeof openEpisodeFor>>;
@@ -70,7 +71,7 @@ export function registerScore(program: Command): void {
         const stride = parseIntegerFlag('--stride', flags.stride, Math.max(1, Math.round(episode.fps / 3)), 1, episode.frameCount - 1);
         const stored = isUrl(modelName) ? undefined : readReferences(modelName);
         let goal: { views: ViewSet; source: string };
-        if (flags.goal !== undefined) goal = await goalFromFlag(flags.goal, episodeOptions);
+        if (flags.goal !== undefined) goal = await goalFromFlag(flags.goal, config, log);
         else if (stored) goal = { views: stored.goal, source: `adapted model references ${stored.dir}` };
         else goal = { views: await episodeViews(episode, episode.frameCount - 1), source: `last frame of the episode (${episode.frameCount - 1})` };
         const task: TaskReferences = {
