@@ -3,16 +3,20 @@
  * The module's virtual file system is the only way in for XML, so each model is written to a
  * fresh file there and removed after loading.
  */
-import loadMujoco, { type MainModule, type MjModel } from 'mujoco-js';
+import type { MainModule, MjModel } from 'mujoco-js';
 
 let modulePromise: Promise<MainModule> | undefined;
 let fileCounter = 0;
 
 export function mujocoModule(): Promise<MainModule> {
-  modulePromise ??= loadMujoco().then((module) => {
-    module.FS.mkdir('/scenes');
-    return module;
-  });
+  // Imported on first use: loading the wasm package costs about a second, which every other
+  // `dopamine` command (and each CLI test) would otherwise pay at start-up.
+  modulePromise ??= import('mujoco-js')
+    .then(({ default: loadMujoco }) => loadMujoco())
+    .then((module) => {
+      module.FS.mkdir('/scenes');
+      return module;
+    });
   return modulePromise;
 }
 
