@@ -1,6 +1,8 @@
 /** Every sub-command, in the order `dopamine --help` lists them. Later parts add theirs here. */
 import type { Command } from 'commander';
 import { registerConfig } from './config.js';
+import { registerLabels } from './labels.js';
+import { registerPairs } from './pairs.js';
 import { registerServe } from './serve.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs];

@@ -1,0 +1,137 @@
+/**
+ * Reward shaping from fused progress (paper section 3.2, Eqs. 13-14).
+ *
+ *   pbrs    r = r_success + gamma * Phi(s') - Phi(s)   policy-invariant (Ng, Harada, Russell 1999)
+ *   naive   r = P(s') - P(s)                           the semantic-trap baseline, for ablations
+ *   sparse  r = r_success
+ *
+ * The potential Phi is the fused progress P, except at a terminal state (the MDP ended: success
+ * or failure, not a time-limit cut) where Phi = terminalPotential, 0 by default. With Phi = 0 at
+ * terminals the discounted sum of shaping terms over an episode is -P(s_0) whatever the policy
+ * does, so the optimal policy of the sparse task is kept; any other constant c there adds
+ * gamma^T * c, which depends on when the episode ends and can change the optimal policy.
+ * A transition cut by a time limit is not terminal: Phi(s') = P(s') and the learner bootstraps.
+ */
+import { checkFinite, clamp } from './hops.js';
+
+export type ShapingMode = 'pbrs' | 'naive' | 'sparse';
+/** Who judges success: the progress threshold, the environment, or a human operator (via envSuccess). */
+export type SuccessSource = 'progress' | 'env' | 'operator';
+
+export interface ShapingOptions {
+  mode?: ShapingMode;
+  gamma?: number;
+  /** Success when P(s') >= 1 - successDelta (source `progress`). */
+  successDelta?: number;
+  success?: SuccessSource;
+  /** Potential of a terminal state (default 0). */
+  terminalPotential?: number;
+  /** Reward of a successful transition (default 1). */
+  successReward?: number;
+}
+
+export interface Transition {
+  /** Fused progress of the state acted from, P(s). */
+  progress: number;
+  /** Fused progress of the state reached, P(s'). */
+  nextProgress: number;
+  /** s' ends the episode (success, failure, e-stop); false for a time-limit cut. */
+  terminal: boolean;
+  /** Success as judged by the environment or the operator (sources `env` and `operator`). */
+  envSuccess?: boolean | undefined;
+}
+
+export interface ShapedReward {
+  reward: number;
+  success: boolean;
+  /** gamma * Phi(s') - Phi(s) (reported for every mode; added to the reward in pbrs). */
+  shaping: number;
+  potential: number;
+  nextPotential: number;
+}
+
+interface ResolvedOptions {
+  mode: ShapingMode;
+  gamma: number;
+  successDelta: number;
+  success: SuccessSource;
+  terminalPotential: number;
+  successReward: number;
+}
+
+function resolve(options: ShapingOptions): ResolvedOptions {
+  const gamma = checkFinite(options.gamma ?? 0.99, 'gamma');
+  if (!(gamma > 0 && gamma <= 1)) throw new RangeError(`gamma: expected in (0, 1], got ${gamma}`);
+  return {
+    mode: options.mode ?? 'pbrs',
+    gamma,
+    successDelta: clamp(checkFinite(options.successDelta ?? 0.05, 'success delta'), 0, 1),
+    success: options.success ?? 'progress',
+    terminalPotential: checkFinite(options.terminalPotential ?? 0, 'terminal potential'),
+    successReward: checkFinite(options.successReward ?? 1, 'success reward'),
+  };
+}
+
+/** Whether s' counts as success under the options. */
+export function isSuccess(transition: Transition, options: ShapingOptions = {}): boolean {
+  const o = resolve(options);
+  if (o.success === 'progress') return checkFinite(transition.nextProgress, 'next progress') >= 1 - o.successDelta;
+  return transition.envSuccess === true;
+}
+
+/** The reward of one transition, for an RL loop. */
+export function shapeTransition(transition: Transition, options: ShapingOptions = {}): ShapedReward {
+  const o = resolve(options);
+  const p = clamp(checkFinite(transition.progress, 'progress'), 0, 1);
+  const q = clamp(checkFinite(transition.nextProgress, 'next progress'), 0, 1);
+  const success = o.success === 'progress' ? q >= 1 - o.successDelta : transition.envSuccess === true;
+  const sparse = success ? o.successReward : 0;
+  const nextPotential = transition.terminal ? o.terminalPotential : q;
+  const shaping = o.gamma * nextPotential - p;
+  let reward: number;
+  if (o.mode === 'pbrs') reward = sparse + shaping;
+  else if (o.mode === 'naive') reward = q - p;
+  else reward = sparse;
+  return { reward, success, shaping, potential: p, nextPotential };
+}
+
+export interface EpisodeShapingInput {
+  /** Fused progress of states s_0 .. s_T. */
+  progress: readonly number[];
+  /** Whether s_T ends the episode (default true); false for a time-limit cut. */
+  terminal?: boolean;
+  /** Environment or operator success of s_1 .. s_T (sources `env` and `operator`). */
+  envSuccess?: readonly boolean[];
+}
+
+/** Rewards r_0 .. r_{T-1} of a recorded episode; only the last state may be terminal. */
+export function shapeEpisode(input: EpisodeShapingInput, options: ShapingOptions = {}): ShapedReward[] {
+  const { progress } = input;
+  const terminalAtEnd = input.terminal ?? true;
+  const rewards: ShapedReward[] = [];
+  for (let t = 0; t + 1 < progress.length; t++) {
+    rewards.push(
+      shapeTransition(
+        {
+          progress: progress[t]!,
+          nextProgress: progress[t + 1]!,
+          terminal: terminalAtEnd && t + 2 === progress.length,
+          envSuccess: input.envSuccess?.[t],
+        },
+        options,
+      ),
+    );
+  }
+  return rewards;
+}
+
+/** Discounted return sum_t gamma^t r_t. */
+export function discountedReturn(rewards: readonly number[], gamma: number): number {
+  let total = 0;
+  let discount = 1;
+  for (const r of rewards) {
+    total += discount * r;
+    discount *= gamma;
+  }
+  return total;
+}
