@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerConfig } from './config.js';
 import { registerLabels } from './labels.js';
 import { registerPairs } from './pairs.js';
+import { registerRl } from './rl.js';
 import { registerServe } from './serve.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerRl];
