@@ -211,6 +211,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   for (const r of episodeRecords) for (const t of transitionsOf(fromRecord(r))) onlineBuffer.add(t);
 
   async function doUpdates(count: number): Promise<void> {
+    if (demoBuffer.size === 0 && onlineBuffer.size === 0) return;
     for (let u = 0; u < count; u++) {
       const t0 = performance.now();
       sampleSymmetric(demoBuffer, onlineBuffer, batch, learnerRng);
@@ -238,6 +239,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       demoRecords.push(record);
       for (const t of transitionsOf(scored)) demoBuffer.add(t);
     }
+    if (demoRecords.length < settings.demos) log.warn(`demos: only ${demoRecords.length} of ${settings.demos} wanted succeeded in ${demoAttempts} expert attempts (episodes of ${env.maxSteps} steps)`);
     log.info(`demos: ${demoRecords.length} successful of ${demoAttempts} expert attempts (noise ${settings.demoNoise})`);
   }
   const restored = checkpoints.loadNewest((path) => learner.load(path));
