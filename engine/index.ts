@@ -15,3 +15,5 @@ export { resolveExecutionProvider, createSession } from './runtime.js';
 export type { ExecutionProvider, ExecutionProviderSetting, RuntimeOptions } from './runtime.js';
 export { emitModel } from './onnx.js';
 export { writeFileAtomic } from './files.js';
+export { gradCheck } from './gradcheck.js';
+export type { GradCheckInput, GradCheckResult } from './gradcheck.js';

@@ -141,7 +141,7 @@ export class ParamStore {
 
 /**
  * Polyak averaging in place: target = tau * online + (1 - tau) * target, for every parameter
- * under `onlinePrefix` and its twin under `targetPrefix`. A plain loop: ~0.1 ms per 100k values.
+ * under `onlinePrefix` and its twin under `targetPrefix`. A plain loop; bench:engine measures it (polyak_update_ms).
  */
 export function polyakUpdate(store: ParamStore, onlinePrefix: string, targetPrefix: string, tau: number): void {
   for (const name of store.names()) {

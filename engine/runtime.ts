@@ -2,6 +2,9 @@
  * onnxruntime sessions: execution provider choice (CUDA when available, CPU otherwise, logged)
  * and typed helpers to feed and fetch float tensors.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -30,8 +33,16 @@ function probeModel(): Uint8Array {
   return emitModel(graph, { outputs: { y: graph.input('x', [1]).neg() } }).bytes;
 }
 
+/** onnxruntime-node keeps the CUDA provider in a shared library next to its binding, installed on request. */
+function cudaLibraryPresent(): boolean {
+  const binding = dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
+  const dir = join(binding, '..', 'bin', 'napi-v6', process.platform, process.arch);
+  return existsSync(join(dir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'));
+}
+
 async function probe(provider: ExecutionProvider): Promise<void> {
-  const session = await ort.InferenceSession.create(probeModel(), { executionProviders: [provider] });
+  if (provider === 'cuda' && !cudaLibraryPresent()) throw new Error('CUDA provider library not installed');
+  const session = await ort.InferenceSession.create(probeModel(), { executionProviders: [provider], logSeverityLevel: 4 });
   await session.release();
 }
 
