@@ -308,6 +308,7 @@ export async function openEpisodeFolder(path: string, options: OpenEpisodeOption
   }
 
   const cameras = new Map<CameraRole, CameraSource>();
+  const repeated: string[] = [];
   for (const view of views) {
     if (cameras.has(view.role)) throw new InputError('cameras.views', `expected one camera per role, got two for ${view.role}`);
     const found = findCamera(episodeDir, view.name);
@@ -315,7 +316,7 @@ export async function openEpisodeFolder(path: string, options: OpenEpisodeOption
       if (view.role === 'front') {
         throw new InputError(episodeDir, `expected the front camera ${view.name}.mp4 or a frame folder ${view.name}/, found neither`);
       }
-      log.info(`${episodeDir}: no ${view.name} camera; the ${view.role} view repeats the front view`);
+      repeated.push(`${view.role} (${view.name})`);
       continue;
     }
     const camera =
@@ -324,6 +325,7 @@ export async function openEpisodeFolder(path: string, options: OpenEpisodeOption
         : await openImageCamera(found.path, view, size, options.imageFps ?? 30);
     cameras.set(view.role, camera);
   }
+  if (repeated.length > 0) log.info(`${basename(episodeDir)}: no camera for ${repeated.join(', ')}; the front view stands in`);
   const front = cameras.get('front')!;
   for (const [role, camera] of cameras) {
     if (camera.frameCount !== front.frameCount) {

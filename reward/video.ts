@@ -52,7 +52,14 @@ export interface VideoInfo {
   frameCount: number;
   /** Presentation time of each frame in seconds relative to the file's start, ascending. */
   frameTimes: number[];
+  /**
+   * Whether ffmpeg's exact input seek lands on the right frame for this container (mp4, mov,
+   * mkv, webm). Others (AVI's index marks every frame as a keyframe) are decoded from the start.
+   */
+  seekable: boolean;
 }
+
+const SEEKABLE_EXTENSIONS = ['.mp4', '.m4v', '.mov', '.mkv', '.webm'];
 
 function parseRate(rate: string | undefined): number {
   if (rate === undefined) return NaN;
@@ -82,22 +89,17 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   if (stream === undefined || !stream.width || !stream.height) throw new InputError(file, 'unreadable video (no video stream)');
   const timeBase = parseRate(stream.time_base);
   // Packets flagged D are dropped by the demuxer's edit list and never become frames.
-  const pts = (parsed.packets ?? [])
-    .filter((p) => typeof p.pts === 'number' && !(p.flags ?? '').includes('D'))
-    .map((p) => p.pts!)
-    .sort((a, b) => a - b);
-  if (pts.length === 0) throw new InputError(file, 'unreadable video (no frames)');
+  const packets = (parsed.packets ?? []).filter((p) => !(p.flags ?? '').includes('D'));
+  if (packets.length === 0) throw new InputError(file, 'unreadable video (no frames)');
   const start = Number(parsed.format?.start_time ?? '0') || 0;
   let fps = parseRate(stream.avg_frame_rate);
   if (!Number.isFinite(fps) || fps <= 0) fps = parseRate(stream.r_frame_rate);
   if (!Number.isFinite(fps) || fps <= 0) fps = 30;
-  return {
-    width: stream.width,
-    height: stream.height,
-    fps,
-    frameCount: pts.length,
-    frameTimes: pts.map((p) => p * timeBase - start),
-  };
+  // Containers without packet timestamps: frames are evenly spaced from the start.
+  const withPts = packets.every((p) => typeof p.pts === 'number') && Number.isFinite(timeBase);
+  const frameTimes = withPts ? packets.map((p) => p.pts! * timeBase - start).sort((a, b) => a - b) : packets.map((_, k) => k / fps);
+  const seekable = SEEKABLE_EXTENSIONS.some((ext) => file.toLowerCase().endsWith(ext));
+  return { width: stream.width, height: stream.height, fps, frameCount: packets.length, frameTimes, seekable };
 }
 
 export interface DecodeSize {
@@ -106,8 +108,9 @@ export interface DecodeSize {
 }
 
 /**
- * Decodes `count` frames starting at frame `first` as rgb24, optionally cropped and scaled. Seeks to halfway
- * between frame first-1 and first, so that ffmpeg's exact seek starts output at frame `first`.
+ * Decodes `count` frames starting at frame `first` as rgb24, optionally cropped and scaled. Seeks to
+ * halfway between frame first-1 and first, so that ffmpeg's exact seek starts output at frame
+ * `first`; containers that do not seek exactly are decoded from the start, dropping earlier frames.
  */
 export async function decodeFrames(
   file: string,
@@ -121,12 +124,14 @@ export async function decodeFrames(
   const height = options.height ?? crop?.[3] ?? info.height;
   const frameBytes = width * height * 3;
   const args = ['-v', 'error', '-nostdin'];
-  if (first > 0) {
+  const filters: string[] = [];
+  if (first > 0 && info.seekable) {
     const seek = (info.frameTimes[first - 1]! + info.frameTimes[first]!) / 2;
     args.push('-ss', seek.toFixed(6));
+  } else if (first > 0) {
+    filters.push(`select=gte(n\\,${first})`);
   }
   args.push('-i', file, '-map', '0:v:0', '-frames:v', String(count));
-  const filters: string[] = [];
   if (crop !== undefined) filters.push(`crop=${crop[2]}:${crop[3]}:${crop[0]}:${crop[1]}`);
   if (width !== (crop?.[2] ?? info.width) || height !== (crop?.[3] ?? info.height)) filters.push(`scale=${width}:${height}:flags=area`);
   if (filters.length > 0) args.push('-vf', filters.join(','));

@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { discountedReturn, shapeEpisode, shapeTransition, type ShapingMode } from './shaping.js';
+
+const unit = fc.double({ min: 0, max: 1, noNaN: true });
+
+describe('reward shaping', () => {
+  it('telescopes: sum_t gamma^t (gamma Phi(s_t+1) - Phi(s_t)) = gamma^T Phi(s_T) - P(s_0), Phi(s_T) = terminal potential if s_T is terminal', () => {
+    fc.assert(
+      fc.property(
+        fc.array(unit, { minLength: 2, maxLength: 200 }),
+        fc.double({ min: 0.5, max: 1, noNaN: true }),
+        fc.boolean(),
+        unit,
+        (progress, gamma, terminal, terminalPotential) => {
+          const options = { mode: 'pbrs' as const, gamma, terminalPotential };
+          const shaped = shapeEpisode({ progress, terminal }, options);
+          const T = progress.length - 1;
+          const finalPotential = terminal ? terminalPotential : progress[T]!;
+          const expected = gamma ** T * finalPotential - progress[0]!;
+          expect(discountedReturn(shaped.map((r) => r.shaping), gamma)).toBeCloseTo(expected, 9);
+          // so the pbrs return is the sparse return plus a term that only depends on the end points
+          const sparse = shapeEpisode({ progress, terminal }, { ...options, mode: 'sparse' });
+          expect(discountedReturn(shaped.map((r) => r.reward), gamma)).toBeCloseTo(discountedReturn(sparse.map((r) => r.reward), gamma) + expected, 9);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('computes each mode per transition', () => {
+    const t = { progress: 0.4, nextProgress: 0.97, terminal: false };
+    expect(shapeTransition(t, { mode: 'pbrs', gamma: 0.9 })).toMatchObject({ success: true, reward: 1 + 0.9 * 0.97 - 0.4 });
+    expect(shapeTransition(t, { mode: 'naive', gamma: 0.9 }).reward).toBeCloseTo(0.57, 12);
+    expect(shapeTransition(t, { mode: 'sparse' }).reward).toBe(1);
+    expect(shapeTransition({ ...t, nextProgress: 0.94 }, { mode: 'sparse' }).reward).toBe(0);
+    expect(shapeTransition({ ...t, nextProgress: 0.94 }, { mode: 'sparse', successDelta: 0.1 }).reward).toBe(1);
+    // terminal: Phi(s') = terminal potential (0 by default), whatever P(s') is
+    expect(shapeTransition({ ...t, terminal: true }, { gamma: 0.9 }).reward).toBeCloseTo(1 - 0.4, 12);
+    expect(shapeTransition({ ...t, terminal: true }, { gamma: 0.9, terminalPotential: 0.5 }).reward).toBeCloseTo(1 + 0.45 - 0.4, 12);
+    // default gamma is 0.99
+    expect(shapeTransition({ progress: 0.5, nextProgress: 0.5, terminal: false }).reward).toBeCloseTo(0.99 * 0.5 - 0.5, 12);
+  });
+
+  it('takes success from the environment or the operator when configured', () => {
+    const t = { progress: 0.2, nextProgress: 0.99, terminal: true };
+    expect(shapeTransition({ ...t, envSuccess: false }, { success: 'env', mode: 'sparse' }).success).toBe(false);
+    expect(shapeTransition({ ...t, nextProgress: 0.1, envSuccess: true }, { success: 'env', mode: 'sparse' }).reward).toBe(1);
+    expect(shapeTransition({ ...t, envSuccess: true }, { success: 'operator', mode: 'sparse' }).success).toBe(true);
+    expect(shapeTransition(t, { success: 'operator', mode: 'sparse' }).success).toBe(false);
+  });
+
+  it('refuses NaN progress and gamma outside (0, 1]', () => {
+    expect(() => shapeTransition({ progress: NaN, nextProgress: 0.5, terminal: false })).toThrow(RangeError);
+    expect(() => shapeTransition({ progress: 0.1, nextProgress: 0.5, terminal: false }, { gamma: 1.5 })).toThrow(/gamma/);
+  });
+});
+
+/**
+ * The semantic trap as a small deterministic episodic MDP. Progress rises along an approach to
+ * a near-goal state N (P = 0.9). Finishing from N needs a re-grasp: progress drops to 0.1 and
+ * climbs again to the goal G (P = 1, terminal, success). Actions: advance, stay, back.
+ */
+describe('semantic trap: naive shaping lingers near the goal, PBRS keeps the sparse-optimal policy', () => {
+  const gamma = 0.9;
+  const names = ['A0', 'A1', 'A2', 'A3', 'A4', 'N', 'D1', 'D2', 'D3', 'D4', 'D5', 'G'] as const;
+  const progress = [0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.1, 0.3, 0.5, 0.7, 0.85, 1];
+  const goal = names.length - 1;
+  const actions = ['advance', 'stay', 'back'] as const;
+  const next = (s: number, a: (typeof actions)[number]): number => (a === 'advance' ? s + 1 : a === 'stay' ? s : Math.max(0, s - 1));
+
+  function solve(mode: ShapingMode, terminalPotential = 0): { values: number[]; policy: string[] } {
+    const q = (values: number[], s: number, a: (typeof actions)[number]): number => {
+      const s2 = next(s, a);
+      const terminal = s2 === goal;
+      const { reward } = shapeTransition({ progress: progress[s]!, nextProgress: progress[s2]!, terminal }, { mode, gamma, terminalPotential });
+      return reward + (terminal ? 0 : gamma * values[s2]!);
+    };
+    let values = new Array<number>(names.length).fill(0);
+    for (let sweep = 0; sweep < 10_000; sweep++) {
+      const updated = values.map((_, s) => (s === goal ? 0 : Math.max(...actions.map((a) => q(values, s, a)))));
+      const change = Math.max(...updated.map((v, s) => Math.abs(v - values[s]!)));
+      values = updated;
+      if (change < 1e-13) break;
+    }
+    const policy = names.slice(0, goal).map((_, s) => {
+      const qs = actions.map((a) => q(values, s, a));
+      return actions[qs.indexOf(Math.max(...qs))]!;
+    });
+    return { values, policy };
+  }
+
+  it('solves the three rewards exactly by value iteration and compares the optimal policies', () => {
+    const sparse = solve('sparse');
+    const pbrs = solve('pbrs');
+    const naive = solve('naive');
+    // sparse: always head for the goal, through the re-grasp
+    expect(sparse.policy).toEqual(new Array(goal).fill('advance'));
+    // pbrs: the same policy, and values shifted by exactly -P(s) (Ng et al. 1999 with Phi(terminal) = 0)
+    expect(pbrs.policy).toEqual(sparse.policy);
+    pbrs.values.slice(0, goal).forEach((v, s) => expect(v).toBeCloseTo(sparse.values[s]! - progress[s]!, 9));
+    // naive: reach the near-goal state and stay there forever
+    expect(naive.policy.slice(0, 5)).toEqual(new Array(5).fill('advance'));
+    expect(naive.policy[names.indexOf('N')]).toBe('stay');
+    expect(naive.policy).not.toEqual(sparse.policy);
+    // following the naive policy from A0 never reaches G: its sparse value is 0
+    let s = 0;
+    for (let step = 0; step < 100 && s !== goal; step++) s = next(s, naive.policy[s] as (typeof actions)[number]);
+    expect(s).toBe(names.indexOf('N'));
+  });
+});
