@@ -12,14 +12,16 @@ import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import type { ShapingMode, SuccessSource } from '../reward/shaping.js';
 import { deriveSeed } from '../robot/sim/rng.js';
 import { actionToVector, SimEnvironment, vectorToAction } from './environment.js';
-import type { CollectedEpisode, ScoredEpisode, ShapingSettings } from './episode.js';
-import { highProgressSteps, runEpisode, scoreEpisode, transitionsOf } from './episode.js';
+import type { CollectedEpisode, ShapingSettings } from './episode.js';
+import { runEpisode, scoreEpisode } from './episode.js';
+import type { Learner, LearnerSettings } from './learner.js';
+import { LocalLearner } from './learner.js';
 import type { ObservationEncoder, ObservationMode } from './observation.js';
 import { featureObservations, privilegedObservations, randomFrozenEncoder } from './observation.js';
-import { allocateBatch, ReplayBuffer, sampleSymmetric } from './replay.js';
+import type { EpisodeRecord, EvalRecord, LogRecord } from './records.js';
+import { toRecord } from './records.js';
 import { Rng } from './rng.js';
-import { CheckpointStore, packFloats, RecordLog, unpackFloats } from './run-store.js';
-import { SacLearner } from './sac.js';
+import { RecordLog } from './run-store.js';
 import { privilegedProgressScorer, ProgressQueue, type RewardScorer } from './scorer.js';
 
 export interface RlSettings {
@@ -58,32 +60,6 @@ export interface RlSettings {
   threads: number;
 }
 
-interface EpisodeRecord {
-  kind: 'demo' | 'episode';
-  index: number;
-  seed: number;
-  steps: number;
-  observationSize: number;
-  observations: string;
-  actions: string;
-  progress: number[];
-  rewards: number[];
-  terminal: boolean;
-  success: boolean;
-  end: string;
-  highProgressSteps: number;
-}
-
-interface EvalRecord {
-  kind: 'eval';
-  rollouts: number;
-  episodes: number;
-  successes: number;
-  success: number;
-}
-
-type LogRecord = EpisodeRecord | EvalRecord;
-
 export interface CurvePoint {
   rollouts: number;
   success: number;
@@ -111,7 +87,7 @@ export interface RlResult {
   rollouts: RolloutSummary[];
   /** Semantic-trap figures over training rollouts that did not succeed. */
   trap: { failedRollouts: number; highProgressStepsPerFailedRollout: number; meanMaxProgressFailed: number; threshold: number };
-  learner: { updates: number; batchSize: number; updateMs: number | null; parameters: number };
+  learner: { updates: number; batchSize: number; updateMs: number | null; parameters: number; where: string };
   wallS: number;
   runDir: string;
   resumed: null | { episodesInLog: number; checkpoint: string | null; checkpointEpisodes: number; truncatedLogTail: boolean; badCheckpoints: { checkpoint: string; problem: string }[] };
@@ -121,30 +97,6 @@ const DEMO_STREAM = 500_000;
 const TRAIN_STREAM = 1_000_000;
 const ACTOR_STREAM = 2_000_000;
 const EVAL_STREAM = 3_000_000;
-
-function toRecord(kind: 'demo' | 'episode', index: number, e: ScoredEpisode, settings: RlSettings): EpisodeRecord {
-  const o = e.observations[0]!.length;
-  const obs = new Float32Array(e.observations.length * o);
-  e.observations.forEach((x, t) => obs.set(x, t * o));
-  const act = new Float32Array(e.actions.length * 5);
-  e.actions.forEach((a, t) => act.set(a, t * 5));
-  return {
-    kind, index, seed: e.seed, steps: e.actions.length, observationSize: o, observations: packFloats(obs), actions: packFloats(act),
-    progress: e.progress, rewards: e.rewards, terminal: e.terminal, success: e.success, end: e.end, highProgressSteps: highProgressSteps(e, settings.trapThreshold),
-  };
-}
-
-function fromRecord(r: EpisodeRecord): ScoredEpisode {
-  const obs = unpackFloats(r.observations);
-  const act = unpackFloats(r.actions);
-  const o = r.observationSize;
-  return {
-    seed: r.seed,
-    observations: Array.from({ length: r.steps + 1 }, (_, t) => obs.slice(t * o, t * o + o)),
-    actions: Array.from({ length: r.steps }, (_, t) => act.slice(t * 5, t * 5 + 5)),
-    envSuccess: [], progress: r.progress, rewards: r.rewards, terminal: r.terminal, success: r.success, end: r.end as ScoredEpisode['end'],
-  };
-}
 
 function summary(r: EpisodeRecord): RolloutSummary {
   return { index: r.index, steps: r.steps, success: r.success, end: r.end, finalProgress: r.progress[r.progress.length - 1] ?? 0, maxProgress: Math.max(...r.progress), highProgressSteps: r.highProgressSteps };
@@ -156,6 +108,8 @@ export interface TrainOptions {
   log: Logger;
   /** Replaces the privileged stand-in (the GRM scorer, once wired). */
   scorer?: RewardScorer;
+  /** A learner in another process (protocol.ts); default: in this process. */
+  remote?: (settings: LearnerSettings) => Promise<Learner>;
 }
 
 export async function train(settings: RlSettings, options: TrainOptions): Promise<RlResult> {
@@ -189,40 +143,24 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   }
   log.info(`task ${settings.task}, shaping ${settings.shaping}, seed ${settings.seed}; observations: ${encoder.label}; reward: ${scorer.label}`);
 
-  const learner = await SacLearner.create({
-    observationSize: encoder.size, actionSize: 5, hidden: settings.hidden, batchSize: settings.batchSize, learningRate: settings.learningRate,
-    gamma: settings.gamma, tau: settings.tau, initialAlpha: settings.initialAlpha, seed: settings.seed, executionProvider: settings.executionProvider, threads: settings.threads,
-  });
   const shaping: ShapingSettings = { mode: settings.shaping, gamma: settings.gamma, successDelta: settings.successDelta, success: settings.success, terminalPotential: settings.terminalPotential };
-  const demoBuffer = new ReplayBuffer('demo buffer', Math.max(1, settings.demos * env.maxSteps), encoder.size, 5);
-  const onlineBuffer = new ReplayBuffer('online buffer', settings.bufferCapacity, encoder.size, 5);
+  const s = settings;
+  const learnerSettings: LearnerSettings = {
+    observationSize: encoder.size, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
+    seed: s.seed, demoCapacity: Math.max(1, s.demos * env.maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
+    executionProvider: s.executionProvider, threads: s.threads,
+  };
+  const local = options.remote ? undefined : await LocalLearner.create(learnerSettings, runDir, log);
+  const learner: Learner = local ?? (await options.remote!(learnerSettings));
   const episodeLog = new RecordLog<LogRecord>(join(runDir, 'episodes.log'));
-  const checkpoints = new CheckpointStore(runDir);
-  const batch = allocateBatch(settings.batchSize, encoder.size, 5);
-  let learnerRng = new Rng(settings.seed);
-  const updateTimes: number[] = [];
 
   const { records, truncatedTail } = episodeLog.read();
   if (truncatedTail) log.warn(`episodes.log: cut off a torn last line (line ${truncatedTail.line}, ${truncatedTail.bytes} bytes): an episode that was being written when the run stopped`);
   const demoRecords = records.filter((r): r is EpisodeRecord => r.kind === 'demo');
   const episodeRecords = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
   const curve: CurvePoint[] = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, success: r.success }));
-  for (const r of demoRecords) for (const t of transitionsOf(fromRecord(r))) demoBuffer.add(t);
-  for (const r of episodeRecords) for (const t of transitionsOf(fromRecord(r))) onlineBuffer.add(t);
-
-  async function doUpdates(count: number): Promise<void> {
-    if (demoBuffer.size === 0 && onlineBuffer.size === 0) return;
-    for (let u = 0; u < count; u++) {
-      const t0 = performance.now();
-      sampleSymmetric(demoBuffer, onlineBuffer, batch, learnerRng);
-      await learner.update(batch, learnerRng);
-      updateTimes.push(performance.now() - t0);
-    }
-  }
-
-  function checkpoint(extra: Record<string, unknown> = {}): void {
-    checkpoints.save({ updates: learner.updates, episodes: episodeRecords.length, learnerRng: learnerRng.getState(), extra }, (path) => learner.save(path));
-  }
+  // Both buffers are rebuilt from the log (a remote learner ignores records it already holds).
+  for (const r of [...demoRecords, ...episodeRecords]) await learner.addRecord(r);
 
   let demoAttempts = 0;
   let resumed: RlResult['resumed'] = null;
@@ -234,32 +172,30 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       const demo = await collectDemo(env, encoder, scorer, deriveSeed(settings.seed, DEMO_STREAM + j), settings, deriveSeed(settings.seed, DEMO_STREAM + 100_000 + j));
       const scored = await scoreEpisode(demo, { ...shaping, success: 'env' });
       if (!scored.success) continue;
-      const record = toRecord('demo', demoRecords.length, scored, settings);
+      const record = toRecord('demo', demoRecords.length, scored, settings.trapThreshold);
       episodeLog.append(record);
       demoRecords.push(record);
-      for (const t of transitionsOf(scored)) demoBuffer.add(t);
+      await learner.addRecord(record);
     }
     if (demoRecords.length < settings.demos) log.warn(`demos: only ${demoRecords.length} of ${settings.demos} wanted succeeded in ${demoAttempts} expert attempts (episodes of ${env.maxSteps} steps)`);
     log.info(`demos: ${demoRecords.length} successful of ${demoAttempts} expert attempts (noise ${settings.demoNoise})`);
   }
-  const restored = checkpoints.loadNewest((path) => learner.load(path));
-  for (const p of restored.problems) log.error(`checkpoint ${p.checkpoint} rejected: ${p.problem}; using an older one`);
-  if (restored.loaded) {
-    learner.updates = restored.loaded.updates;
-    learnerRng.setState(restored.loaded.learnerRng);
-    log.info(`resumed from ${restored.loaded.path}: ${restored.loaded.updates} updates; ${episodeRecords.length} episodes in the log`);
-  } else {
+  const restored = local ? local.restore() : { restored: true, checkpoint: null, checkpointEpisodes: 0, problems: [] };
+  if (local && restored.restored) log.info(`resumed from ${restored.checkpoint}: ${local.sac.updates} updates; ${episodeRecords.length} episodes in the log`);
+  if (!local) {
+    await learner.clone(); // the learner process clones once, and not at all after restoring a checkpoint
+  } else if (!restored.restored) {
     if (options.resume) log.warn('no checkpoint yet: the learner starts again from behaviour cloning on the logged demos');
-    learnerRng = new Rng(settings.seed);
-    await behaviourClone(learner, demoBuffer, batch, learnerRng, settings.bcSteps, log);
-    checkpoint();
+    await learner.clone();
+    await learner.checkpoint();
   }
   if (options.resume) {
     resumed = {
-      episodesInLog: episodeRecords.length, checkpoint: restored.loaded?.path ?? null, checkpointEpisodes: restored.loaded?.episodes ?? 0,
+      episodesInLog: episodeRecords.length, checkpoint: restored.checkpoint, checkpointEpisodes: restored.checkpointEpisodes,
       truncatedLogTail: truncatedTail !== undefined, badCheckpoints: restored.problems,
     };
   }
+  await learner.sync();
 
   const limits = settings.bounds;
   async function evaluate(rollouts: number): Promise<void> {
@@ -288,19 +224,21 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   let pending: Promise<void> | undefined;
   const finalise = (index: number, collected: CollectedEpisode): Promise<void> =>
     scoreEpisode(collected, shaping).then((scored) => {
-      const record = toRecord('episode', index, scored, settings);
+      const record = toRecord('episode', index, scored, settings.trapThreshold);
       episodeLog.append(record);
       episodeRecords.push(record);
-      for (const t of transitionsOf(scored)) onlineBuffer.add(t);
-      log.info(`rollout ${index + 1}: ${scored.end} after ${scored.actions.length} steps, final progress ${scored.progress.at(-1)!.toFixed(2)}`);
+      return learner.addRecord(record).then(() => {
+        log.info(`rollout ${index + 1}: ${scored.end} after ${scored.actions.length} steps, final progress ${scored.progress.at(-1)!.toFixed(2)}`);
+      });
     });
 
   for (let i = episodeRecords.length; i < settings.rollouts; i++) {
+    await learner.sync();
     const actorRng = new Rng(deriveSeed(settings.seed, ACTOR_STREAM + i));
     const collected = await runEpisode({
       env, encoder, scorer, limits, seed: deriveSeed(settings.seed, TRAIN_STREAM + i),
       policy: (o) => learner.act(o, actorRng, false), success: settings.success, successDelta: settings.successDelta,
-      afterStep: () => doUpdates(settings.updatesPerStep),
+      afterStep: () => learner.afterStep(),
     });
     // The previous episode was being scored while this one ran; log it before handing this one over.
     await pending;
@@ -310,10 +248,11 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       pending = undefined;
       await evaluate(i + 1);
     }
-    checkpoint();
+    await learner.checkpoint();
   }
   await pending;
-  checkpoint();
+  await learner.checkpoint();
+  const stats = await learner.stats();
 
   const summaries = episodeRecords.map(summary);
   const failed = summaries.filter((s) => !s.success);
@@ -325,25 +264,12 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       highProgressStepsPerFailedRollout: failed.length ? failed.reduce((n, s) => n + s.highProgressSteps, 0) / failed.length : 0,
       meanMaxProgressFailed: failed.length ? failed.reduce((n, s) => n + s.maxProgress, 0) / failed.length : 0,
     },
-    learner: {
-      updates: learner.updates, batchSize: settings.batchSize, parameters: learner.store.count(),
-      updateMs: updateTimes.length > 10 ? updateTimes.slice(5).reduce((a, b) => a + b, 0) / (updateTimes.length - 5) : null,
-    },
+    learner: { ...stats, batchSize: settings.batchSize, where: learner.label },
     wallS: (performance.now() - started) / 1000, runDir, resumed,
   };
-  await learner.dispose();
+  await learner.close();
   await env.close();
   return result;
-}
-
-async function behaviourClone(learner: SacLearner, demos: ReplayBuffer, batch: ReturnType<typeof allocateBatch>, rng: Rng, steps: number, log: Logger): Promise<void> {
-  if (demos.size === 0 || steps === 0) return;
-  let loss = 0;
-  for (let s = 0; s < steps; s++) {
-    demos.sampleInto(batch, 0, batch.size, rng);
-    loss = await learner.cloneStep(batch);
-  }
-  log.info(`behaviour cloning: ${steps} steps on ${demos.size} demo transitions, final NLL ${loss.toFixed(3)}`);
 }
 
 /** One scripted-expert episode through the same recording path as the policy's rollouts. */

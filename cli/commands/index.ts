@@ -4,6 +4,7 @@ import { registerConfig } from './config.js';
 import { registerLabels } from './labels.js';
 import { registerPairs } from './pairs.js';
 import { registerRl } from './rl.js';
+import { registerRlLearner } from './rl-learner.js';
 import { registerServe } from './serve.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerRl];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerRl, registerRlLearner];

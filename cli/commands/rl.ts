@@ -5,8 +5,18 @@
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.js';
 import { action, withCommonOptions } from '../command.js';
+import type { LearnerSettings } from '../../policy/learner.js';
 import type { RlResult, RlSettings } from '../../policy/train.js';
 import { train } from '../../policy/train.js';
+import { RemoteLearner } from '../../policy/protocol.js';
+
+/** `host:port` of a learner process. */
+export function learnerAddress(value: string): { host: string; port: number } {
+  const match = /^(.+):(\d+)$/.exec(value);
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match || port < 1 || port > 65535) throw new InputError('--learner', `expected host:port (port 1-65535), got ${JSON.stringify(value)}`);
+  return { host: match[1]!, port };
+}
 
 interface RlOptions {
   task?: string;
@@ -24,6 +34,7 @@ interface RlOptions {
   evalEpisodes?: string;
   maxSteps?: string;
   bcSteps?: string;
+  learner?: string;
 }
 
 function integer(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -69,7 +80,8 @@ export function registerRl(program: Command): void {
     .option('--eval-every <n>', 'evaluate after every n rollouts', '10')
     .option('--eval-episodes <n>', 'evaluation episodes (fresh seeds) per point', '50')
     .option('--max-steps <n>', 'control steps per episode (default: the task time limit)')
-    .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '500');
+    .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '500')
+    .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md)');
   withCommonOptions(command).action(
     action('rl', async (context, options: RlOptions) => {
       const c = context.config;
@@ -106,7 +118,18 @@ export function registerRl(program: Command): void {
         threads: c.engine.threads,
       };
       if (settings.maxSteps === undefined) delete settings.maxSteps;
-      const result = await train(settings, { runDir: options.runDir ?? c.policy.runDir, resume: options.resume === true, log: context.log });
+      const remote = options.learner === undefined ? undefined : learnerAddress(options.learner);
+      const result = await train(settings, {
+        runDir: options.runDir ?? c.policy.runDir,
+        resume: options.resume === true,
+        log: context.log,
+        ...(remote
+          ? {
+              remote: (learnerSettings: LearnerSettings) =>
+                RemoteLearner.connect(learnerSettings, { ...remote, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: context.log }),
+            }
+          : {}),
+      });
       context.report(result, (r) => human(r as RlResult));
     }),
   );
