@@ -6,7 +6,9 @@
  *
  *   npm run bench:rl              the full ablation (3 seeds x 3 arms x 150 rollouts; hours on 2 CPU cores)
  *   npm run bench:rl -- --quick   1 seed, 20 short rollouts, 5 evaluation episodes per point
- *   (--seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n override either)
+ *   (--seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n override either;
+ *   --privileged: PRIVILEGED object positions instead of image features, a debugging run written
+ *   to bench/results/rl-privileged.json / .png)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -28,6 +30,9 @@ function flag(name: string): number | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : undefined;
 }
+const privileged = process.argv.includes('--privileged');
+/** Results file stem: rl (headline observations) or rl-privileged (debugging observations, labelled). */
+const stem = privileged ? 'rl-privileged' : 'rl';
 const arms: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const seeds = Array.from({ length: flag('--seeds') ?? (quick ? 1 : 3) }, (_, i) => i + 1);
 const config = loadConfig(undefined);
@@ -38,7 +43,7 @@ const base: RlSettings = {
   shaping: 'pbrs',
   seed: 1,
   rollouts: flag('--rollouts') ?? (quick ? 20 : 150),
-  observation: 'features',
+  observation: privileged ? 'privileged' : 'features',
   demos: flag('--demos') ?? (quick ? 10 : 20),
   demoNoise: 0.3,
   bcSteps: quick ? 200 : 500,
@@ -191,10 +196,10 @@ const result = {
   totalWallS: (performance.now() - started) / 1000,
 };
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/rl.json', `${JSON.stringify(result, null, 1)}\n`);
-const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes per point${quick ? ' (QUICK)' : ''}`;
-await sharp(Buffer.from(plotSvg(runs, title))).png().toFile('bench/results/rl.png');
+writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);
+const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point${quick ? ' (QUICK)' : ''}${privileged ? ' PRIVILEGED obs' : ''}`;
+await sharp(Buffer.from(plotSvg(runs, title))).png().toFile(`bench/results/${stem}.png`);
 for (const s of summary) {
   console.log(`${s.shaping.padEnd(6)} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, wall ${s.medianWallS.toFixed(0)} s`);
 }
-console.log(`learner update at batch 256: ${timing.meanMs.toFixed(1)} ms; total ${result.totalWallS.toFixed(0)} s; wrote bench/results/rl.json and rl.png`);
+console.log(`learner update at batch 256: ${timing.meanMs.toFixed(1)} ms; total ${result.totalWallS.toFixed(0)} s; wrote bench/results/${stem}.json and ${stem}.png`);
