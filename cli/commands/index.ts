@@ -6,5 +6,6 @@ import { registerPairs } from './pairs.js';
 import { registerRl } from './rl.js';
 import { registerRlLearner } from './rl-learner.js';
 import { registerServe } from './serve.js';
+import { registerSim } from './sim.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerRl, registerRlLearner];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerSim, registerRl, registerRlLearner];

@@ -16,6 +16,11 @@ import type { SimWorld } from './world.js';
 const PERCEPTION_SIGMA_M = 0.025;
 /** Motor noise at noise 1, as a fraction of the step caps. */
 const MOTOR_SIGMA = 0.5;
+/**
+ * The expert moves at this fraction of the step caps: demos then last several seconds (more frames
+ * per sub-task for progress labels), and a learned policy has room to be faster than its teacher.
+ */
+const EXPERT_SPEED = 0.5;
 /** Probability of giving up at each phase start, at noise 1. */
 const LAPSE_PROBABILITY = 0.15;
 
@@ -112,11 +117,15 @@ export class ScriptedExpert {
   private toAction(position: Vec3, yaw: number, gripper: number): ArmAction {
     const ee = this.world.eePosition();
     const { maxStepM, maxYawStepRad } = this.world.bounds;
+    const delta = [position[0] - ee[0], position[1] - ee[1], position[2] - ee[2]];
+    const norm = Math.hypot(delta[0]!, delta[1]!, delta[2]!);
+    const scale = Math.min(1, (EXPERT_SPEED * maxStepM) / Math.max(norm, 1e-9));
+    const dyaw = yaw - this.world.eeYaw();
     const action: ArmAction = {
-      dx: position[0] - ee[0],
-      dy: position[1] - ee[1],
-      dz: position[2] - ee[2],
-      dyaw: yaw - this.world.eeYaw(),
+      dx: delta[0]! * scale,
+      dy: delta[1]! * scale,
+      dz: delta[2]! * scale,
+      dyaw: Math.max(-EXPERT_SPEED * maxYawStepRad, Math.min(EXPERT_SPEED * maxYawStepRad, dyaw)),
       gripper,
     };
     if (this.noise > 0) {
@@ -172,10 +181,13 @@ export function stepLimit(world: SimWorld): number {
 }
 
 /** Runs one expert episode on a world without cameras (the fast path for success rates). */
-export function runExpertEpisode(world: SimWorld, options: { seed: number; noise: number; expertSeed: number }): ExpertEpisode {
+export function runExpertEpisode(
+  world: SimWorld,
+  options: { seed: number; noise: number; expertSeed: number; stepLimit?: number },
+): ExpertEpisode {
   world.reset(options.seed);
   const expert = new ScriptedExpert(world, { noise: options.noise, seed: options.expertSeed });
-  const limit = stepLimit(world);
+  const limit = options.stepLimit ?? stepLimit(world);
   while (world.steps < limit) {
     const action = expert.next();
     if (!action) break;

@@ -47,7 +47,8 @@ export class RayCastRenderer {
   private readonly mujoco: MainModule;
   private readonly model: MjModel;
   private readonly cameras = new Map<number, CameraRays>();
-  private readonly directions: DoubleBuffer;
+  /** World-frame ray directions, JS memory: mj_multiRay copies them in (a wasm view could be detached by that copy). */
+  private readonly directions: Float64Array;
   private readonly distances: DoubleBuffer;
   private readonly geomIds: IntBuffer;
   private readonly geomGroups = new Uint8Array([1, 1, 1, 1, 1, 1]);
@@ -64,7 +65,7 @@ export class RayCastRenderer {
     this.width = width;
     this.height = height;
     const rays = width * height;
-    this.directions = new mujoco.DoubleBuffer(rays * 3);
+    this.directions = new Float64Array(rays * 3);
     this.distances = new mujoco.DoubleBuffer(rays);
     this.geomIds = new mujoco.IntBuffer(rays);
     this.tableGeom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM.value, 'table');
@@ -83,7 +84,7 @@ export class RayCastRenderer {
       for (let col = 0; col < width; col++) {
         const x = ((2 * (col + 0.5)) / width - 1) * tanX;
         const y = (1 - (2 * (row + 0.5)) / height) * tanY;
-        const n = Math.hypot(x, y, 1);
+        const n = Math.sqrt(x * x + y * y + 1);
         const i = (row * width + col) * 3;
         local[i] = x / n;
         local[i + 1] = y / n;
@@ -106,7 +107,7 @@ export class RayCastRenderer {
     const o1 = camPos[camId * 3 + 1]!;
     const o2 = camPos[camId * 3 + 2]!;
     const m = camMat.subarray(camId * 9, camId * 9 + 9);
-    const dirs = this.directions.GetView() as Float64Array;
+    const dirs = this.directions;
     for (let i = 0; i < pixels * 3; i += 3) {
       const x = local[i]!;
       const y = local[i + 1]!;
@@ -115,11 +116,11 @@ export class RayCastRenderer {
       dirs[i + 1] = m[3]! * x + m[4]! * y + m[5]! * z;
       dirs[i + 2] = m[6]! * x + m[7]! * y + m[8]! * z;
     }
-    mujoco.mj_multiRay(model, data, [o0, o1, o2], dirs, this.geomGroups, 1, -1, this.geomIds, this.distances, pixels, RAY_CUTOFF_M);
+    mujoco.mj_multiRay(model, data, [o0, o1, o2], dirs as unknown as number[], this.geomGroups, 1, -1, this.geomIds, this.distances, pixels, RAY_CUTOFF_M);
     // Views are re-read after the call: the wasm heap can move when it grows.
     const dist = this.distances.GetView() as Float64Array;
     const ids = this.geomIds.GetView() as Int32Array;
-    const directions = this.directions.GetView() as Float64Array;
+    const directions = dirs;
 
     const geomPos = data.geom_xpos as Float64Array;
     const geomMat = data.geom_xmat as Float64Array;
@@ -169,17 +170,23 @@ export class RayCastRenderer {
   }
 
   close(): void {
-    this.directions.delete();
     this.distances.delete();
     this.geomIds.delete();
   }
 }
 
-/** Wood-like stripes along y with a slow wobble, as a brightness factor near 1. */
+/** One period of a sine in a table: the grain is evaluated for every table pixel, Math.sin is slow there. */
+const SINE_STEPS = 1024;
+const SINE = Float64Array.from({ length: SINE_STEPS }, (_, i) => Math.sin((2 * Math.PI * i) / SINE_STEPS));
+function fastSin(t: number): number {
+  return SINE[((t * (SINE_STEPS / (2 * Math.PI))) | 0) & (SINE_STEPS - 1)]!;
+}
+
+/** Wood-like planks along x with a wobbling grain, as a brightness factor near 1. */
 function woodGrain(x: number, y: number): number {
-  const grain = Math.sin(y * 90 + Math.sin(x * 9) * 3 + Math.sin(x * 31) * 0.6);
-  const plank = Math.floor((y + 1) * 8) & 1 ? 0.96 : 1.02;
-  return plank * (0.94 + 0.06 * grain);
+  const grain = fastSin(x * 140 + fastSin(y * 11 + 20) * 2.5 + 200);
+  const plank = Math.floor((y + 1) * 7) & 1 ? 0.95 : 1.02;
+  return plank * (0.97 + 0.03 * grain);
 }
 
 /** Outward surface normal of geom g at world point h, from the geom's shape. */
@@ -255,7 +262,7 @@ function surfaceNormal(
   const wx = mat[m]! * nx + mat[m + 1]! * ny + mat[m + 2]! * nz;
   const wy = mat[m + 3]! * nx + mat[m + 4]! * ny + mat[m + 5]! * nz;
   const wz = mat[m + 6]! * nx + mat[m + 7]! * ny + mat[m + 8]! * nz;
-  const n = Math.hypot(wx, wy, wz) || 1;
+  const n = Math.sqrt(wx * wx + wy * wy + wz * wz) || 1;
   out[0] = wx / n;
   out[1] = wy / n;
   out[2] = wz / n;

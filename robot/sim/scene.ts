@@ -55,14 +55,6 @@ export interface SceneOptions {
 export function sceneXml(options: SceneOptions): string {
   const [tx, ty] = TABLE_CENTRE;
   const [hx, hy] = TABLE_HALF;
-  const legs = [
-    [tx - hx + 0.04, ty - hy + 0.04],
-    [tx - hx + 0.04, ty + hy - 0.04],
-    [tx + hx - 0.04, ty - hy + 0.04],
-    [tx + hx - 0.04, ty + hy - 0.04],
-  ]
-    .map(([x, y]) => `<geom class="visual" type="box" pos="${fmt([x!, y!, -0.39])}" size="0.025 0.025 0.35" rgba="0.35 0.25 0.18 1"/>`)
-    .join('\n    ');
   return `<mujoco model="dopamine-tabletop">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="${options.physicsStepS}" integrator="implicitfast" cone="elliptic" impratio="10"/>
@@ -77,20 +69,19 @@ export function sceneXml(options: SceneOptions): string {
     <geom name="floor" type="plane" pos="0 0 -0.74" size="3 3 0.1" rgba="0.55 0.55 0.58 1"/>
     <geom name="wall" class="visual" type="box" pos="1.6 0 0.2" size="0.02 3 1.2" rgba="0.78 0.8 0.84 1"/>
     <geom name="table" type="box" pos="${fmt([tx, ty, -0.02])}" size="${fmt([hx, hy, 0.02])}" rgba="0.72 0.58 0.42 1"/>
-    ${legs}
     <geom name="gantry_beam" class="visual" type="box" pos="0.0 0 0.55" size="0.04 0.5 0.03" rgba="0.3 0.32 0.36 1"/>
-    <camera name="${SIM_CAMERAS.front}" fovy="50" ${lookAt([1.15, 0, 0.62], [0.48, 0, 0.0])}/>
+    <camera name="${SIM_CAMERAS.front}" fovy="52" ${lookAt([0.98, 0, 0.58], [0.46, 0, 0.0])}/>
     <body name="hand" pos="0 0 0" gravcomp="1">
-      <joint name="x" type="slide" axis="1 0 0" range="0.1 0.9" damping="40" armature="2"/>
-      <joint name="y" type="slide" axis="0 1 0" range="-0.45 0.45" damping="40" armature="2"/>
-      <joint name="z" type="slide" axis="0 0 1" range="-0.02 0.6" damping="40" armature="2"/>
+      <joint name="x" type="slide" axis="1 0 0" range="0.1 0.9" damping="40" armature="0.5"/>
+      <joint name="y" type="slide" axis="0 1 0" range="-0.45 0.45" damping="40" armature="0.5"/>
+      <joint name="z" type="slide" axis="0 0 1" range="-0.02 0.6" damping="40" armature="0.5"/>
       <joint name="yaw" type="hinge" axis="0 0 1" range="-3.2 3.2" damping="1" armature="0.05"/>
       <site name="ee" pos="0 0 0" size="0.004" rgba="1 0 0 0"/>
-      <geom name="palm" type="box" pos="0 0 0.06" size="0.018 0.06 0.012" rgba="0.2 0.22 0.26 1" mass="0.3"/>
-      <geom name="wrist" class="visual" type="cylinder" pos="0 0 0.1" size="0.022 0.03" rgba="0.85 0.45 0.1 1" mass="0.2"/>
-      <geom name="forearm" class="visual" type="box" pos="0 0 0.35" size="0.02 0.02 0.22" rgba="0.3 0.32 0.36 1" mass="0.2"/>
-      <camera name="${SIM_CAMERAS.left_wrist}" fovy="75" ${lookAt([-0.11, 0.07, 0.13], [0.05, 0.0, -0.02])}/>
-      <camera name="${SIM_CAMERAS.right_wrist}" fovy="75" ${lookAt([-0.11, -0.07, 0.13], [0.05, 0.0, -0.02])}/>
+      <geom name="palm" type="box" pos="0 0 0.058" size="0.015 0.04 0.008" rgba="0.2 0.22 0.26 1" mass="0.3"/>
+      <geom name="wrist" class="visual" type="cylinder" pos="0 0 0.09" size="0.016 0.025" rgba="0.85 0.45 0.1 1" mass="0.2"/>
+      <geom name="forearm" class="visual" type="box" pos="0 0 0.34" size="0.018 0.018 0.23" rgba="0.3 0.32 0.36 1" mass="0.2"/>
+      <camera name="${SIM_CAMERAS.left_wrist}" fovy="70" ${lookAt([-0.08, 0.07, 0.1], [0.07, 0.0, -0.03])}/>
+      <camera name="${SIM_CAMERAS.right_wrist}" fovy="70" ${lookAt([-0.08, -0.07, 0.1], [0.07, 0.0, -0.03])}/>
       <body name="finger_left" gravcomp="1">
         <joint name="finger_left" type="slide" axis="0 1 0" range="0 ${FINGER_TRAVEL}" damping="5" armature="0.05"/>
         <geom name="finger_left" class="finger" type="box" pos="0 0.006 0.024" size="0.011 0.006 0.026" mass="0.05"/>
@@ -109,10 +100,10 @@ ${options.objectsXml}
     ${(options.contactExcludes ?? []).map(([a, b]) => `<exclude body1="${a}" body2="${b}"/>`).join('\n    ')}
   </contact>
   <actuator>
-    <position name="x" joint="x" kp="6000" kv="400" ctrlrange="0.1 0.9" forcerange="-300 300"/>
-    <position name="y" joint="y" kp="6000" kv="400" ctrlrange="-0.45 0.45" forcerange="-300 300"/>
-    <position name="z" joint="z" kp="6000" kv="400" ctrlrange="-0.02 0.6" forcerange="-300 300"/>
-    <position name="yaw" joint="yaw" kp="60" kv="4" ctrlrange="-3.2 3.2" forcerange="-20 20"/>
+    <position name="x" joint="x" kp="10000" kv="190" ctrlrange="0.1 0.9" forcerange="-300 300"/>
+    <position name="y" joint="y" kp="10000" kv="190" ctrlrange="-0.45 0.45" forcerange="-300 300"/>
+    <position name="z" joint="z" kp="10000" kv="190" ctrlrange="-0.02 0.6" forcerange="-300 300"/>
+    <position name="yaw" joint="yaw" kp="200" kv="8" ctrlrange="-3.2 3.2" forcerange="-20 20"/>
     <position name="finger_left" joint="finger_left" kp="800" kv="20" ctrlrange="-0.02 ${FINGER_TRAVEL}" forcerange="-${FINGER_FORCE} ${FINGER_FORCE}"/>
     <position name="finger_right" joint="finger_right" kp="800" kv="20" ctrlrange="-0.02 ${FINGER_TRAVEL}" forcerange="-${FINGER_FORCE} ${FINGER_FORCE}"/>
   </actuator>

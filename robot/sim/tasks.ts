@@ -255,7 +255,8 @@ const pushCube: SimTask = {
       const d = distanceXY(target, cube);
       return [(target[0] - cube[0]) / d, (target[1] - cube[1]) / d, d];
     };
-    const pushYaw = (c: ExpertContext, u: [number, number, number]): number => nearestYaw(Math.atan2(u[1], u[0]), c.world.eeYaw(), Math.PI);
+        // The closed fingers make a nearly square pusher: any quarter turn that faces the push will do.
+    const pushYaw = (c: ExpertContext, u: [number, number, number]): number => nearestYaw(Math.atan2(u[1], u[0]), c.world.eeYaw(), Math.PI / 2);
     return [
       {
         name: this.phaseNames[0]!,
@@ -270,17 +271,30 @@ const pushCube: SimTask = {
       },
       {
         name: this.phaseNames[1]!,
-        maxSteps: 60,
+        maxSteps: 90,
         step: (c) => {
           const cube = c.sees('cube');
           const u = pushDirection(c);
-          // Aim at the contact point behind the cube, moved on by how far the cube still has to go;
-          // slowly, so the cube does not slide past the target, and only when the hand is in line.
           const ee = c.world.eePosition();
+          const along = u[0] * (ee[0] - cube[0]) + u[1] * (ee[1] - cube[1]);
           const lateral = Math.abs(u[0] * (ee[1] - cube[1]) - u[1] * (ee[0] - cube[0]));
-          const advance = lateral > 0.012 ? 0 : Math.min(0.015, 0.7 * u[2]);
+          const yaw = pushYaw(c, u);
+          const done = u[2] < 0.01;
+          if (along > -0.025) {
+            // The cube got away beside or past the hand: go round it, above, to behind it again.
+            const goal: Vec3 = [cube[0] - u[0] * 0.065, cube[1] - u[1] * 0.065, 0.022];
+            return { position: viaAbove(c.world, goal, 0.07), yaw, gripper: 1, done };
+          }
+          if (lateral > 0.012) {
+            // Behind but off the line through cube and target: slide back onto it at a stand-off.
+            const standoff = Math.max(0.05, -along);
+            return { position: [cube[0] - u[0] * standoff, cube[1] - u[1] * standoff, 0.022], yaw, gripper: 1, done };
+          }
+          // In line: aim past the contact point by how far the cube still has to go, slowly, so the
+          // cube does not slide past the target.
+          const advance = Math.min(0.015, 0.7 * u[2]);
           const goal: Vec3 = [cube[0] + u[0] * (advance - 0.036), cube[1] + u[1] * (advance - 0.036), 0.022];
-          return { position: goal, yaw: pushYaw(c, u), gripper: 1, done: u[2] < 0.01 };
+          return { position: goal, yaw, gripper: 1, done };
         },
       },
       {

@@ -203,6 +203,12 @@ export class SimWorld {
     return (this.data.qpos as Float64Array)[this.qposAddress(joint)]!;
   }
 
+  /** Sets a joint's position and recomputes the kinematics (tests, task set-up). */
+  setJointPosition(joint: string, value: number): void {
+    (this.data.qpos as Float64Array)[this.qposAddress(joint)] = value;
+    this.mujoco.mj_forward(this.model, this.data);
+  }
+
   /** Places a free body (joint `<body>_free`) at a position with a yaw, at rest. */
   placeFreeBody(body: string, position: Vec3, yaw = 0): void {
     const jointId = this.id('joint', `${body}_free`);
