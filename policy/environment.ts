@@ -5,7 +5,7 @@
  * debugging options, which are labelled as such wherever they appear.
  */
 import { InputError } from '../common/errors.js';
-import type { ArmAction, CameraFrame, CameraRole, Observation } from '../robot/types.js';
+import type { ArmAction, CameraFrame, CameraRole, Observation, Robot } from '../robot/types.js';
 import { ScriptedExpert, stepLimit } from '../robot/sim/expert.js';
 import { RayCastRenderer } from '../robot/sim/render.js';
 import { SIM_CAMERAS } from '../robot/sim/scene.js';
@@ -51,6 +51,39 @@ export function vectorToAction(v: ArrayLike<number>, limits: ActionLimits): ArmA
 export function actionToVector(a: ArmAction, limits: ActionLimits): Float32Array {
   const c = (x: number): number => Math.max(-1, Math.min(1, x));
   return Float32Array.of(c(a.dx / limits.maxStepM), c(a.dy / limits.maxStepM), c(a.dz / limits.maxStepM), c(a.dyaw / limits.maxYawStepRad), c(a.gripper * 2 - 1));
+}
+
+/**
+ * Any arm behind the robot interface (a lab arm over ROS 2, or the simulator's SimRobot) as an RL
+ * environment. No privileged state: observations are what the robot reports.
+ */
+export class RobotEnvironment implements RlEnvironment {
+  readonly task: string;
+
+  constructor(
+    private readonly robot: Robot,
+    task: string,
+    readonly maxSteps: number,
+  ) {
+    this.task = task;
+  }
+
+  async reset(seed: number): Promise<EnvObservation> {
+    return { observation: await this.robot.reset(seed) };
+  }
+
+  async act(action: ArmAction): Promise<EnvStep> {
+    const step = await this.robot.act(action);
+    return { next: { observation: step.observation }, success: step.success };
+  }
+
+  stop(reason: string): Promise<void> {
+    return this.robot.stop(reason);
+  }
+
+  close(): Promise<void> {
+    return this.robot.close();
+  }
 }
 
 type Vec3 = [number, number, number];

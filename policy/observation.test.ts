@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SimEnvironment, actionToVector, vectorToAction } from './environment.js';
+import { loadConfig } from '../config/load.js';
+import { SimRobot } from '../robot/sim/robot.js';
+import { RobotEnvironment, SimEnvironment, actionToVector, vectorToAction } from './environment.js';
+import { runEpisode } from './episode.js';
 import { featureObservations, framesToTensor, privilegedObservations, randomFrozenEncoder } from './observation.js';
 
 const bounds = { maxStepM: 0.03, maxYawStepRad: 0.1, workspaceMin: [0.25, -0.3, 0.02] as [number, number, number], workspaceMax: [0.75, 0.3, 0.45] as [number, number, number] };
@@ -34,6 +37,19 @@ describe('policy observations', () => {
     expect(drawer.hasPrivileged).toBe(false);
     expect((await drawer.reset(1)).privileged).toBeUndefined();
     await drawer.close();
+  });
+
+  it('the episode manager drives any arm behind the Robot interface (here the SimRobot), images in, no privileged state', async () => {
+    const robot = await SimRobot.create(loadConfig(undefined), { task: 'push-cube', width: 64, height: 48 });
+    const env = new RobotEnvironment(robot, 'push-cube', 3);
+    const encoder = featureObservations(await randomFrozenEncoder({ width: 64, height: 48, views: 3, seed: 7, executionProvider: 'cpu' }));
+    const scorer = { label: 'constant', privileged: false, beginEpisode: () => async () => 0.5 };
+    const episode = await runEpisode({ env, encoder, scorer, limits: { maxStepM: 0.03, maxYawStepRad: 0.1 }, seed: 4, policy: async () => Float32Array.of(1, 0, 0, 0, 0), success: 'env', successDelta: 0.05 });
+    expect(episode.actions).toHaveLength(3);
+    expect(episode.observations.map((o) => o.length)).toEqual([encoder.size, encoder.size, encoder.size, encoder.size]);
+    expect(episode.observations[3]![0]! - episode.observations[0]![0]!).toBeGreaterThan(0.03); // the hand moved along +x
+    expect(await episode.progress).toEqual([0.5, 0.5, 0.5, 0.5]);
+    await env.close();
   });
 
   it('policy actions map to the step caps and back', () => {
