@@ -6,7 +6,6 @@ import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.js';
 import { action, withCommonOptions } from '../command.js';
-import { LearnerServer } from '../../policy/protocol.js';
 
 interface LearnerOptions {
   port?: string;
@@ -27,6 +26,7 @@ export function registerRlLearner(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError('--port', `expected a port 0-65535, got ${JSON.stringify(options.port)}`);
       const runDir = options.runDir ?? `${context.config.policy.runDir}-learner`;
       mkdirSync(runDir, { recursive: true });
+      const { LearnerServer } = await import('../../policy/protocol.js');
       const server = new LearnerServer(runDir, context.log);
       const bound = await server.listen(port, options.host);
       process.stdout.write(`learner listening on ${options.host}:${bound}\n`);

@@ -7,8 +7,6 @@ import { InputError } from '../../common/errors.js';
 import { action, withCommonOptions } from '../command.js';
 import type { LearnerSettings } from '../../policy/learner.js';
 import type { RlResult, RlSettings } from '../../policy/train.js';
-import { train } from '../../policy/train.js';
-import { RemoteLearner } from '../../policy/protocol.js';
 
 /** `host:port` of a learner process. */
 export function learnerAddress(value: string): { host: string; port: number } {
@@ -119,6 +117,10 @@ export function registerRl(program: Command): void {
       };
       if (settings.maxSteps === undefined) delete settings.maxSteps;
       const remote = options.learner === undefined ? undefined : learnerAddress(options.learner);
+      // The training stack (onnxruntime, MuJoCo) loads only when a session runs, so every other
+      // command starts fast.
+      const { train } = await import('../../policy/train.js');
+      const { RemoteLearner } = await import('../../policy/protocol.js');
       const result = await train(settings, {
         runDir: options.runDir ?? c.policy.runDir,
         resume: options.resume === true,
