@@ -243,6 +243,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     // The previous episode was being scored while this one ran; log it before handing this one over.
     await pending;
     pending = finalise(i, collected);
+    pending.catch(() => undefined); // a scoring failure is raised where `pending` is awaited, not as an unhandled rejection
     if (due(i + 1)) {
       await pending;
       pending = undefined;
