@@ -19,6 +19,8 @@ export interface EpisodeRecord {
   success: boolean;
   end: string;
   highProgressSteps: number;
+  /** Demos: which expert attempt this was (attempts that failed are not logged). */
+  attempt?: number;
 }
 
 export interface EvalRecord {

@@ -43,7 +43,8 @@ describe('rl: kill -9 in the middle and resume', () => {
     expect(episodeLines(before).length).toBeGreaterThanOrEqual(2);
     expect(episodeLines(before).length).toBeLessThan(ROLLOUTS);
 
-    const resumed = runCli(['rl', '--config', config, '--resume', '--rollouts', String(ROLLOUTS), '--run-dir', runDir, '--json'], { timeoutMs: 120_000 });
+    // No --rollouts: the run's stored settings (6 rollouts) are used.
+    const resumed = runCli(['rl', '--config', config, '--resume', '--run-dir', runDir, '--json'], { timeoutMs: 120_000 });
     expect(resumed.stderr).not.toMatch(/internal error/);
     expect(resumed.code).toBe(0);
     const result = JSON.parse(resumed.stdout) as { rollouts: { index: number }[]; curve: { rollouts: number }[]; resumed: { episodesInLog: number } };

@@ -164,21 +164,22 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
 
   let demoAttempts = 0;
   let resumed: RlResult['resumed'] = null;
-  if (!options.resume || demoRecords.length === 0) {
-    if (episodeRecords.length > 0) throw new InputError(episodeLog.path, 'expected demo records before training episodes, got none (corrupt run)');
+  if (episodeRecords.length === 0 && demoRecords.length < settings.demos) {
     // Demos: successful scripted-expert episodes, scored by the same reward model as the rollouts.
-    for (let j = 0; demoRecords.length < settings.demos && j < settings.demos * 3; j++) {
+    // A run stopped while collecting them goes on after the last logged attempt.
+    const firstAttempt = demoRecords.length === 0 ? 0 : (demoRecords.at(-1)!.attempt ?? demoRecords.length - 1) + 1;
+    for (let j = firstAttempt; demoRecords.length < settings.demos && j < settings.demos * 3; j++) {
       demoAttempts++;
       const demo = await collectDemo(env, encoder, scorer, deriveSeed(settings.seed, DEMO_STREAM + j), settings, deriveSeed(settings.seed, DEMO_STREAM + 100_000 + j));
       const scored = await scoreEpisode(demo, { ...shaping, success: 'env' });
       if (!scored.success) continue;
-      const record = toRecord('demo', demoRecords.length, scored, settings.trapThreshold);
+      const record: EpisodeRecord = { ...toRecord('demo', demoRecords.length, scored, settings.trapThreshold), attempt: j };
       episodeLog.append(record);
       demoRecords.push(record);
       await learner.addRecord(record);
     }
     if (demoRecords.length < settings.demos) log.warn(`demos: only ${demoRecords.length} of ${settings.demos} wanted succeeded in ${demoAttempts} expert attempts (episodes of ${env.maxSteps} steps)`);
-    log.info(`demos: ${demoRecords.length} successful of ${demoAttempts} expert attempts (noise ${settings.demoNoise})`);
+    log.info(`demos: ${demoRecords.length} successful; ${demoAttempts} expert attempts in this session (noise ${settings.demoNoise})`);
   }
   const restored = local ? local.restore() : { restored: true, checkpoint: null, checkpointEpisodes: 0, problems: [] };
   if (local && restored.restored) log.info(`resumed from ${restored.checkpoint}: ${local.sac.updates} updates; ${episodeRecords.length} episodes in the log`);

@@ -65,7 +65,7 @@ export function registerRl(program: Command): void {
     .command('rl')
     .description('train a policy online on the simulator (SAC + RLPD, shaped progress reward) and print the success-rate curve')
     .option('--task <name>', 'simulator task (default robot.task; the held-out task is pick-place)')
-    .option('--rollouts <n>', 'training episodes', '150')
+    .option('--rollouts <n>', 'training episodes (default 150; with --resume the stored number, or more if given)')
     .option('--shaping <mode>', 'pbrs | naive | sparse (default reward.shaping.mode)')
     .option('--seed <n>', 'seed of demos, learner, actor and evaluation episodes (default policy.seed)')
     .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
@@ -88,7 +88,8 @@ export function registerRl(program: Command): void {
         task: options.task ?? c.robot.task,
         shaping: oneOf('--shaping', options.shaping, ['pbrs', 'naive', 'sparse'] as const) ?? c.reward.shaping.mode,
         seed: integer('--seed', options.seed, 0) ?? c.policy.seed,
-        rollouts: integer('--rollouts', options.rollouts, 0, 100_000)!,
+        // With --resume and no --rollouts, 0 keeps the stored number (train takes the larger).
+        rollouts: integer('--rollouts', options.rollouts, 0, 100_000) ?? (options.resume === true ? 0 : 150),
         observation: oneOf('--observation', options.observation, ['features', 'privileged'] as const)!,
         demos: integer('--demos', options.demos, 0, 20) ?? Math.min(20, c.policy.demos),
         demoNoise: 0.3,
