@@ -60,10 +60,11 @@ const randn = (n: number): Float32Array => Float32Array.from({ length: n }, norm
 const MLP_SIZES = [64, 256, 256, 8];
 const MLP_BATCH = 256;
 
-async function mlpEngine(x: Float32Array, y: Float32Array): Promise<{ stats: Stats; forwardBackwardMs: number; polyakMs: number; params: number }> {
+async function mlpEngine(x: Float32Array, y: Float32Array, threads = 0): Promise<{ stats: Stats; forwardBackwardMs: number; polyakMs: number; params: number }> {
   const store = new ParamStore({ seed: 1 });
   const trainer = await Trainer.create({
     store,
+    threads,
     executionProvider: 'cpu',
     optimizer: { kind: 'adam', lr: 1e-3 },
     build: (g: Graph) => ({ loss: mse(mlp(g.input('x', [MLP_BATCH, 64]), 'mlp', MLP_SIZES.slice(1)), g.input('y', [MLP_BATCH, 8])) }),
@@ -138,9 +139,9 @@ function encoderStep(g: Graph): { loss: ReturnType<typeof mse> } {
   return { loss: crossEntropyBins(linear(features, 'head', ENC.bins), targets) };
 }
 
-async function encoderEngine(images: Float32Array, targets: Float32Array): Promise<{ stats: Stats; params: number }> {
+async function encoderEngine(images: Float32Array, targets: Float32Array, threads = 0): Promise<{ stats: Stats; params: number }> {
   const store = new ParamStore({ seed: 1 });
-  const trainer = await Trainer.create({ store, executionProvider: 'cpu', optimizer: { kind: 'adamw', lr: 1e-3, weightDecay: 0.01, clipNorm: 1 }, build: encoderStep });
+  const trainer = await Trainer.create({ store, threads, executionProvider: 'cpu', optimizer: { kind: 'adamw', lr: 1e-3, weightDecay: 0.01, clipNorm: 1 }, build: encoderStep });
   const result = await time(5, 50, () => trainer.run({ images, targets }));
   await trainer.dispose();
   return { stats: result, params: store.count() };
@@ -247,6 +248,8 @@ async function main(): Promise<void> {
   const y = randn(MLP_BATCH * 8);
   const engineMlp = await mlpEngine(x, y);
   console.log(`  engine      median ${engineMlp.stats.median} ms (forward + backward only ${engineMlp.forwardBackwardMs} ms, Polyak update ${engineMlp.polyakMs} ms)`);
+  const engineMlp1 = await mlpEngine(x, y, 1);
+  console.log(`  engine, 1 thread  median ${engineMlp1.stats.median} ms`);
   const tfjsMlp = await mlpTfjs(x, y);
   console.log(`  tfjs-wasm   median ${tfjsMlp.median} ms`);
   const plainMlp = await mlpPlain(x, y);
@@ -258,6 +261,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < ENC.batch; i++) targets[i * ENC.bins + (i % ENC.bins)] = 1;
   const engineEnc = await encoderEngine(images, targets);
   console.log(`  engine      median ${engineEnc.stats.median} ms`);
+  const engineEnc1 = await encoderEngine(images, targets, 1);
+  console.log(`  engine, 1 thread  median ${engineEnc1.stats.median} ms`);
   let tfjsEnc: Stats | { error: string };
   try {
     tfjsEnc = await encoderTfjs(images, targets);
@@ -281,6 +286,7 @@ async function main(): Promise<void> {
       onnxruntime_node: createRequire(import.meta.url)('onnxruntime-node/package.json').version as string,
       tfjs: tf.version.tfjs,
       tfjs_backend: tf.getBackend(),
+      engine_threads: 'engine_ms: onnxruntime default intra-op threads (engine.threads = 0); engine_1_thread_ms: engine.threads = 1',
     },
     cases: [
       {
@@ -292,6 +298,7 @@ async function main(): Promise<void> {
         plain_ts_ms: plainMlp,
         speedup_vs_tfjs_wasm: ratio(tfjsMlp, engineMlp.stats),
         speedup_vs_plain_ts: ratio(plainMlp, engineMlp.stats),
+        engine_1_thread_ms: engineMlp1.stats,
         engine_forward_backward_only_median_ms: engineMlp.forwardBackwardMs,
         polyak_update_ms: engineMlp.polyakMs,
         notes: 'plain TS: hand-written loops over Float64Array (engine/reference-mlp.ts)',
@@ -302,6 +309,7 @@ async function main(): Promise<void> {
         parameters: engineEnc.params,
         engine_ms: engineEnc.stats,
         tfjs_wasm_ms: tfjsEnc,
+        engine_1_thread_ms: engineEnc1.stats,
         plain_ts_ms: plainEnc,
         speedup_vs_tfjs_wasm: ratio(tfjsEnc, engineEnc.stats),
         speedup_vs_plain_ts: ratio(plainEnc, engineEnc.stats),

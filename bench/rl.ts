@@ -40,6 +40,7 @@ const log = createLogger('bench:rl');
 
 const base: RlSettings = {
   task: 'pick-place',
+  reward: 'privileged',
   shaping: 'pbrs',
   seed: 1,
   rollouts: flag('--rollouts') ?? (quick ? 20 : 150),

@@ -91,6 +91,14 @@ const reward = z.strictObject({
     })
     .prefault({})
     .describe('Reward shaping.'),
+  adapt: z
+    .strictObject({
+      minVoc: z.number().min(-1).max(1).default(0.9).describe('Refuse to write an adapted model whose fused VOC on its demo (forward or reversed) is below this.'),
+      steps: z.number().int().positive().default(600).describe('Fine-tuning steps of one-shot adaptation.'),
+      pairs: z.number().int().min(3).default(2000).describe('Pairs sampled from the demo (reference: 1000).'),
+    })
+    .prefault({})
+    .describe('One-shot adaptation of GRM-tiny (`dopamine adapt`).'),
   openai: z
     .strictObject({
       url: z.string().default('http://127.0.0.1:8000/v1').describe('Base URL of the OpenAI-compatible server.'),

@@ -13,8 +13,8 @@ import type { RewardScorer } from './scorer.js';
 export interface FusedHopSource {
   /** Names the model in logs and results. */
   readonly name: string;
-  /** H(s_{t-1}, s_t), H(s_init, s_t) and H(s_goal, s_t) for the episode's newest state. */
-  fusedHops(previous: Observation, current: Observation): Promise<FusionHops>;
+  /** H(s_{t-1}, s_t), H(s_init, s_t) and H(s_goal, s_t) for the episode's newest state (`first` is s_0). */
+  fusedHops(previous: Observation, current: Observation, first: Observation): Promise<FusionHops>;
 }
 
 export function fusedProgressScorer(source: FusedHopSource, fusion: FusionOptions = {}): RewardScorer {
@@ -24,12 +24,13 @@ export function fusedProgressScorer(source: FusedHopSource, fusion: FusionOption
     beginEpisode: () => {
       const fused = new ProgressFusion(fusion);
       let previous: Observation | undefined;
+      let first: Observation | undefined;
       return async ({ observation }) => {
-        if (previous === undefined) {
-          previous = observation;
+        if (previous === undefined || first === undefined) {
+          previous = first = observation;
           return fused.progress; // s_0: the initial progress
         }
-        const hops = await source.fusedHops(previous, observation);
+        const hops = await source.fusedHops(previous, observation, first);
         previous = observation;
         return fused.step(hops).progress;
       };

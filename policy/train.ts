@@ -23,9 +23,19 @@ import { toRecord } from './records.js';
 import { Rng } from './rng.js';
 import { RecordLog } from './run-store.js';
 import { privilegedProgressScorer, ProgressQueue, type RewardScorer } from './scorer.js';
+import { rewardModelScorer, viewsOf } from './reward-model.js';
+import type { ViewSet } from '../perception/images.js';
+import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
+import { OnnxRewardModel } from '../reward/onnx-backend.js';
+import { readReferences } from '../reward/task-references.js';
+import { findTask } from '../robot/sim/tasks.js';
 
 export interface RlSettings {
   task: string;
+  /** privileged: the simulator's geometric progress (development stand-in); model: an ONNX GRM. */
+  reward: 'privileged' | 'model';
+  /** The ONNX reward model (default GRM-tiny); an adapted one brings its task references. */
+  rewardModel?: string;
   shaping: ShapingMode;
   seed: number;
   rollouts: number;
@@ -130,9 +140,20 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
 
   const env = await SimEnvironment.create({
     task: settings.task, physicsStepS: settings.physicsStepS, controlHz: settings.controlHz, bounds: settings.bounds,
-    cameras: settings.observation === 'features' ? settings.camera : undefined, maxSteps: settings.maxSteps,
+    cameras: settings.observation === 'features' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
   });
-  const scorer = options.scorer ?? privilegedProgressScorer();
+  let scorer = options.scorer ?? privilegedProgressScorer();
+  let rewardModel: OnnxRewardModel | undefined;
+  if (!options.scorer && settings.reward === 'model') {
+    const path = settings.rewardModel ?? DEFAULT_GRM_TINY;
+    rewardModel = await OnnxRewardModel.load(path, { executionProvider: settings.executionProvider, threads: settings.threads, logger: log });
+    const stored = readReferences(path);
+    const instruction = stored?.info.instructions[0] ?? findTask(settings.task)!.instructions[0]!;
+    const goal = stored?.goal ?? (await expertGoal(env, settings));
+    const base = rewardModelScorer(rewardModel, { instruction, goal });
+    const references = stored ? `task references of ${stored.dir}` : 'goal: last frame of a clean expert episode; no task references (not adapted)';
+    scorer = { ...base, label: `${base.label} (${path}; ${references})` };
+  }
   if (scorer.privileged && !env.hasPrivileged) throw new InputError('--task', `expected a task with privileged progress (pick-place, push-cube) while no reward model is wired, got ${settings.task}`);
   let encoder: ObservationEncoder;
   if (settings.observation === 'privileged') {
@@ -270,8 +291,23 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     wallS: (performance.now() - started) / 1000, runDir, resumed,
   };
   await learner.close();
+  await rewardModel?.close();
   await env.close();
   return result;
+}
+
+/** The views after a clean (noise 0) scripted-expert episode: the GOAL reference when the model has none. */
+async function expertGoal(env: SimEnvironment, settings: RlSettings): Promise<ViewSet> {
+  let last = await env.reset(deriveSeed(settings.seed, DEMO_STREAM - 1));
+  const expert = env.expert(0, 0);
+  for (let t = 0; t < env.maxSteps; t++) {
+    const command = expert.next();
+    if (!command) break;
+    const step = await env.act(command);
+    last = step.next;
+    if (step.success === true) break;
+  }
+  return viewsOf(last.observation);
 }
 
 /** One scripted-expert episode through the same recording path as the policy's rollouts. */

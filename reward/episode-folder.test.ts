@@ -96,6 +96,17 @@ describe('episode folder reader: videos', () => {
     await episode.close();
   });
 
+  it('walks a video forwards and backwards frame by frame', async () => {
+    const episode = await openEpisodeFolder(threeCameras, { chunkFrames: 5, seekThreshold: 6, log: recordingLogger() });
+    const forward = [...Array(FRAMES).keys()];
+    const backward = [...forward].reverse();
+    const requests = [...forward, ...backward, 2, 30, 31, 9];
+    const seen: number[] = [];
+    for (const index of requests) seen.push(paletteIndex(centreColour(await episode.frame('left_wrist', index))) - 5);
+    expect(seen).toEqual(requests);
+    await episode.close();
+  });
+
   it('decodes at a reduced size and stays right with a cache smaller than one chunk', async () => {
     const episode = await openEpisodeFolder(threeCameras, { size: { width: 16, height: 12 }, cacheBytes: 16 * 12 * 3 * 2, chunkFrames: 8, log: recordingLogger() });
     for (const index of [30, 5, 31, 12]) {
@@ -183,6 +194,40 @@ describe('episode folder reader: frame folders', () => {
     expect(paletteIndex(centreColour(image))).toBe(10);
     await episode.close();
     await small.close();
+  });
+});
+
+describe('episode folder reader: crops', () => {
+  it('applies a configured crop before resizing, for videos and frame folders', async () => {
+    // Left half shows frame k's colour, right half colour k + 20.
+    const halves = (count: number): Uint8Array[] =>
+      Array.from({ length: count }, (_, k) => {
+        const rgb = solidFrame(W, H, paletteColour(k));
+        const right = paletteColour(k + 20);
+        for (let y = 0; y < H; y++) for (let x = W / 2; x < W; x++) rgb.set(right, (y * W + x) * 3);
+        return rgb;
+      });
+    const dir = join(work, 'crop', 'episode_001');
+    mkdirSync(dir, { recursive: true });
+    writeVideo(join(dir, 'cam_high.mp4'), halves(12), W, H);
+    await writePngFrames(join(dir, 'cam_left_wrist'), halves(12), W, H);
+    const crop: [number, number, number, number] = [W / 2 + 2, 2, W / 2 - 4, H - 4];
+    const episode = await openEpisodeFolder(dir, {
+      views: [
+        { role: 'front', name: 'cam_high', crop },
+        { role: 'left_wrist', name: 'cam_left_wrist', crop },
+      ],
+      log: recordingLogger(),
+    });
+    for (const role of ['front', 'left_wrist'] as const) {
+      const image = await episode.frame(role, 7);
+      expect([image.width, image.height]).toEqual([W / 2 - 4, H - 4]);
+      expect(paletteIndex(centreColour(image)), role).toBe(27);
+      expect(paletteIndex([image.rgb[0]!, image.rgb[1]!, image.rgb[2]!]), role).toBe(27);
+    }
+    await episode.close();
+    const outside = openEpisodeFolder(dir, { views: [{ role: 'front', name: 'cam_high', crop: [20, 0, 20, 10] }], log: recordingLogger() });
+    await expectInputError(outside, join(dir, 'cam_high.mp4'), /expected the crop \[20, 0, 20, 10\] inside the 32x24 frame/);
   });
 });
 

@@ -7,7 +7,9 @@
  *        [{anotation|annotation, start_frame_id, end_frame_id}, ...]
  *
  * Opening probes the cameras (frame counts from ffprobe's packet list, no decoding) and checks
- * the keyframes; frames are decoded on demand in chunks and kept in an LRU cache bounded in bytes.
+ * the keyframes. Frames are decoded on demand by one ffmpeg per camera that keeps decoding forward
+ * (so walking a video costs one decode per frame) and re-seeks exactly on a jump; decoded frames
+ * are kept in an LRU cache bounded in bytes.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -17,7 +19,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import { CAMERA_ROLES, type CameraRole } from '../robot/types.js';
 import { validateSegments, wholeEpisodeSegment, type Episode, type RgbImage, type Segment } from './episode.js';
 import { FrameCache } from './frame-cache.js';
-import { decodeFrames, probeVideo, type DecodeSize, type VideoInfo } from './video.js';
+import { probeVideo, VideoStream, type DecodeSize, type VideoInfo } from './video.js';
 
 /** A camera as the configuration names it (`cameras.views`). */
 export interface CameraViewSpec {
@@ -41,8 +43,13 @@ export interface OpenEpisodeOptions {
   size?: DecodeSize;
   /** Bound of the decoded-frame cache, bytes (default 256 MiB). */
   cacheBytes?: number;
-  /** Frames decoded per ffmpeg run around a requested frame (default 16). */
+  /**
+   * Frames decoded before a frame reached by seeking backwards, so that walking a video backwards
+   * does not seek for every frame (default 16).
+   */
   chunkFrames?: number;
+  /** Largest forward jump served by reading on from the running decoder instead of seeking (default 60). */
+  seekThreshold?: number;
   /** Frame rate of image-folder cameras (default 30). */
   imageFps?: number;
   log?: Logger;
@@ -135,11 +142,16 @@ interface CameraSource {
   readonly file: string;
   readonly frameCount: number;
   readonly fps: number;
-  /** Decodes frames first..first+count-1 at the episode's output size. */
-  decode(first: number, count: number): Promise<Uint8Array[]>;
   readonly width: number;
   readonly height: number;
-  readonly chunkable: boolean;
+  /** Decodes frame `index`; returns it with the frames decoded on the way, from index `first`. */
+  decode(index: number): Promise<{ first: number; frames: Uint8Array[] }>;
+  close(): void;
+}
+
+interface StreamPolicy {
+  chunkFrames: number;
+  seekThreshold: number;
 }
 
 function checkCrop(file: string, crop: CameraViewSpec['crop'], width: number, height: number): void {
@@ -150,20 +162,24 @@ function checkCrop(file: string, crop: CameraViewSpec['crop'], width: number, he
   }
 }
 
-async function openVideoCamera(file: string, view: CameraViewSpec, size: DecodeSize | undefined): Promise<CameraSource> {
+async function openVideoCamera(file: string, view: CameraViewSpec, size: DecodeSize | undefined, policy: StreamPolicy): Promise<CameraSource> {
   const info: VideoInfo = await probeVideo(file);
   checkCrop(file, view.crop, info.width, info.height);
-  const sourceWidth = view.crop?.[2] ?? info.width;
-  const sourceHeight = view.crop?.[3] ?? info.height;
-  const out = size ?? { width: sourceWidth, height: sourceHeight };
+  const out = size ?? { width: view.crop?.[2] ?? info.width, height: view.crop?.[3] ?? info.height };
+  const stream = new VideoStream(file, info, { ...out, crop: view.crop });
   return {
     file,
     frameCount: info.frameCount,
     fps: info.fps,
     width: out.width,
     height: out.height,
-    chunkable: true,
-    decode: (first, count) => decodeFrames(file, info, first, count, { ...out, crop: view.crop }),
+    decode: (index) => {
+      const position = stream.position;
+      // Seeking backwards: start a little earlier, so the next frames back are already decoded.
+      const restartAt = position !== undefined && index < position ? index - policy.chunkFrames + 1 : index;
+      return stream.readThrough(index, policy.seekThreshold, restartAt);
+    },
+    close: () => stream.stop(),
   };
 }
 
@@ -209,8 +225,8 @@ async function openImageCamera(dir: string, view: CameraViewSpec, size: DecodeSi
     fps,
     width: out.width,
     height: out.height,
-    chunkable: false,
-    decode: async (first, count) => Promise.all(Array.from({ length: count }, (_, k) => decodeOne(first + k))),
+    decode: async (index) => ({ first: index, frames: [await decodeOne(index)] }),
+    close: () => {},
   };
 }
 
@@ -228,7 +244,8 @@ function findCamera(episodeDir: string, name: string): { kind: 'video' | 'images
 class FolderEpisode implements Episode {
   readonly roles: readonly CameraRole[];
   private readonly cache: FrameCache<Uint8Array>;
-  private readonly pending = new Map<string, Promise<void>>();
+  /** Per camera file: the tail of its queue of decode calls (a decoder serves one call at a time). */
+  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly name: string,
@@ -237,7 +254,6 @@ class FolderEpisode implements Episode {
     readonly segments: readonly Segment[],
     readonly annotated: boolean,
     private readonly cameras: Map<CameraRole, CameraSource>,
-    private readonly chunkFrames: number,
     cacheBytes: number,
   ) {
     this.roles = CAMERA_ROLES.filter((role) => cameras.has(role));
@@ -263,29 +279,26 @@ class FolderEpisode implements Episode {
     }
     const camera = this.cameras.get(role) ?? this.cameras.get('front')!;
     const key = (i: number): string => `${camera.file}#${i}`;
-    let rgb = this.cache.get(key(index));
-    if (rgb === undefined) {
-      const chunk = camera.chunkable ? this.chunkFrames : 1;
-      const first = Math.floor(index / chunk) * chunk;
-      const count = Math.min(chunk, camera.frameCount - first);
-      const pendingKey = key(first);
-      let job = this.pending.get(pendingKey);
-      if (job === undefined) {
-        job = camera.decode(first, count).then((frames) => {
-          frames.forEach((frame, k) => this.cache.set(key(first + k), frame));
-        });
-        job = job.finally(() => this.pending.delete(pendingKey));
-        this.pending.set(pendingKey, job);
-      }
-      await job;
-      // The chunk may not fit a tiny cache: decode the one frame again in that case.
-      rgb = this.cache.get(key(index)) ?? (await camera.decode(index, 1))[0]!;
-    }
-    return { width: camera.width, height: camera.height, rgb };
+    const image = (rgb: Uint8Array): RgbImage => ({ width: camera.width, height: camera.height, rgb });
+    const cached = this.cache.get(key(index));
+    if (cached !== undefined) return image(cached);
+    const job = (this.locks.get(camera.file) ?? Promise.resolve()).then(async () => {
+      const again = this.cache.get(key(index));
+      if (again !== undefined) return again;
+      const { first, frames } = await camera.decode(index);
+      frames.forEach((frame, k) => this.cache.set(key(first + k), frame));
+      return frames[index - first]!;
+    });
+    this.locks.set(
+      camera.file,
+      job.catch(() => undefined),
+    );
+    return image(await job);
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.pending.values()]);
+    await Promise.allSettled([...this.locks.values()]);
+    for (const camera of this.cameras.values()) camera.close();
     this.cache.clear();
   }
 }
@@ -307,6 +320,7 @@ export async function openEpisodeFolder(path: string, options: OpenEpisodeOption
     throw new RangeError(`decode size: expected positive integers, got ${size.width}x${size.height}`);
   }
 
+  const policy: StreamPolicy = { chunkFrames: Math.max(1, options.chunkFrames ?? 16), seekThreshold: Math.max(0, options.seekThreshold ?? 60) };
   const cameras = new Map<CameraRole, CameraSource>();
   const repeated: string[] = [];
   for (const view of views) {
@@ -321,7 +335,7 @@ export async function openEpisodeFolder(path: string, options: OpenEpisodeOption
     }
     const camera =
       found.kind === 'video'
-        ? await openVideoCamera(found.path, view, size)
+        ? await openVideoCamera(found.path, view, size, policy)
         : await openImageCamera(found.path, view, size, options.imageFps ?? 30);
     cameras.set(view.role, camera);
   }
@@ -351,7 +365,6 @@ export async function openEpisodeFolder(path: string, options: OpenEpisodeOption
     segments,
     annotated,
     cameras,
-    options.chunkFrames ?? 16,
     options.cacheBytes ?? 256 * 1024 * 1024,
   );
 }

@@ -1,11 +1,14 @@
 /** Every sub-command, in the order `dopamine --help` lists them. Later parts add theirs here. */
 import type { Command } from 'commander';
+import { registerAdapt } from './adapt.js';
 import { registerConfig } from './config.js';
+import { registerGrm } from './grm.js';
 import { registerLabels } from './labels.js';
 import { registerPairs } from './pairs.js';
 import { registerRl } from './rl.js';
 import { registerRlLearner } from './rl-learner.js';
+import { registerScore } from './score.js';
 import { registerServe } from './serve.js';
 import { registerSim } from './sim.js';
 
-export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerSim, registerRl, registerRlLearner];
+export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [registerServe, registerConfig, registerLabels, registerPairs, registerSim, registerGrm, registerAdapt, registerScore, registerRl, registerRlLearner];

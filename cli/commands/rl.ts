@@ -33,6 +33,8 @@ interface RlOptions {
   maxSteps?: string;
   bcSteps?: string;
   learner?: string;
+  reward?: string;
+  rewardModel?: string;
 }
 
 function integer(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -70,6 +72,8 @@ export function registerRl(program: Command): void {
     .option('--seed <n>', 'seed of demos, learner, actor and evaluation episodes (default policy.seed)')
     .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
     .option('--resume', 'continue the run in --run-dir (its stored settings are used)')
+    .option('--reward <source>', 'privileged (the simulator\'s progress, a development stand-in) | model (an ONNX GRM, fused progress)', 'privileged')
+    .option('--reward-model <file>', 'ONNX reward model for --reward model (default models/grm-tiny.onnx; an adapted model brings its task references)')
     .option('--observation <kind>', 'features (proprioception + frozen image features) | privileged (debugging only)', 'features')
     .option('--demos <n>', 'expert demos for the demo buffer and behaviour cloning, at most 20 (default policy.demos)')
     .option('--hidden <sizes>', 'hidden layer widths of actor and critics, comma-separated', '256,256')
@@ -86,6 +90,8 @@ export function registerRl(program: Command): void {
       const hidden = (options.hidden ?? '256,256').split(',').map((s) => integer('--hidden', s, 1, 4096)!);
       const settings: RlSettings = {
         task: options.task ?? c.robot.task,
+        reward: oneOf('--reward', options.reward, ['privileged', 'model'] as const)!,
+        ...(options.rewardModel !== undefined ? { rewardModel: options.rewardModel } : {}),
         shaping: oneOf('--shaping', options.shaping, ['pbrs', 'naive', 'sparse'] as const) ?? c.reward.shaping.mode,
         seed: integer('--seed', options.seed, 0) ?? c.policy.seed,
         // With --resume and no --rollouts, 0 keeps the stored number (train takes the larger).

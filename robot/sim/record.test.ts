@@ -106,6 +106,11 @@ describe('recording episodes in the reference layout', () => {
     expect(probe(join(out, 'episode_000001', 'cam_high.mp4'))).toMatchObject({ width: 66, height: 50 });
   });
 
+  it('refuses an output path that is a file', async () => {
+    const file = join(out, 'task_instruction.json');
+    await expect(recordEpisodes({ config, task: 'press-button', episodes: 1, noise: 0, seed: 1, out: file })).rejects.toThrow(/expected an output folder, got a file/);
+  });
+
   it('pads odd image sizes to even ones for H.264', async () => {
     const odd = join(mkdtempSync(join(tmpdir(), 'dopamine-sim-odd-')), 'odd');
     await recordEpisodes({ config, task: 'press-button', episodes: 1, noise: 0, seed: 1, out: odd, width: 33, height: 25 });

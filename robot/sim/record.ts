@@ -16,7 +16,7 @@
  * leaves no half episode, and existing episodes are only replaced with `overwrite`.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -116,6 +116,7 @@ export async function recordEpisodes(options: RecordOptions): Promise<RecordedEp
 
 /** Checks and prepares the output folder; returns the number of the first new episode. */
 function prepareOutput(out: string, existing: ExistingEpisodes, instructions: readonly string[]): number {
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new InputError(out, 'expected an output folder, got a file');
   mkdirSync(out, { recursive: true });
   const numbers = existingEpisodeNumbers(out);
   const instructionFile = join(out, 'task_instruction.json');
@@ -130,8 +131,6 @@ function prepareOutput(out: string, existing: ExistingEpisodes, instructions: re
     return Math.max(...numbers) + 1;
   }
   if (existing === 'overwrite') {
-    for (const number of numbers) rmSync(join(out, episodeFolderName(number)), { recursive: true, force: true });
-    // Folders with other zero paddings match the pattern too.
     for (const name of readdirSync(out)) if (EPISODE_PATTERN.test(name)) rmSync(join(out, name), { recursive: true, force: true });
   }
   writeFileSync(instructionFile, `${JSON.stringify(instructions, null, 2)}\n`);

@@ -70,6 +70,7 @@ export class SimRobot implements Robot {
   private readonly renderer: RayCastRenderer | undefined;
   private readonly onViolation: 'clip' | 'refuse';
   private readonly episodeSteps: number;
+  private readonly defaultSeed: number;
   private stopped = false;
   private closed = false;
   private renderedAt = -1;
@@ -82,6 +83,7 @@ export class SimRobot implements Robot {
     this.name = `sim:${world.task.name}`;
     this.controlHz = config.robot.controlHz;
     this.onViolation = config.safety.onViolation;
+    this.defaultSeed = config.robot.sim.seed;
     this.episodeSteps = Math.min(stepLimit(world), Math.round(config.robot.episodeSeconds * config.robot.controlHz));
     const render = options.render ?? true;
     this.renderer = render
@@ -108,7 +110,8 @@ export class SimRobot implements Robot {
     return this.episodeSteps;
   }
 
-  async reset(seed = 0): Promise<Observation> {
+  /** New episode; without a seed, robot.sim.seed. */
+  async reset(seed = this.defaultSeed): Promise<Observation> {
     this.assertOpen();
     this.world.reset(seed);
     this.stopped = false;

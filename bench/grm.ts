@@ -1,0 +1,120 @@
+/**
+ * `npm run bench:grm`: cost of the reward model per control step on this CPU.
+ *
+ * - fused step: one new state of three raw 640x480 RGB views -> preprocessing (sharp resize to
+ *   the model size) -> the three perspectives (incremental, forward, backward) as one batch of
+ *   the shipped GRM-tiny (batch 3, each row 8 images) -> fused progress. The previous state, the
+ *   start and the goal are already preprocessed (as in the RL loop).
+ * - batched scoring: a recorded episode's hops computed in batches of 24 queries (8 steps) by a
+ *   batch-24 export of the same weights, then fused; steps per second.
+ * - peer in the same run: the plain pixel-distance progress (distance ratio to start and goal on
+ *   the front view at model size), the baseline the issue compares against. The published GRM-3B
+ *   (vLLM) cannot run here; the paper reports no latency for it.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../common/log.js';
+import type { RawImage, ViewSet } from '../perception/images.js';
+import { Preprocessor } from '../perception/preprocess.js';
+import { ProgressFusion } from '../reward/fusion.js';
+import { exportGrmTiny, loadGrmTiny } from '../reward/grm-tiny/io.js';
+import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
+import { fusedStepQueries, predictFusedStep, type TaskReferences } from '../reward/model.js';
+import { OnnxRewardModel } from '../reward/onnx-backend.js';
+
+const WIDTH = 640;
+const HEIGHT = 480;
+const quiet = createLogger('bench', 'warn');
+
+/** A 640x480 frame with a moving square, so every frame differs. */
+function frame(t: number, view: number): RawImage {
+  const rgb = new Uint8Array(WIDTH * HEIGHT * 3);
+  for (let i = 0; i < rgb.length; i += 3) {
+    rgb[i] = 90 + view * 20;
+    rgb[i + 1] = 110;
+    rgb[i + 2] = 80;
+  }
+  const cx = 80 + ((t * 7) % 480);
+  for (let y = 200; y < 260; y++) for (let x = cx; x < cx + 60; x++) rgb.set([220, 40, 40], (y * WIDTH + x) * 3);
+  return { width: WIDTH, height: HEIGHT, rgb };
+}
+const state = (t: number): ViewSet => ({ front: frame(t, 0), left_wrist: frame(t + 1, 1), right_wrist: frame(t + 2, 2) });
+
+function stats(samples: number[]): { mean: number; median: number; p95: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const round = (x: number): number => Math.round(x * 100) / 100;
+  return { mean: round(samples.reduce((a, b) => a + b, 0) / samples.length), median: round(at(0.5)), p95: round(at(0.95)) };
+}
+
+const STEPS = 60;
+const frames = Array.from({ length: STEPS + 1 }, (_, t) => state(t));
+const task: TaskReferences = { instruction: 'push the red block to the right', start: state(1000), goal: state(2000) };
+
+// Fused step, batch-3 model (one step per run).
+const model = await OnnxRewardModel.load(DEFAULT_GRM_TINY, { executionProvider: 'cpu', logger: quiet });
+const fusion = new ProgressFusion();
+await predictFusedStep(model, task, frames[0]!, frames[1]!); // warm-up: session, references
+const fused: number[] = [];
+const preprocessOnly: number[] = [];
+const preprocessor = new Preprocessor({ width: model.contract.width, height: model.contract.height });
+const scratch = new Float32Array(3 * preprocessor.imageFloats);
+for (let t = 1; t <= STEPS; t++) {
+  const started = performance.now();
+  const hops = await predictFusedStep(model, task, frames[t - 1]!, frames[t]!);
+  fusion.step(hops);
+  fused.push(performance.now() - started);
+  const p = performance.now();
+  await preprocessor.views(frames[t]!, scratch, 0);
+  preprocessOnly.push(performance.now() - p);
+}
+await model.close();
+
+// Batched scoring with a batch-24 export of the same weights.
+const dir = mkdtempSync(join(os.tmpdir(), 'bench-grm-'));
+const batchedFile = join(dir, 'grm-tiny-b24.onnx');
+const { store, config } = loadGrmTiny(DEFAULT_GRM_TINY);
+writeFileSync(batchedFile, exportGrmTiny(store, config, 24));
+const batched = await OnnxRewardModel.load(batchedFile, { executionProvider: 'cpu', logger: quiet, stateSlots: 64 });
+await batched.predict(task, fusedStepQueries(task, frames[0]!, frames[1]!));
+const scoringStarted = performance.now();
+const queries = frames.slice(1).flatMap((current, i) => fusedStepQueries(task, frames[i]!, current));
+const predictions = await batched.predict(task, queries);
+const batchFusion = new ProgressFusion();
+for (let s = 0; s < STEPS; s++) batchFusion.step({ incremental: predictions[3 * s]!.hop, fromStart: predictions[3 * s + 1]!.hop, fromGoal: predictions[3 * s + 2]!.hop });
+const scoringSeconds = (performance.now() - scoringStarted) / 1000;
+await batched.close();
+
+// Peer: pixel-distance progress of the front view at model size.
+const startPixels = Uint8Array.from(await preprocessor.resizeRgb(task.start.front));
+const goalPixels = Uint8Array.from(await preprocessor.resizeRgb(task.goal.front));
+const pixel: number[] = [];
+for (let t = 1; t <= STEPS; t++) {
+  const started = performance.now();
+  const image = await preprocessor.resizeRgb(frames[t]!.front);
+  let toStart = 0;
+  let toGoal = 0;
+  for (let i = 0; i < image.length; i++) {
+    toStart += Math.abs(image[i]! - startPixels[i]!);
+    toGoal += Math.abs(image[i]! - goalPixels[i]!);
+  }
+  void (toStart / (toStart + toGoal));
+  pixel.push(performance.now() - started);
+}
+
+const result = {
+  benchmark: 'grm',
+  model: 'models/grm-tiny.onnx',
+  input: `3 views of ${WIDTH}x${HEIGHT} raw RGB per state -> ${config.width}x${config.height}`,
+  fusedStepMs: stats(fused),
+  preprocessThreeViewsMs: stats(preprocessOnly),
+  goalMsPerFusedStep: 10,
+  meetsGoal: stats(fused).median <= 10,
+  batchedScoring: { batch: 24, steps: STEPS, stepsPerSecond: Math.round((STEPS / scoringSeconds) * 10) / 10 },
+  sequentialScoring: { batch: 3, stepsPerSecond: Math.round((1000 / stats(fused).mean) * 10) / 10 },
+  peer: { name: 'pixel-distance progress (front view)', stepMs: stats(pixel) },
+  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, date: new Date().toISOString(), loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+};
+console.log(JSON.stringify(result, null, 2));
+writeFileSync(new URL('./results/grm.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);

@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Command } from 'commander';
+import { describeValue, InputError } from '../../common/errors.js';
+import { SIM_TASKS } from '../../robot/sim/tasks.js';
+import { evaluateHeldOut } from '../../reward/grm-tiny/evaluate.js';
+import { pretrainGrmTiny } from '../../reward/grm-tiny/pretrain.js';
+import { DEFAULT_GRM_TINY } from '../../reward/grm-tiny/paths.js';
+import { action, withCommonOptions } from '../command.js';
+import { parseIntegerFlag } from '../episode-options.js';
+
+function parseNumberFlag(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number < min || number > max) {
+    throw new InputError(flag, `expected a number in [${min}, ${max}], got ${describeValue(value)}`);
+  }
+  return number;
+}
+
+interface PretrainFlags {
+  out?: string;
+  episodesPerTask?: string;
+  validationPerTask?: string;
+  steps?: string;
+  batch?: string;
+  lr?: string;
+  seed?: string;
+  sampleFactor?: string;
+  pairs?: string;
+  tasks?: string;
+}
+
+interface EvalFlags {
+  task?: string;
+  model?: string;
+  clean?: string;
+  failed?: string;
+  seed?: string;
+  adaptSteps?: string;
+}
+
+export function registerGrm(program: Command): void {
+  const grm = program.command('grm').description('GRM-tiny, the project\'s own reward model: pretraining in simulation and evaluation');
+
+  const pretrain = grm
+    .command('pretrain')
+    .description('pretrain GRM-tiny on scripted-expert simulator episodes of every task except the held-out one')
+    .option('--out <file>', `where to write the .onnx model (default ${DEFAULT_GRM_TINY})`)
+    .option('--episodes-per-task <n>', 'successful training episodes per task (default 40)')
+    .option('--validation-per-task <n>', 'unseen episodes per task for the check after training (default 3)')
+    .option('--steps <n>', 'optimizer steps (default 3000)')
+    .option('--batch <n>', 'pairs per step (default 32)')
+    .option('--lr <rate>', 'peak learning rate (default 0.002)')
+    .option('--seed <n>', 'seed of episodes, pairs, augmentations and initial weights (default 1)')
+    .option('--sample-factor <k>', 'simulator frames per label sample point (default 2: 5 points per second at 10 Hz)')
+    .option('--pairs <n>', 'pairs sampled per episode (default 200)')
+    .option('--tasks <names>', 'comma-separated training tasks (default: every task not marked held-out)');
+  withCommonOptions(pretrain).action(
+    action('grm', async (context, flags: PretrainFlags) => {
+      const out = flags.out ?? DEFAULT_GRM_TINY;
+      const tasks = flags.tasks?.split(',').map((t) => t.trim());
+      for (const task of tasks ?? []) {
+        if (!SIM_TASKS.some((t) => t.name === task)) throw new InputError('--tasks', `expected task names among ${SIM_TASKS.map((t) => t.name).join(', ')}, got ${describeValue(task)}`);
+      }
+      mkdirSync(dirname(out), { recursive: true });
+      const report = await pretrainGrmTiny({
+        config: context.config,
+        out,
+        episodesPerTask: parseIntegerFlag('--episodes-per-task', flags.episodesPerTask, 40, 1, 10_000),
+        validationPerTask: parseIntegerFlag('--validation-per-task', flags.validationPerTask, 3, 0, 1000),
+        steps: parseIntegerFlag('--steps', flags.steps, 3000, 1, 1_000_000),
+        batch: parseIntegerFlag('--batch', flags.batch, 32, 1, 1024),
+        lr: parseNumberFlag('--lr', flags.lr, 2e-3, 1e-7, 1),
+        seed: parseIntegerFlag('--seed', flags.seed, 1, 0),
+        sampleFactor: parseIntegerFlag('--sample-factor', flags.sampleFactor, 2, 1, 1000),
+        pairsPerEpisode: parseIntegerFlag('--pairs', flags.pairs, 200, 3, 100_000),
+        ...(tasks ? { tasks } : {}),
+        logger: context.log,
+      });
+      context.report(report, () =>
+        [
+          `wrote ${report.out} (${(report.bytes / 1e6).toFixed(2)} MB, ${report.parameters} parameters)`,
+          `data: ${report.episodes.train} episodes of ${report.tasks.join(', ')}; held out: ${report.heldOut.join(', ')}`,
+          `training: ${report.steps} steps in ${report.seconds.train} s, loss ${report.loss.first.toFixed(3)} -> ${report.loss.last.toFixed(3)}`,
+          `unseen episodes of the training tasks: VOC fused ${report.validation.voc.fused}, MAE ${report.validation.mae} (pixel baseline VOC ${report.validation.baseline.voc}, MAE ${report.validation.baseline.mae})`,
+        ].join('\n'),
+      );
+    }),
+  );
+
+  const evaluate = grm
+    .command('eval')
+    .description('evaluate on simulator rollouts of a task (default the held-out one): VOC before and after one-shot adaptation, completion classes, pixel baseline')
+    .option('--task <name>', 'simulator task (default: the held-out task)')
+    .option('--model <file>', `base model (default ${DEFAULT_GRM_TINY})`)
+    .option('--clean <n>', 'clean (successful) rollouts (default 20)')
+    .option('--failed <n>', 'failed rollouts (default 20)')
+    .option('--seed <n>', 'seed of the rollouts (default 7)')
+    .option('--adapt-steps <n>', 'adaptation steps on the demo (default 600)');
+  withCommonOptions(evaluate).action(
+    action('grm', async (context, flags: EvalFlags) => {
+      const task = flags.task ?? SIM_TASKS.find((t) => t.heldOut)?.name ?? 'pick-place';
+      if (!SIM_TASKS.some((t) => t.name === task)) throw new InputError('--task', `expected one of ${SIM_TASKS.map((t) => t.name).join(', ')}, got ${describeValue(task)}`);
+      const report = await evaluateHeldOut({
+        config: context.config,
+        task,
+        model: flags.model ?? DEFAULT_GRM_TINY,
+        clean: parseIntegerFlag('--clean', flags.clean, 20, 1, 1000),
+        failed: parseIntegerFlag('--failed', flags.failed, 20, 0, 1000),
+        seed: parseIntegerFlag('--seed', flags.seed, 7, 0),
+        adaptSteps: parseIntegerFlag('--adapt-steps', flags.adaptSteps, 600, 1, 100_000),
+        logger: context.log,
+      });
+      context.report(report);
+    }),
+  );
+}

@@ -1,0 +1,139 @@
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeFileAtomic } from '../engine/index.js';
+import { createGrmTinyStore, exportGrmTiny } from '../reward/grm-tiny/io.js';
+import { GRM_TINY_CONFIG } from '../reward/grm-tiny/model.js';
+import { syntheticEpisode } from '../reward/grm-tiny/synthetic.js';
+import { CAMERA_ROLES } from '../robot/types.js';
+import { repoRoot, runCli } from './testing.js';
+
+const root = mkdtempSync(join(tmpdir(), 'dopamine-grm-cli-'));
+const episodeDir = join(root, 'slide', 'episode_001');
+const base = join(root, 'base.onnx');
+const names = { front: 'cam_high', left_wrist: 'cam_left_wrist', right_wrist: 'cam_right_wrist' } as const;
+
+/** A synthetic episode in the reference layout, cameras as PNG frame folders. */
+beforeAll(async () => {
+  const episode = syntheticEpisode({ seed: 5, frames: 30 });
+  for (const role of CAMERA_ROLES) {
+    const folder = join(episodeDir, names[role]);
+    mkdirSync(folder, { recursive: true });
+    for (let t = 0; t < episode.frameCount; t++) {
+      const image = await episode.frame(role, t);
+      await sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } }).png().toFile(join(folder, `${String(t).padStart(4, '0')}.png`));
+    }
+  }
+  writeFileSync(join(root, 'slide', 'task_instruction.json'), JSON.stringify(episode.instructions));
+  writeFileSync(
+    join(episodeDir, 'annotated_keyframes.json'),
+    JSON.stringify(episode.segments.map((s) => ({ anotation: s.label, start_frame_id: s.startFrame, end_frame_id: s.endFrame }))),
+  );
+  writeFileAtomic(base, exportGrmTiny(createGrmTinyStore(GRM_TINY_CONFIG, 1), GRM_TINY_CONFIG, 3));
+});
+
+interface ScoreJson {
+  steps: Array<{ frame: number; hop: number; progress: number }>;
+  voc: number;
+  completion: string;
+  goal: string;
+  perspectiveVoc?: Record<string, number>;
+}
+
+describe('dopamine adapt and score', () => {
+  const adapted = join(root, 'out', 'adapted.onnx');
+
+  it('adapts a model to one demo and writes it with the task references', () => {
+    const run = runCli(['adapt', episodeDir, '--base', base, '--out', adapted, '--min-voc', '-1', '--steps', '20', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { after: { forward: number }; trained: string[]; references: string; sampleFactor: number };
+    expect(report.trained.join(' ')).toMatch(/head/);
+    expect(report.sampleFactor).toBe(1); // 29 frames: lowered from 20 to give enough label points
+    expect(existsSync(adapted)).toBe(true);
+    expect(existsSync(join(root, 'out', 'adapted.task', 'goal_left_wrist.png'))).toBe(true);
+  });
+
+  it('scores an episode with the adapted references, per step, with VOC, completion and a plot', () => {
+    const plot = join(root, 'curve.png');
+    const run = runCli(['score', episodeDir, '--model', adapted, '--stride', '3', '--plot', plot, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as ScoreJson;
+    expect(result.steps.map((s) => s.frame)).toEqual([0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 29]);
+    for (const step of result.steps) {
+      expect(step.progress).toBeGreaterThanOrEqual(0);
+      expect(step.progress).toBeLessThanOrEqual(1);
+      expect(Math.abs(step.hop)).toBeLessThanOrEqual(1);
+    }
+    expect(result.goal).toMatch(/adapted model references/);
+    expect(['success', 'partial', 'failure']).toContain(result.completion);
+    expect(Object.keys(result.perspectiveVoc!)).toEqual(['incremental', 'forward', 'backward']);
+    expect(existsSync(plot)).toBe(true);
+  });
+
+  it('uses the episode\'s last frame without references, and a goal image when given', () => {
+    const lastFrame = runCli(['score', episodeDir, '--model', base, '--mode', 'backward', '--json']);
+    expect(lastFrame.code, lastFrame.stderr).toBe(0);
+    expect((JSON.parse(lastFrame.stdout) as ScoreJson).goal).toMatch(/last frame of the episode \(29\)/);
+    const goal = join(episodeDir, 'cam_high', '0029.png');
+    const withGoal = runCli(['score', episodeDir, '--model', base, '--mode', 'forward', '--goal', goal, '--json']);
+    expect(withGoal.code, withGoal.stderr).toBe(0);
+    expect((JSON.parse(withGoal.stdout) as ScoreJson).goal).toBe(`image ${goal}`);
+  });
+
+  it('names bad input', () => {
+    const mode = runCli(['score', episodeDir, '--model', base, '--mode', 'sideways']);
+    expect(mode.code).toBe(2);
+    expect(mode.stderr).toMatch(/--mode: expected one of incremental, forward, backward, fused, got "sideways"/);
+    const model = runCli(['score', episodeDir, '--model', join(root, 'missing.onnx')]);
+    expect(model.code).toBe(2);
+    expect(model.stderr).toMatch(/missing\.onnx: expected a readable \.onnx model/);
+    const out = runCli(['adapt', episodeDir, '--base', base, '--out', join(root, 'x.bin')]);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/--out: expected a file name ending in \.onnx/);
+    const dead = runCli(['score', episodeDir, '--model', 'http://127.0.0.1:9/v1', '--mode', 'forward', '--json']);
+    expect(dead.code).not.toBe(0);
+    expect(dead.stderr).toMatch(/reward\.openai\.url: no hop from http:\/\/127\.0\.0\.1:9\/v1\/chat\/completions after \d attempt\(s\): server unreachable/);
+  });
+});
+
+describe('dopamine grm pretrain (shortened)', () => {
+  it('pretrains on a few simulator episodes and writes a contract model', () => {
+    const out = join(root, 'pretrained.onnx');
+    const run = runCli(
+      ['grm', 'pretrain', '--out', out, '--tasks', 'push-cube', '--episodes-per-task', '2', '--validation-per-task', '1', '--steps', '4', '--batch', '4', '--pairs', '20', '--json'],
+      { timeoutMs: 240_000 },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { episodes: { train: number; validation: number }; steps: number; heldOut: string[]; validation: { voc: { fused: number } } };
+    expect(report.episodes.train).toBe(2);
+    expect(report.episodes.validation).toBe(1);
+    expect(report.heldOut).toEqual(['pick-place']);
+    expect(Number.isFinite(report.validation.voc.fused)).toBe(true);
+    expect(existsSync(out)).toBe(true);
+    const bad = runCli(['grm', 'pretrain', '--tasks', 'fly', '--out', out]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--tasks: expected task names among/);
+  }, 300_000);
+});
+
+const realDemo = join(repoRoot, '..', 'shared', 'data', 'clean-table', 'episode_001');
+const hasRealDemo = existsSync(realDemo);
+if (!hasRealDemo) console.warn(`skipping the real-data adaptation test: ${realDemo} is absent (../shared is not checked out)`);
+
+describe.skipIf(!hasRealDemo)('one-shot adaptation on the real clean-table demo (../shared)', () => {
+  it('adapts the shipped GRM-tiny, passes the VOC threshold and scores the demo with its references', () => {
+    const out = join(root, 'clean-table.onnx');
+    const adapt = runCli(['adapt', realDemo, '--out', out, '--json'], { timeoutMs: 300_000 });
+    expect(adapt.code, adapt.stderr).toBe(0);
+    const report = JSON.parse(adapt.stdout) as { after: { forward: number; reversed: number }; minVoc: number };
+    expect(report.minVoc).toBe(0.9);
+    expect(report.after.forward).toBeGreaterThanOrEqual(0.9);
+    const score = runCli(['score', realDemo, '--model', out, '--stride', '20', '--json'], { timeoutMs: 300_000 });
+    expect(score.code, score.stderr).toBe(0);
+    const result = JSON.parse(score.stdout) as ScoreJson;
+    expect(result.goal).toMatch(/adapted model references/);
+    expect(result.steps.length).toBe(65);
+  }, 600_000);
+});

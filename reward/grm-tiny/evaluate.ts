@@ -1,0 +1,151 @@
+/**
+ * `dopamine grm eval`: GRM-tiny on simulator rollouts of one task (by default the held-out one):
+ * one clean expert demo for one-shot adaptation, `clean` successful rollouts and `failed` failed
+ * ones (the expert stopped part-way, or so noisy it misses). Reports, before and after
+ * adaptation, VOC of fused progress and of each perspective on the clean rollouts, mean absolute
+ * error against their step-wise labels, the pixel-distance baseline on the same frames, and the
+ * completion classes of clean and failed rollouts. All scoring uses the demo's goal and instruction, and each rollout's own first frame as START.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../../common/log.js';
+import type { Config } from '../../config/schema.js';
+import { Preprocessor } from '../../perception/preprocess.js';
+import { SimRobot } from '../../robot/sim/robot.js';
+import type { Episode } from '../episode.js';
+import type { Completion } from '../evaluation.js';
+import { stepwiseLabels } from '../labels.js';
+import type { RewardModel, TaskReferences } from '../model.js';
+import { OnnxRewardModel } from '../onnx-backend.js';
+import { episodeViews, scoreFrames, strideFrames } from '../scoring.js';
+import { adaptGrmTiny, type AdaptReport } from './adapt.js';
+import { evaluateEpisodes, type EpisodeFigures } from './figures.js';
+import { loadGrmTiny } from './io.js';
+import { runSimEpisode } from './sim-data.js';
+
+export interface HeldOutOptions {
+  config: Config;
+  task: string;
+  model: string;
+  clean: number;
+  failed: number;
+  seed: number;
+  adaptSteps: number;
+  /** Label sample factor of the simulator's 10 Hz episodes (default 2). */
+  sampleFactor?: number;
+  logger?: Logger;
+}
+
+export interface FailedFigures {
+  count: number;
+  classes: Record<Completion, number>;
+  /** Share not classed success. */
+  notSuccess: number;
+}
+
+export interface HeldOutReport {
+  task: string;
+  base: string;
+  demo: { seed: number; frames: number };
+  adaptation: AdaptReport;
+  clean: { before: EpisodeFigures; after: EpisodeFigures };
+  failed: { before: FailedFigures; after: FailedFigures };
+  /** Share of all rollouts whose class is right (clean: success; failed: not success), after adaptation. */
+  completionAccuracy: number;
+  goals: { vocAfterAtLeast09: boolean; fusedAtLeastBestPerspective: boolean; failedNotSuccessAtLeast90: boolean };
+  seconds: number;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+async function failedFigures(model: RewardModel, episodes: readonly Episode[], references: { instruction: string; goal: TaskReferences['goal'] }): Promise<FailedFigures> {
+  const classes: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
+  for (const episode of episodes) {
+    const task: TaskReferences = { ...references, start: await episodeViews(episode, 0) };
+    const score = await scoreFrames(model, episode, task, strideFrames(episode.frameCount, 2), { mode: 'fused' });
+    classes[score.completion]++;
+  }
+  return { count: episodes.length, classes, notSuccess: round3(episodes.length === 0 ? 1 : (classes.partial + classes.failure) / episodes.length) };
+}
+
+export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutReport> {
+  const started = performance.now();
+  const log = options.logger;
+  const sampleFactor = options.sampleFactor ?? 2;
+  const { config: modelConfig } = loadGrmTiny(options.model);
+  const robot = await SimRobot.create(options.config, { task: options.task, render: true });
+  const base = options.seed * 10_000;
+  let demo: Awaited<ReturnType<typeof runSimEpisode>> | undefined;
+  const clean: Episode[] = [];
+  const failed: Episode[] = [];
+  try {
+    for (let i = 0; i < 20 && !demo; i++) {
+      const sim = await runSimEpisode(robot, base + i, 0);
+      if (sim.success) demo = sim;
+    }
+    if (!demo) throw new Error(`${options.task}: the expert found no successful demo in 20 seeds`);
+    for (let i = 0; clean.length < options.clean && i < 4 * options.clean; i++) {
+      const sim = await runSimEpisode(robot, base + 100 + i, 0.1);
+      if (sim.success) clean.push(sim.episode);
+    }
+    const phases = robot.task.phaseNames.length;
+    for (let i = 0; failed.length < options.failed && i < 6 * options.failed; i++) {
+      // Half stop after 1..phases-2 phases, half are the expert at full noise.
+      const sim =
+        i % 2 === 0
+          ? await runSimEpisode(robot, base + 500 + i, 0.1, { stopAfterPhases: 1 + ((i / 2) % Math.max(1, phases - 2)) })
+          : await runSimEpisode(robot, base + 500 + i, 1);
+      if (!sim.success) failed.push(sim.episode);
+    }
+  } finally {
+    await robot.close();
+  }
+  log?.info(`${options.task}: demo seed ${demo.seed} (${demo.episode.frameCount} frames), ${clean.length} clean and ${failed.length} failed rollouts`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'grm-eval-'));
+  const adaptedFile = join(dir, 'adapted.onnx');
+  const preprocessor = new Preprocessor({ width: modelConfig.width, height: modelConfig.height });
+  try {
+    const adaptation = await adaptGrmTiny(demo.episode, { base: options.model, out: adaptedFile, sampleFactor: 1, pairs: 2000, minVoc: 0, steps: options.adaptSteps, logger: log });
+    const labels = stepwiseLabels(demo.episode.segments, demo.episode.frameCount, { sampleFactor });
+    // The demo's goal and instruction; START is each rollout's own first frame (reference practice).
+    const references = {
+      instruction: demo.episode.instructions[0]!,
+      goal: await episodeViews(demo.episode, labels.frames[labels.frames.length - 1]!),
+    };
+    const figures = async (file: string): Promise<{ clean: EpisodeFigures; failed: FailedFigures }> => {
+      const model = await OnnxRewardModel.load(file, { executionProvider: 'cpu', logger: log });
+      try {
+        return {
+          clean: await evaluateEpisodes(model, clean, { sampleFactor, preprocessor, references }),
+          failed: await failedFigures(model, failed, references),
+        };
+      } finally {
+        await model.close();
+      }
+    };
+    const before = await figures(options.model);
+    const after = await figures(adaptedFile);
+    const total = clean.length + failed.length;
+    const right = after.clean.completion.success + after.failed.classes.partial + after.failed.classes.failure;
+    const best = Math.max(after.clean.voc.incremental, after.clean.voc.forward, after.clean.voc.backward);
+    return {
+      task: options.task,
+      base: options.model,
+      demo: { seed: demo.seed, frames: demo.episode.frameCount },
+      adaptation,
+      clean: { before: before.clean, after: after.clean },
+      failed: { before: before.failed, after: after.failed },
+      completionAccuracy: round3(total === 0 ? 0 : right / total),
+      goals: {
+        vocAfterAtLeast09: after.clean.voc.fused >= 0.9,
+        fusedAtLeastBestPerspective: after.clean.voc.fused >= best,
+        failedNotSuccessAtLeast90: after.failed.notSuccess >= 0.9,
+      },
+      seconds: Math.round((performance.now() - started) / 1000),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
