@@ -8,6 +8,8 @@ import { registerLabels } from './labels.js';
 import { registerLaunch } from './launch.js';
 import { registerMcap } from './mcap.js';
 import { registerPairs } from './pairs.js';
+import { registerRl } from './rl.js';
+import { registerRlLearner } from './rl-learner.js';
 import { registerRos2 } from './ros2.js';
 import { registerScore } from './score.js';
 import { registerServe } from './serve.js';
@@ -22,6 +24,8 @@ export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [
   registerGrm,
   registerAdapt,
   registerScore,
+  registerRl,
+  registerRlLearner,
   registerMcap,
   registerRos2,
   registerCalibrate,

@@ -1,0 +1,206 @@
+/**
+ * The shaping ablation: pbrs, naive and sparse rewards, same seeds and same demos, success rate
+ * (deterministic policy, fresh seeds) against training rollouts; learner update time at batch 256;
+ * wall time per run; and the semantic-trap figures of each arm (states near the goal in rollouts
+ * that never finished). Writes bench/results/rl.json and bench/results/rl.png.
+ *
+ *   npm run bench:rl              the full ablation (3 seeds x 3 arms x 150 rollouts; hours on 2 CPU cores)
+ *   npm run bench:rl -- --quick   1 seed, 20 short rollouts, 5 evaluation episodes per point
+ *   (--seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n override either;
+ *   --privileged: PRIVILEGED object positions instead of image features, a debugging run written
+ *   to bench/results/rl-privileged.json / .png)
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import sharp from 'sharp';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../common/log.js';
+import { allocateBatch, ReplayBuffer } from '../policy/replay.js';
+import { Rng } from '../policy/rng.js';
+import { SacLearner } from '../policy/sac.js';
+import type { RlResult, RlSettings } from '../policy/train.js';
+import { train } from '../policy/train.js';
+import type { ShapingMode } from '../reward/shaping.js';
+
+const quick = process.argv.includes('--quick');
+/** `--flag value` from the command line (overrides for short checks). */
+function flag(name: string): number | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : undefined;
+}
+const privileged = process.argv.includes('--privileged');
+/** Results file stem: rl (headline observations) or rl-privileged (debugging observations, labelled). */
+const stem = privileged ? 'rl-privileged' : 'rl';
+const arms: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
+const seeds = Array.from({ length: flag('--seeds') ?? (quick ? 1 : 3) }, (_, i) => i + 1);
+const config = loadConfig(undefined);
+const log = createLogger('bench:rl');
+
+const base: RlSettings = {
+  task: 'pick-place',
+  reward: 'privileged',
+  shaping: 'pbrs',
+  seed: 1,
+  rollouts: flag('--rollouts') ?? (quick ? 20 : 150),
+  observation: privileged ? 'privileged' : 'features',
+  demos: flag('--demos') ?? (quick ? 10 : 20),
+  demoNoise: 0.3,
+  bcSteps: quick ? 200 : 500,
+  hidden: [256, 256],
+  batchSize: 256,
+  updatesPerStep: quick ? 1 : config.policy.updatesPerStep,
+  learningRate: config.policy.learningRate,
+  gamma: config.reward.shaping.gamma,
+  tau: 0.005,
+  initialAlpha: 0.05,
+  bufferCapacity: 200_000,
+  evalEvery: 10,
+  evalEpisodes: flag('--eval-episodes') ?? (quick ? 5 : 50),
+  success: config.reward.shaping.success,
+  successDelta: config.reward.shaping.successDelta,
+  terminalPotential: config.reward.shaping.terminalPotential,
+  trapThreshold: 0.8,
+  ...(quick ? { maxSteps: 100 } : {}),
+  controlHz: config.robot.controlHz,
+  physicsStepS: config.robot.sim.physicsStepS,
+  bounds: { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad, workspaceMin: config.safety.workspaceMin, workspaceMax: config.safety.workspaceMax },
+  camera: { width: config.cameras.width, height: config.cameras.height },
+  executionProvider: 'cpu',
+  threads: 0,
+};
+
+/** Mean time of one SAC update (critics + actor + temperature + Polyak) at batch 256, observation as in the runs. */
+async function updateTiming(observationSize: number): Promise<{ batch: number; hidden: number[]; observationSize: number; meanMs: number; updates: number }> {
+  const learner = await SacLearner.create({ observationSize, actionSize: 5, hidden: base.hidden, batchSize: 256, learningRate: 3e-4, gamma: 0.99, tau: 0.005, initialAlpha: 0.05, seed: 1, executionProvider: 'cpu' });
+  const rng = new Rng(1);
+  const buffer = new ReplayBuffer('timing', 4096, observationSize, 5);
+  for (let i = 0; i < 4096; i++) {
+    const o = Float32Array.from({ length: observationSize }, () => rng.normal());
+    buffer.add({ observation: o, action: Float32Array.from({ length: 5 }, () => rng.next() * 2 - 1), reward: rng.next(), nextObservation: o, terminal: false });
+  }
+  const batch = allocateBatch(256, observationSize, 5);
+  const times: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const t0 = performance.now();
+    buffer.sampleInto(batch, 0, 256, rng);
+    await learner.update(batch, rng);
+    if (i >= 10) times.push(performance.now() - t0);
+  }
+  await learner.dispose();
+  return { batch: 256, hidden: base.hidden, observationSize, meanMs: times.reduce((a, b) => a + b, 0) / times.length, updates: times.length };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+const colours: Record<ShapingMode, string> = { pbrs: '#1f77b4', naive: '#d62728', sparse: '#7f7f7f' };
+
+function plotSvg(runs: RlResult[], title: string): string {
+  const [w, h, left, right, top, bottom] = [760, 440, 60, 130, 40, 50];
+  const maxX = Math.max(1, ...runs.flatMap((r) => r.curve.map((p) => p.rollouts)));
+  const x = (v: number): number => left + (v / maxX) * (w - left - right);
+  const y = (v: number): number => top + (1 - v) * (h - top - bottom);
+  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><rect width="100%" height="100%" fill="white"/>`];
+  parts.push(`<text x="${w / 2}" y="22" font-family="sans-serif" font-size="15" text-anchor="middle">${title}</text>`);
+  for (let i = 0; i <= 5; i++) {
+    const v = i / 5;
+    parts.push(`<line x1="${left}" x2="${w - right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 8}" y="${y(v) + 4}" font-family="sans-serif" font-size="12" text-anchor="end">${Math.round(v * 100)}%</text>`);
+  }
+  for (let i = 0; i <= 5; i++) {
+    const v = Math.round((i / 5) * maxX);
+    parts.push(`<text x="${x(v)}" y="${h - bottom + 18}" font-family="sans-serif" font-size="12" text-anchor="middle">${v}</text>`);
+  }
+  parts.push(`<text x="${(left + w - right) / 2}" y="${h - 10}" font-family="sans-serif" font-size="13" text-anchor="middle">training rollouts</text>`);
+  parts.push(`<text x="16" y="${(top + h - bottom) / 2}" font-family="sans-serif" font-size="13" text-anchor="middle" transform="rotate(-90 16 ${(top + h - bottom) / 2})">success (deterministic policy)</text>`);
+  parts.push(`<line x1="${left}" x2="${w - right}" y1="${y(0.95)}" y2="${y(0.95)}" stroke="#2ca02c" stroke-dasharray="5 4"/><text x="${w - right + 6}" y="${y(0.95) + 4}" font-family="sans-serif" font-size="11" fill="#2ca02c">goal 95%</text>`);
+  arms.forEach((arm, k) => {
+    const armRuns = runs.filter((r) => r.shaping === arm);
+    for (const r of armRuns) {
+      const pts = r.curve.map((p) => `${x(p.rollouts).toFixed(1)},${y(p.success).toFixed(1)}`).join(' ');
+      parts.push(`<polyline points="${pts}" fill="none" stroke="${colours[arm]}" stroke-width="${armRuns.length > 1 ? 1 : 2.5}" opacity="${armRuns.length > 1 ? 0.35 : 1}"/>`);
+    }
+    if (armRuns.length > 1) {
+      const xs = armRuns[0]!.curve.map((p) => p.rollouts);
+      const pts = xs.map((v, i) => `${x(v).toFixed(1)},${y(median(armRuns.map((r) => r.curve[i]?.success ?? 0))).toFixed(1)}`).join(' ');
+      parts.push(`<polyline points="${pts}" fill="none" stroke="${colours[arm]}" stroke-width="2.5"/>`);
+    }
+    parts.push(`<line x1="${w - right + 10}" x2="${w - right + 34}" y1="${top + 50 + k * 20}" y2="${top + 50 + k * 20}" stroke="${colours[arm]}" stroke-width="2.5"/><text x="${w - right + 40}" y="${top + 54 + k * 20}" font-family="sans-serif" font-size="12">${arm}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+const loadBefore = loadavg();
+const started = performance.now();
+const runs: RlResult[] = [];
+const root = mkdtempSync(join(tmpdir(), 'bench-rl-'));
+try {
+  for (const seed of seeds) {
+    for (const shaping of arms) {
+      log.info(`run: ${shaping}, seed ${seed}`);
+      runs.push(await train({ ...base, shaping, seed }, { runDir: join(root, `${shaping}-${seed}`), resume: false, log: log.child(`${shaping}-${seed}`) }));
+      const r = runs.at(-1)!;
+      log.info(`${shaping} seed ${seed}: curve ${r.curve.map((p) => `${p.rollouts}:${(p.success * 100).toFixed(0)}%`).join(' ')}, ${r.wallS.toFixed(0)} s`);
+    }
+  }
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
+const timing = await updateTiming(runs[0] ? 5 + 3 * 64 : 197);
+
+const arm = (shaping: ShapingMode) => {
+  const armRuns = runs.filter((r) => r.shaping === shaping);
+  const last = (r: RlResult): number => r.curve.at(-1)?.success ?? 0;
+  const reach95 = armRuns.map((r) => r.curve.find((p) => p.success >= 0.95)?.rollouts ?? null);
+  return {
+    shaping,
+    medianFinalSuccess: median(armRuns.map(last)),
+    medianSuccessAt150: base.rollouts >= 150 ? median(armRuns.map((r) => r.curve.find((p) => p.rollouts === 150)?.success ?? 0)) : null,
+    rolloutsTo95: reach95,
+    trainingRolloutSuccess: median(armRuns.map((r) => r.rollouts.filter((s) => s.success).length / Math.max(1, r.rollouts.length))),
+    trap: {
+      highProgressStepsPerFailedRollout: median(armRuns.map((r) => r.trap.highProgressStepsPerFailedRollout)),
+      meanMaxProgressFailed: median(armRuns.map((r) => r.trap.meanMaxProgressFailed)),
+      threshold: base.trapThreshold,
+    },
+    medianWallS: median(armRuns.map((r) => r.wallS)),
+  };
+};
+const summary = arms.map(arm);
+const cpu = cpus();
+const result = {
+  task: base.task,
+  quick,
+  note: quick
+    ? `QUICK run (npm run bench:rl -- --quick): ${seeds.length} seed(s), ${base.rollouts} rollouts of at most ${base.maxSteps ?? 'the task limit of'} steps, ${base.demos} demos, ${base.evalEpisodes} evaluation episodes per point, ${base.updatesPerStep} update(s) per step. Not the full ablation.`
+    : 'Full ablation: 3 seeds x 3 arms x 150 rollouts, 20 demos, 50 evaluation episodes per point.',
+  machine: {
+    cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(),
+    loadavg_before: loadBefore.map((l) => Math.round(l * 100) / 100), loadavg_after: loadavg().map((l) => Math.round(l * 100) / 100),
+    onnxruntime_node: createRequire(import.meta.url)('onnxruntime-node/package.json').version as string,
+  },
+  settings: { ...base, seeds },
+  observation: runs[0]?.observation,
+  reward: runs[0]?.reward,
+  privileged: runs[0]?.privileged,
+  learnerUpdate: timing,
+  goal: { success: 0.95, evalEpisodes: 50, withinRollouts: 150, wallSPerSeed: 600 },
+  summary,
+  runs: runs.map((r) => ({
+    shaping: r.shaping, seed: r.seed, curve: r.curve, wallS: r.wallS, updates: r.learner.updates, updateMsInRun: r.learner.updateMs, demos: r.demos, trap: r.trap,
+    trainingRollouts: r.rollouts.map((s) => ({ index: s.index, success: s.success, steps: s.steps, maxProgress: Math.round(s.maxProgress * 1000) / 1000, highProgressSteps: s.highProgressSteps })),
+  })),
+  totalWallS: (performance.now() - started) / 1000,
+};
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);
+const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point${quick ? ' (QUICK)' : ''}${privileged ? ' PRIVILEGED obs' : ''}`;
+await sharp(Buffer.from(plotSvg(runs, title))).png().toFile(`bench/results/${stem}.png`);
+for (const s of summary) {
+  console.log(`${s.shaping.padEnd(6)} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, wall ${s.medianWallS.toFixed(0)} s`);
+}
+console.log(`learner update at batch 256: ${timing.meanMs.toFixed(1)} ms; total ${result.totalWallS.toFixed(0)} s; wrote bench/results/${stem}.json and ${stem}.png`);

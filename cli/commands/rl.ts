@@ -1,0 +1,145 @@
+/**
+ * `dopamine rl`: one online RL training session on the simulator; prints the success-rate curve
+ * (deterministic policy on fresh seeds every few rollouts) and the run's figures.
+ */
+import type { Command } from 'commander';
+import { InputError } from '../../common/errors.js';
+import { action, withCommonOptions } from '../command.js';
+import type { LearnerSettings } from '../../policy/learner.js';
+import type { RlResult, RlSettings } from '../../policy/train.js';
+
+/** `host:port` of a learner process. */
+export function learnerAddress(value: string): { host: string; port: number } {
+  const match = /^(.+):(\d+)$/.exec(value);
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match || port < 1 || port > 65535) throw new InputError('--learner', `expected host:port (port 1-65535), got ${JSON.stringify(value)}`);
+  return { host: match[1]!, port };
+}
+
+interface RlOptions {
+  task?: string;
+  rollouts?: string;
+  shaping?: string;
+  seed?: string;
+  runDir?: string;
+  resume?: boolean;
+  observation?: string;
+  demos?: string;
+  hidden?: string;
+  batchSize?: string;
+  updatesPerStep?: string;
+  evalEvery?: string;
+  evalEpisodes?: string;
+  maxSteps?: string;
+  bcSteps?: string;
+  learner?: string;
+  reward?: string;
+  rewardModel?: string;
+}
+
+function integer(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new InputError(flag, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new InputError(flag, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+function human(result: RlResult): string {
+  const lines = [
+    `task ${result.task}, shaping ${result.shaping}, seed ${result.seed}`,
+    `observations: ${result.observation}`,
+    `reward: ${result.reward}`,
+    'rollouts  success',
+    ...result.curve.map((p) => `${String(p.rollouts).padStart(8)}  ${(100 * p.success).toFixed(0)}%`),
+    `learner: ${result.learner.updates} updates at batch ${result.learner.batchSize}, ${result.learner.updateMs?.toFixed(1) ?? '-'} ms each; wall ${result.wallS.toFixed(1)} s`,
+  ];
+  return lines.join('\n');
+}
+
+export function registerRl(program: Command): void {
+  const command = program
+    .command('rl')
+    .description('train a policy online on the simulator (SAC + RLPD, shaped progress reward) and print the success-rate curve')
+    .option('--task <name>', 'simulator task (default robot.task; the held-out task is pick-place)')
+    .option('--rollouts <n>', 'training episodes (default 150; with --resume the stored number, or more if given)')
+    .option('--shaping <mode>', 'pbrs | naive | sparse (default reward.shaping.mode)')
+    .option('--seed <n>', 'seed of demos, learner, actor and evaluation episodes (default policy.seed)')
+    .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
+    .option('--resume', 'continue the run in --run-dir (its stored settings are used)')
+    .option('--reward <source>', 'privileged (the simulator\'s progress, a development stand-in) | model (an ONNX GRM, fused progress)', 'privileged')
+    .option('--reward-model <file>', 'ONNX reward model for --reward model (default models/grm-tiny.onnx; an adapted model brings its task references)')
+    .option('--observation <kind>', 'features (proprioception + frozen image features) | privileged (debugging only)', 'features')
+    .option('--demos <n>', 'expert demos for the demo buffer and behaviour cloning, at most 20 (default policy.demos)')
+    .option('--hidden <sizes>', 'hidden layer widths of actor and critics, comma-separated', '256,256')
+    .option('--batch-size <n>', 'learner batch (default policy.batchSize)')
+    .option('--updates-per-step <n>', 'learner updates per control step (default policy.updatesPerStep)')
+    .option('--eval-every <n>', 'evaluate after every n rollouts', '10')
+    .option('--eval-episodes <n>', 'evaluation episodes (fresh seeds) per point', '50')
+    .option('--max-steps <n>', 'control steps per episode (default: the task time limit)')
+    .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '500')
+    .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md)');
+  withCommonOptions(command).action(
+    action('rl', async (context, options: RlOptions) => {
+      const c = context.config;
+      const hidden = (options.hidden ?? '256,256').split(',').map((s) => integer('--hidden', s, 1, 4096)!);
+      const settings: RlSettings = {
+        task: options.task ?? c.robot.task,
+        reward: oneOf('--reward', options.reward, ['privileged', 'model'] as const)!,
+        ...(options.rewardModel !== undefined ? { rewardModel: options.rewardModel } : {}),
+        shaping: oneOf('--shaping', options.shaping, ['pbrs', 'naive', 'sparse'] as const) ?? c.reward.shaping.mode,
+        seed: integer('--seed', options.seed, 0) ?? c.policy.seed,
+        // With --resume and no --rollouts, 0 keeps the stored number (train takes the larger).
+        rollouts: integer('--rollouts', options.rollouts, 0, 100_000) ?? (options.resume === true ? 0 : 150),
+        observation: oneOf('--observation', options.observation, ['features', 'privileged'] as const)!,
+        demos: integer('--demos', options.demos, 0, 20) ?? Math.min(20, c.policy.demos),
+        demoNoise: 0.3,
+        bcSteps: integer('--bc-steps', options.bcSteps, 0)!,
+        hidden,
+        batchSize: integer('--batch-size', options.batchSize, 2) ?? c.policy.batchSize,
+        updatesPerStep: integer('--updates-per-step', options.updatesPerStep, 0, 64) ?? c.policy.updatesPerStep,
+        learningRate: c.policy.learningRate,
+        gamma: c.reward.shaping.gamma,
+        tau: 0.005,
+        initialAlpha: 0.05,
+        bufferCapacity: 200_000,
+        evalEvery: integer('--eval-every', options.evalEvery, 1)!,
+        evalEpisodes: integer('--eval-episodes', options.evalEpisodes, 1)!,
+        success: c.reward.shaping.success,
+        successDelta: c.reward.shaping.successDelta,
+        terminalPotential: c.reward.shaping.terminalPotential,
+        trapThreshold: 0.8,
+        maxSteps: integer('--max-steps', options.maxSteps, 1),
+        controlHz: c.robot.controlHz,
+        physicsStepS: c.robot.sim.physicsStepS,
+        bounds: { maxStepM: c.safety.maxStepM, maxYawStepRad: c.safety.maxYawStepRad, workspaceMin: c.safety.workspaceMin, workspaceMax: c.safety.workspaceMax },
+        camera: { width: c.cameras.width, height: c.cameras.height },
+        executionProvider: c.engine.executionProvider,
+        threads: c.engine.threads,
+      };
+      if (settings.maxSteps === undefined) delete settings.maxSteps;
+      const remote = options.learner === undefined ? undefined : learnerAddress(options.learner);
+      // The training stack (onnxruntime, MuJoCo) loads only when a session runs, so every other
+      // command starts fast.
+      const { train } = await import('../../policy/train.js');
+      const { RemoteLearner } = await import('../../policy/protocol.js');
+      const result = await train(settings, {
+        runDir: options.runDir ?? c.policy.runDir,
+        resume: options.resume === true,
+        log: context.log,
+        ...(remote
+          ? {
+              remote: (learnerSettings: LearnerSettings) =>
+                RemoteLearner.connect(learnerSettings, { ...remote, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: context.log }),
+            }
+          : {}),
+      });
+      context.report(result, (r) => human(r as RlResult));
+    }),
+  );
+}

@@ -1,0 +1,208 @@
+/**
+ * The robot as the RL loop sees it: reset, act, stop, observations in the robot interface's types.
+ * `SimEnvironment` runs a simulator task directly on its MuJoCo world, so that it can also hand out
+ * the privileged quantities (object poses, a geometric progress estimate) used only by the
+ * debugging options, which are labelled as such wherever they appear.
+ */
+import { InputError } from '../common/errors.js';
+import type { ArmAction, CameraFrame, CameraRole, Observation, Robot } from '../robot/types.js';
+import { ScriptedExpert, stepLimit } from '../robot/sim/expert.js';
+import { RayCastRenderer } from '../robot/sim/render.js';
+import { SIM_CAMERAS } from '../robot/sim/scene.js';
+import { findTask, taskNames } from '../robot/sim/tasks.js';
+import { SimWorld } from '../robot/sim/world.js';
+
+/** What the loop gets after a reset or a step. */
+export interface EnvObservation {
+  observation: Observation;
+  /** Privileged simulator state (debugging only): object poses and geometric task progress. */
+  privileged?: { state: Float32Array; progress: number };
+}
+
+export interface EnvStep {
+  next: EnvObservation;
+  /** The environment's own success predicate, when it has one. */
+  success: boolean | undefined;
+}
+
+export interface RlEnvironment {
+  readonly task: string;
+  /** Control steps per episode (the task's time limit). */
+  readonly maxSteps: number;
+  reset(seed: number): Promise<EnvObservation>;
+  act(action: ArmAction): Promise<EnvStep>;
+  /** Safety stop: hold position until the next reset. */
+  stop(reason: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ActionLimits {
+  maxStepM: number;
+  maxYawStepRad: number;
+}
+
+/** Policy output in [-1, 1]^5 to an arm command: translation and yaw scaled to the per-step caps, gripper to [0, 1]. */
+export function vectorToAction(v: ArrayLike<number>, limits: ActionLimits): ArmAction {
+  const c = (x: number): number => Math.max(-1, Math.min(1, x));
+  return { dx: c(v[0]!) * limits.maxStepM, dy: c(v[1]!) * limits.maxStepM, dz: c(v[2]!) * limits.maxStepM, dyaw: c(v[3]!) * limits.maxYawStepRad, gripper: (c(v[4]!) + 1) / 2 };
+}
+
+/** The inverse of vectorToAction (clipped), for demo actions. */
+export function actionToVector(a: ArmAction, limits: ActionLimits): Float32Array {
+  const c = (x: number): number => Math.max(-1, Math.min(1, x));
+  return Float32Array.of(c(a.dx / limits.maxStepM), c(a.dy / limits.maxStepM), c(a.dz / limits.maxStepM), c(a.dyaw / limits.maxYawStepRad), c(a.gripper * 2 - 1));
+}
+
+/**
+ * Any arm behind the robot interface (a lab arm over ROS 2, or the simulator's SimRobot) as an RL
+ * environment. No privileged state: observations are what the robot reports.
+ */
+export class RobotEnvironment implements RlEnvironment {
+  readonly task: string;
+
+  constructor(
+    private readonly robot: Robot,
+    task: string,
+    readonly maxSteps: number,
+  ) {
+    this.task = task;
+  }
+
+  async reset(seed: number): Promise<EnvObservation> {
+    return { observation: await this.robot.reset(seed) };
+  }
+
+  async act(action: ArmAction): Promise<EnvStep> {
+    const step = await this.robot.act(action);
+    return { next: { observation: step.observation }, success: step.success };
+  }
+
+  stop(reason: string): Promise<void> {
+    return this.robot.stop(reason);
+  }
+
+  close(): Promise<void> {
+    return this.robot.close();
+  }
+}
+
+type Vec3 = [number, number, number];
+const dist = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+const distXY = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1]);
+const unit = (x: number): number => Math.max(0, Math.min(1, x));
+
+/**
+ * PRIVILEGED geometric progress (debugging and development only; it reads object poses the
+ * policy and the reward model never see). Monotone in the task's stages, 1 exactly at success.
+ */
+const privilegedTasks: Record<string, { bodies: string[]; progress(world: SimWorld, start: Record<string, Vec3>): number }> = {
+  'pick-place': {
+    bodies: ['cube', 'bin'],
+    progress(world) {
+      if (world.task.success(world)) return 1;
+      const ee = world.eePosition();
+      const cube = world.bodyPosition('cube');
+      const bin = world.bodyPosition('bin');
+      const held = cube[2] > 0.035 && world.gripperCommanded() > 0.5 && dist(ee, cube) < 0.06;
+      if (!held) return 0.35 * unit(1 - dist(ee, [cube[0], cube[1], cube[2] + 0.005]) / 0.3) + (dist(ee, cube) < 0.03 && world.gripperCommanded() > 0.5 ? 0.05 : 0);
+      return 0.45 + 0.45 * unit(1 - distXY(cube, bin) / 0.4);
+    },
+  },
+  'push-cube': {
+    bodies: ['cube', 'target'],
+    progress(world, start) {
+      if (world.task.success(world)) return 1;
+      const cube = world.bodyPosition('cube');
+      const target = world.bodyPosition('target');
+      const initial = Math.max(0.05, distXY(start.cube!, target));
+      const reach = unit(1 - dist(world.eePosition(), cube) / 0.3);
+      return 0.25 * reach + 0.7 * unit(1 - distXY(cube, target) / initial);
+    },
+  },
+};
+
+export interface SimEnvironmentOptions {
+  task: string;
+  physicsStepS: number;
+  controlHz: number;
+  bounds: { maxStepM: number; maxYawStepRad: number; workspaceMin: Vec3; workspaceMax: Vec3 };
+  /** Render the three camera views each step (needed for image features and the reward model). */
+  cameras?: { width: number; height: number };
+  /** Override of the task's time limit, in control steps (short test runs). */
+  maxSteps?: number;
+}
+
+export class SimEnvironment implements RlEnvironment {
+  readonly task: string;
+  readonly maxSteps: number;
+  private startPoses: Record<string, Vec3> = {};
+  private readonly cameraIds: { role: CameraRole; camera: string; id: number }[];
+
+  private constructor(
+    readonly world: SimWorld,
+    private readonly renderer: RayCastRenderer | undefined,
+    options: SimEnvironmentOptions,
+  ) {
+    this.task = options.task;
+    this.maxSteps = options.maxSteps ?? stepLimit(world);
+    this.cameraIds = (['front', 'left_wrist', 'right_wrist'] as const).map((role) => ({ role, camera: SIM_CAMERAS[role], id: world.id('camera', SIM_CAMERAS[role]) }));
+  }
+
+  static async create(options: SimEnvironmentOptions): Promise<SimEnvironment> {
+    const task = findTask(options.task);
+    if (!task) throw new InputError('--task', `expected one of ${taskNames().join(', ')}, got ${JSON.stringify(options.task)}`);
+    const world = await SimWorld.create({ task, physicsStepS: options.physicsStepS, controlHz: options.controlHz, bounds: options.bounds });
+    const renderer = options.cameras ? new RayCastRenderer(world.mujoco, world.model, options.cameras.width, options.cameras.height) : undefined;
+    return new SimEnvironment(world, renderer, options);
+  }
+
+  /** Whether PRIVILEGED state and progress exist for this task. */
+  get hasPrivileged(): boolean {
+    return this.task in privilegedTasks;
+  }
+
+  async reset(seed: number): Promise<EnvObservation> {
+    this.world.reset(seed);
+    const spec = privilegedTasks[this.task];
+    this.startPoses = Object.fromEntries((spec?.bodies ?? []).map((b) => [b, this.world.bodyPosition(b)]));
+    return this.observe();
+  }
+
+  async act(action: ArmAction): Promise<EnvStep> {
+    this.world.step(action);
+    return { next: this.observe(), success: this.world.task.success(this.world) };
+  }
+
+  async stop(): Promise<void> {
+    this.world.hold();
+  }
+
+  async close(): Promise<void> {
+    this.renderer?.close();
+    this.world.close();
+  }
+
+  /** A scripted expert for this episode (demos), acting on the same world. */
+  expert(noise: number, seed: number): ScriptedExpert {
+    return new ScriptedExpert(this.world, { noise, seed });
+  }
+
+  private observe(): EnvObservation {
+    const w = this.world;
+    const stampMs = w.time * 1000;
+    const frames: CameraFrame[] = this.renderer
+      ? this.cameraIds.map(({ role, camera, id }) => {
+          const view = this.renderer!.render(w.data, id);
+          return { role, camera, width: view.width, height: view.height, rgb: view.rgb, stampMs };
+        })
+      : [];
+    const observation: Observation = {
+      state: { eePosition: w.eePosition(), eeYaw: w.eeYaw(), gripperOpening: w.gripperOpening(), jointPositions: w.jointPositions(), stampMs },
+      frames,
+    };
+    const spec = privilegedTasks[this.task];
+    if (!spec) return { observation };
+    const state = Float32Array.from(spec.bodies.flatMap((b) => w.bodyPosition(b)));
+    return { observation, privileged: { state, progress: spec.progress(w, this.startPoses) } };
+  }
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import type { ArmAction, Observation } from '../robot/types.js';
+import type { EnvObservation, EnvStep, RlEnvironment } from './environment.js';
+import type { ShapingSettings } from './episode.js';
+import { highProgressSteps, runEpisode, scoreEpisode, transitionsOf } from './episode.js';
+import type { ObservationEncoder } from './observation.js';
+import type { RewardScorer } from './scorer.js';
+
+/** A hand moving along x; progress = x, success at x >= 1 (the environment's own predicate). */
+class LineEnvironment implements RlEnvironment {
+  readonly task = 'line';
+  x = 0;
+  stopped: string | undefined;
+  constructor(readonly maxSteps: number) {}
+  private obs(): EnvObservation {
+    const observation: Observation = { state: { eePosition: [this.x, 0, 0], eeYaw: 0, gripperOpening: 1, jointPositions: [], stampMs: 0 }, frames: [] };
+    return { observation, privileged: { state: Float32Array.of(this.x), progress: Math.min(1, this.x) } };
+  }
+  async reset(): Promise<EnvObservation> {
+    this.x = 0;
+    return this.obs();
+  }
+  async act(action: ArmAction): Promise<EnvStep> {
+    this.x += action.dx;
+    return { next: this.obs(), success: this.x >= 1 };
+  }
+  async stop(reason: string): Promise<void> {
+    this.stopped = reason;
+  }
+  async close(): Promise<void> {}
+}
+
+const encoder: ObservationEncoder = { mode: 'privileged', label: 'x', size: 1, encode: async (o) => Float32Array.of(o.observation.state.eePosition[0]) };
+const limits = { maxStepM: 0.25, maxYawStepRad: 0.1 };
+const forward = async (): Promise<Float32Array> => Float32Array.of(1, 0, 0, 0, 0); // +0.25 per step
+
+/** Scores x, but only when `release()` is called: a reward model slower than control. */
+function gatedScorer(): RewardScorer & { release(): void; calls: number } {
+  const waiting: (() => void)[] = [];
+  let open = false;
+  const scorer = {
+    label: 'gated',
+    privileged: true,
+    calls: 0,
+    release() {
+      open = true;
+      waiting.splice(0).forEach((go) => go());
+    },
+    beginEpisode: () => (o: EnvObservation) => {
+      scorer.calls++;
+      return new Promise<number>((resolve) => {
+        const go = (): void => resolve(o.privileged!.progress);
+        if (open) go();
+        else waiting.push(go);
+      });
+    },
+  };
+  return scorer;
+}
+
+const shaping = (over: Partial<ShapingSettings> = {}): ShapingSettings => ({ mode: 'pbrs', gamma: 0.9, successDelta: 0.05, success: 'env', terminalPotential: 0, ...over });
+
+describe('episode manager', () => {
+  it('control never waits for the reward model: the episode runs to its end with no score back', async () => {
+    const env = new LineEnvironment(3);
+    const scorer = gatedScorer();
+    const episode = await runEpisode({ env, encoder, scorer, limits, seed: 1, policy: async () => Float32Array.of(0.1, 0, 0, 0, 0), success: 'progress', successDelta: 0.05 });
+    expect(episode.actions).toHaveLength(3);
+    expect(episode.end).toBe('time-limit');
+    let settled = false;
+    void episode.progress.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false); // rewards are not known yet, so nothing can enter a buffer
+    scorer.release();
+    expect(await episode.progress).toHaveLength(4);
+  });
+
+  it('ends at the environment success and shapes a terminal last transition', async () => {
+    const env = new LineEnvironment(10);
+    const scorer = gatedScorer();
+    scorer.release();
+    const episode = await runEpisode({ env, encoder, scorer, limits, seed: 1, policy: forward, success: 'env', successDelta: 0.05 });
+    expect(episode.end).toBe('success');
+    expect(episode.actions).toHaveLength(4);
+    const scored = await scoreEpisode(episode, shaping());
+    expect(scored.success).toBe(true);
+    expect(scored.progress).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    const transitions = transitionsOf(scored);
+    expect(transitions.map((t) => t.terminal)).toEqual([false, false, false, true]);
+    // pbrs: r = success + gamma * Phi(s') - Phi(s), Phi(terminal) = 0.
+    expect(transitions[3]!.reward).toBeCloseTo(1 + 0 - 0.75, 6);
+    expect(transitions[0]!.reward).toBeCloseTo(0.9 * 0.25 - 0, 6);
+  });
+
+  it('a success judged by late progress cuts the episode at the first successful state', async () => {
+    const env = new LineEnvironment(8);
+    const scorer = gatedScorer(); // nothing scored during the episode: success is found when scoring
+    const episode = await runEpisode({ env, encoder, scorer, limits, seed: 1, policy: forward, success: 'progress', successDelta: 0.05 });
+    expect(episode.actions).toHaveLength(8);
+    scorer.release();
+    const scored = await scoreEpisode(episode, shaping({ success: 'progress' }));
+    expect(scored.actions).toHaveLength(4);
+    expect(scored.observations).toHaveLength(5);
+    expect(scored.end).toBe('success');
+    expect(scored.terminal).toBe(true);
+  });
+
+  it('naive shaping pays for hovering near the goal; the trap counter sees it', async () => {
+    const scorer = gatedScorer();
+    scorer.release();
+    let t = 0;
+    // Go to x = 0.9 and hover there, never finishing.
+    const hover = async (): Promise<Float32Array> => Float32Array.of(t++ < 3 ? 1 : 0, 0, 0, 0, 0);
+    const hovering = await runEpisode({ env: new LineEnvironment(6), encoder, scorer, limits: { maxStepM: 0.3, maxYawStepRad: 0.1 }, seed: 1, policy: hover, success: 'env', successDelta: 0.05 });
+    const scored = await scoreEpisode(hovering, shaping({ mode: 'naive' }));
+    expect(scored.success).toBe(false);
+    expect(highProgressSteps(scored, 0.8)).toBe(4);
+    // Each hovering step earns 0 under naive shaping but loses (1 - gamma) * P under pbrs.
+    expect(scored.rewards.slice(3)).toEqual([0, 0, 0]);
+    const pbrs = await scoreEpisode(hovering, shaping({ mode: 'pbrs' }));
+    expect(pbrs.rewards[4]).toBeCloseTo(0.9 * 0.9 - 0.9, 5);
+  });
+
+  it('a non-finite action is a safety stop: the arm is held and the episode ends terminal', async () => {
+    const env = new LineEnvironment(5);
+    const scorer = gatedScorer();
+    scorer.release();
+    let t = 0;
+    const episode = await runEpisode({ env, encoder, scorer, limits, seed: 1, policy: async () => Float32Array.of(t++ === 2 ? Number.NaN : 0.5, 0, 0, 0, 0), success: 'env', successDelta: 0.05 });
+    expect(episode.end).toBe('stopped');
+    expect(env.stopped).toMatch(/non-finite/);
+    expect(episode.actions).toHaveLength(2);
+    const scored = await scoreEpisode(episode, shaping());
+    expect(scored.terminal).toBe(true);
+    expect(scored.success).toBe(false);
+  });
+
+  it('an operator stop holds the arm', async () => {
+    const env = new LineEnvironment(5);
+    const scorer = gatedScorer();
+    scorer.release();
+    let steps = 0;
+    const operator = { successRequested: () => false, stopRequested: () => (steps >= 1 ? 'e-stop pressed' : undefined) };
+    const episode = await runEpisode({ env, encoder, scorer, limits, seed: 1, policy: async () => (steps++, Float32Array.of(0.5, 0, 0, 0, 0)), success: 'env', successDelta: 0.05, operator });
+    expect(episode.end).toBe('stopped');
+    expect(env.stopped).toBe('operator: e-stop pressed');
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * The episode manager: reset, act until success, the time limit or a safety stop, and hand the
+ * episode over with its progress still being scored. Success comes from fused progress (default),
+ * from the environment's predicate, or from an operator. Progress arrives late, so a success
+ * judged by progress is applied when finishing the episode: everything after the first successful
+ * state is cut off (the MDP ended there).
+ */
+import { shapeEpisode, type ShapingMode, type SuccessSource } from '../reward/shaping.js';
+import type { ActionLimits, RlEnvironment } from './environment.js';
+import { vectorToAction } from './environment.js';
+import type { ObservationEncoder } from './observation.js';
+import type { Transition } from './replay.js';
+import type { RewardScorer } from './scorer.js';
+import { ProgressQueue } from './scorer.js';
+
+/** A human at the robot: can declare success or stop the arm (the dashboard sets these). */
+export interface Operator {
+  successRequested(): boolean;
+  /** A reason when the operator pressed stop, else undefined. */
+  stopRequested(): string | undefined;
+}
+
+export type EpisodeEnd = 'success' | 'time-limit' | 'stopped';
+
+export interface CollectedEpisode {
+  seed: number;
+  /** Policy observations s_0 .. s_T. */
+  observations: Float32Array[];
+  /** Actions a_0 .. a_{T-1}, policy units. */
+  actions: Float32Array[];
+  /** Environment success after each action (false where the environment has no predicate). */
+  envSuccess: boolean[];
+  end: EpisodeEnd;
+  stopReason?: string;
+  /** Resolves to P(s_0) .. P(s_T) once the reward model has scored every state. */
+  progress: Promise<number[]>;
+}
+
+export interface EpisodeRunOptions {
+  env: RlEnvironment;
+  encoder: ObservationEncoder;
+  scorer: RewardScorer;
+  limits: ActionLimits;
+  seed: number;
+  /** The policy: observation -> action in [-1, 1]^A. */
+  policy: (observation: Float32Array) => Promise<Float32Array>;
+  success: SuccessSource;
+  successDelta: number;
+  operator?: Operator;
+  /** Called after every control step (the single-process learner's updates go here). */
+  afterStep?: () => Promise<void>;
+}
+
+export async function runEpisode(o: EpisodeRunOptions): Promise<CollectedEpisode> {
+  const queue = new ProgressQueue(o.scorer.beginEpisode());
+  let current = await o.env.reset(o.seed);
+  queue.push(current);
+  const observations = [await o.encoder.encode(current)];
+  const actions: Float32Array[] = [];
+  const envSuccess: boolean[] = [];
+  let end: EpisodeEnd = 'time-limit';
+  let stopReason: string | undefined;
+  for (let t = 0; t < o.env.maxSteps; t++) {
+    const action = await o.policy(observations[t]!);
+    if (!action.every(Number.isFinite)) {
+      stopReason = 'policy produced a non-finite action';
+    } else if (o.operator?.stopRequested() !== undefined) {
+      stopReason = `operator: ${o.operator.stopRequested()}`;
+    }
+    if (stopReason !== undefined) {
+      await o.env.stop(stopReason);
+      end = 'stopped';
+      break;
+    }
+    const step = await o.env.act(vectorToAction(action, o.limits));
+    current = step.next;
+    queue.push(current);
+    actions.push(action);
+    observations.push(await o.encoder.encode(current));
+    envSuccess.push(step.success === true);
+    await o.afterStep?.();
+    const scored = queue.scored;
+    const progressSuccess = o.success === 'progress' && scored.length > 1 && scored.slice(1).some((p) => p >= 1 - o.successDelta);
+    const done =
+      progressSuccess ||
+      (o.success === 'env' && step.success === true) ||
+      (o.success === 'operator' && o.operator?.successRequested() === true);
+    if (done) {
+      end = 'success';
+      break;
+    }
+  }
+  const episode: CollectedEpisode = { seed: o.seed, observations, actions, envSuccess, end, progress: queue.all() };
+  if (stopReason !== undefined) episode.stopReason = stopReason;
+  return episode;
+}
+
+export interface ScoredEpisode {
+  seed: number;
+  observations: Float32Array[];
+  actions: Float32Array[];
+  envSuccess: boolean[];
+  progress: number[];
+  rewards: number[];
+  /** The last state ends the MDP (success or safety stop); false for a time-limit cut. */
+  terminal: boolean;
+  success: boolean;
+  end: EpisodeEnd;
+  stopReason?: string;
+}
+
+export interface ShapingSettings {
+  mode: ShapingMode;
+  gamma: number;
+  successDelta: number;
+  success: SuccessSource;
+  terminalPotential: number;
+}
+
+/** Index of the first state s_t (t >= 1) judged successful, or undefined. */
+function firstSuccess(progress: readonly number[], envSuccess: readonly boolean[], s: ShapingSettings): number | undefined {
+  for (let t = 1; t < progress.length; t++) {
+    if (s.success === 'progress' ? progress[t]! >= 1 - s.successDelta : envSuccess[t - 1] === true) return t;
+  }
+  return undefined;
+}
+
+/** Awaits the episode's scores, cuts it at its first success, and shapes the rewards. */
+export async function scoreEpisode(episode: CollectedEpisode, shaping: ShapingSettings): Promise<ScoredEpisode> {
+  const all = await episode.progress;
+  const cut = shaping.success === 'operator' ? (episode.end === 'success' ? all.length - 1 : undefined) : firstSuccess(all, episode.envSuccess, shaping);
+  const last = cut ?? all.length - 1;
+  const progress = all.slice(0, last + 1);
+  const envSuccess = episode.envSuccess.slice(0, last);
+  const success = cut !== undefined;
+  const terminal = success || episode.end === 'stopped';
+  const successFlags = shaping.success === 'operator' ? envSuccess.map((_, i) => success && i === envSuccess.length - 1) : envSuccess;
+  const shaped = shapeEpisode({ progress, terminal, envSuccess: successFlags }, shaping);
+  const out: ScoredEpisode = {
+    seed: episode.seed,
+    observations: episode.observations.slice(0, last + 1),
+    actions: episode.actions.slice(0, last),
+    envSuccess,
+    progress,
+    rewards: shaped.map((r) => r.reward),
+    terminal,
+    success,
+    end: success ? 'success' : episode.end === 'success' ? 'time-limit' : episode.end,
+  };
+  if (episode.stopReason !== undefined) out.stopReason = episode.stopReason;
+  return out;
+}
+
+/** The episode's transitions for the replay buffer. */
+export function transitionsOf(episode: ScoredEpisode): Transition[] {
+  return episode.actions.map((action, t) => ({
+    observation: episode.observations[t]!,
+    action,
+    reward: episode.rewards[t]!,
+    nextObservation: episode.observations[t + 1]!,
+    terminal: episode.terminal && t === episode.actions.length - 1,
+  }));
+}
+
+/** Semantic-trap evidence: states at or above `threshold` progress in an episode that did not succeed. */
+export function highProgressSteps(episode: ScoredEpisode, threshold = 0.8): number {
+  return episode.success ? 0 : episode.progress.slice(1).filter((p) => p >= threshold).length;
+}

@@ -1,0 +1,173 @@
+/**
+ * The learner side of the loop, behind one small interface so the actor does not care whether it
+ * runs in the same process (LocalLearner) or in another one over TCP (RemoteLearner in
+ * protocol.ts): it hands over scored demos and episodes, asks for actions, and lets the learner
+ * train. The LocalLearner owns the SAC learner, both replay buffers and the checkpoints.
+ */
+import type { Logger } from '../common/log.js';
+import type { ExecutionProviderSetting } from '../engine/runtime.js';
+import { transitionsOf } from './episode.js';
+import type { EpisodeRecord } from './records.js';
+import { fromRecord } from './records.js';
+import { allocateBatch, ReplayBuffer, sampleSymmetric, type Batch } from './replay.js';
+import { Rng } from './rng.js';
+import type { CheckpointProblem, CheckpointState } from './run-store.js';
+import { CheckpointStore } from './run-store.js';
+import { SacLearner } from './sac.js';
+
+export interface LearnerSettings {
+  observationSize: number;
+  hidden: number[];
+  batchSize: number;
+  learningRate: number;
+  gamma: number;
+  tau: number;
+  initialAlpha: number;
+  seed: number;
+  demoCapacity: number;
+  bufferCapacity: number;
+  updatesPerStep: number;
+  bcSteps: number;
+  executionProvider: ExecutionProviderSetting;
+  threads: number;
+}
+
+export interface Learner {
+  readonly label: string;
+  /** Adds a scored demo or training episode (records already added, by kind and index, are ignored). */
+  addRecord(record: EpisodeRecord): Promise<void>;
+  /** Behaviour cloning on the demos, before RL (when no checkpoint was restored). */
+  clone(): Promise<void>;
+  /** Called after every control step: the in-process learner trains here. */
+  afterStep(): Promise<void>;
+  /** Called at each episode start: a remote actor fetches the newest policy here. */
+  sync(): Promise<void>;
+  act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array>;
+  /** Checkpoint now (the in-process learner; a remote learner checkpoints itself). */
+  checkpoint(): Promise<void>;
+  stats(): Promise<{ updates: number; updateMs: number | null; parameters: number }>;
+  close(): Promise<void>;
+}
+
+export interface RestoreReport {
+  checkpoint: string | null;
+  checkpointEpisodes: number;
+  problems: CheckpointProblem[];
+}
+
+export class LocalLearner implements Learner {
+  readonly label = 'in-process learner';
+  readonly demos: ReplayBuffer;
+  readonly online: ReplayBuffer;
+  private readonly batch: Batch;
+  private rng: Rng;
+  private readonly seen = new Set<string>();
+  private readonly updateTimes: number[] = [];
+  private readonly checkpoints: CheckpointStore;
+  private episodes = 0;
+  private onlineTransitions = 0;
+
+  private constructor(
+    readonly sac: SacLearner,
+    readonly settings: LearnerSettings,
+    runDir: string,
+    private readonly log: Logger,
+  ) {
+    this.demos = new ReplayBuffer('demo buffer', Math.max(1, settings.demoCapacity), settings.observationSize, 5);
+    this.online = new ReplayBuffer('online buffer', settings.bufferCapacity, settings.observationSize, 5);
+    this.batch = allocateBatch(settings.batchSize, settings.observationSize, 5);
+    this.rng = new Rng(settings.seed);
+    this.checkpoints = new CheckpointStore(runDir);
+  }
+
+  static async create(settings: LearnerSettings, runDir: string, log: Logger): Promise<LocalLearner> {
+    const sac = await SacLearner.create({ ...settings, actionSize: 5 });
+    return new LocalLearner(sac, settings, runDir, log);
+  }
+
+  async addRecord(record: EpisodeRecord): Promise<void> {
+    const key = `${record.kind}/${record.index}`;
+    if (this.seen.has(key)) return;
+    if (record.observationSize !== this.settings.observationSize) {
+      throw new RangeError(`${key}: expected observations of ${this.settings.observationSize} values, got ${record.observationSize}`);
+    }
+    const buffer = record.kind === 'demo' ? this.demos : this.online;
+    const transitions = transitionsOf(fromRecord(record));
+    for (const t of transitions) buffer.add(t);
+    this.seen.add(key);
+    if (record.kind === 'episode') {
+      this.episodes++;
+      this.onlineTransitions += transitions.length;
+    }
+  }
+
+  /** Restores the newest good checkpoint (reporting bad ones); false when there is none. */
+  restore(): RestoreReport & { restored: boolean } {
+    const { loaded, problems } = this.checkpoints.loadNewest((path) => this.sac.load(path));
+    for (const p of problems) this.log.error(`checkpoint ${p.checkpoint} rejected: ${p.problem}; using an older one`);
+    if (!loaded) return { restored: false, checkpoint: null, checkpointEpisodes: 0, problems };
+    this.sac.updates = loaded.updates;
+    this.rng.setState(loaded.learnerRng);
+    return { restored: true, checkpoint: loaded.path, checkpointEpisodes: loaded.episodes, problems };
+  }
+
+  async clone(): Promise<void> {
+    this.rng = new Rng(this.settings.seed);
+    if (this.demos.size === 0 || this.settings.bcSteps === 0) return;
+    let loss = 0;
+    for (let s = 0; s < this.settings.bcSteps; s++) {
+      this.demos.sampleInto(this.batch, 0, this.batch.size, this.rng);
+      loss = await this.sac.cloneStep(this.batch);
+    }
+    this.log.info(`behaviour cloning: ${this.settings.bcSteps} steps on ${this.demos.size} demo transitions, final NLL ${loss.toFixed(3)}`);
+  }
+
+  /** `count` SAC updates on RLPD batches (nothing while both buffers are empty). */
+  async update(count: number): Promise<void> {
+    if (this.demos.size === 0 && this.online.size === 0) return;
+    for (let u = 0; u < count; u++) {
+      const t0 = performance.now();
+      sampleSymmetric(this.demos, this.online, this.batch, this.rng);
+      await this.sac.update(this.batch, this.rng);
+      this.updateTimes.push(performance.now() - t0);
+    }
+  }
+
+  /**
+   * Updates still owed for the online transitions received (updatesPerStep each), for a learner
+   * that trains as data arrives. Derived from the update count, so it survives a restart.
+   */
+  get owed(): number {
+    return Math.max(0, this.onlineTransitions * this.settings.updatesPerStep - this.sac.updates);
+  }
+
+  async afterStep(): Promise<void> {
+    await this.update(this.settings.updatesPerStep);
+  }
+
+  async sync(): Promise<void> {}
+
+  act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array> {
+    return this.sac.act(observation, rng, deterministic);
+  }
+
+  async checkpoint(extra: CheckpointState['extra'] = {}): Promise<void> {
+    this.checkpoints.save({ updates: this.sac.updates, episodes: this.episodes, learnerRng: this.rng.getState(), extra }, (path) => this.sac.save(path));
+  }
+
+  /** The actor network's weights (what a remote actor needs). */
+  actorWeights(): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const name of this.sac.store.names()) if (name.startsWith('actor.')) out[name] = Float32Array.from(this.sac.store.get(name).data);
+    return out;
+  }
+
+  async stats(): Promise<{ updates: number; updateMs: number | null; parameters: number }> {
+    const t = this.updateTimes;
+    return { updates: this.sac.updates, parameters: this.sac.store.count(), updateMs: t.length > 10 ? t.slice(5).reduce((a, b) => a + b, 0) / (t.length - 5) : null };
+  }
+
+  async close(): Promise<void> {
+    await this.sac.dispose();
+  }
+}

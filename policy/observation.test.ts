@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/load.js';
+import { SimRobot } from '../robot/sim/robot.js';
+import { RobotEnvironment, SimEnvironment, actionToVector, vectorToAction } from './environment.js';
+import { runEpisode } from './episode.js';
+import { featureObservations, framesToTensor, privilegedObservations, randomFrozenEncoder } from './observation.js';
+
+const bounds = { maxStepM: 0.03, maxYawStepRad: 0.1, workspaceMin: [0.25, -0.3, 0.02] as [number, number, number], workspaceMax: [0.75, 0.3, 0.45] as [number, number, number] };
+
+describe('policy observations', () => {
+  it('proprioception + frozen image features of the three rendered views; they change when the scene does', async () => {
+    const env = await SimEnvironment.create({ task: 'pick-place', physicsStepS: 0.002, controlHz: 10, bounds, cameras: { width: 64, height: 48 } });
+    const encoder = featureObservations(await randomFrozenEncoder({ width: 64, height: 48, views: 3, seed: 7, executionProvider: 'cpu' }));
+    expect(encoder.size).toBe(5 + 3 * 64);
+    expect(encoder.label).toMatch(/random-init frozen encoder/);
+    const a = await encoder.encode(await env.reset(1));
+    const again = await encoder.encode(await env.reset(1));
+    const other = await encoder.encode(await env.reset(2)); // other object poses and colours
+    expect(a).toHaveLength(encoder.size);
+    expect(a.every(Number.isFinite)).toBe(true);
+    expect([...again]).toEqual([...a]);
+    const featureDistance = Math.hypot(...a.slice(5).map((v, i) => v - other[5 + i]!));
+    expect(featureDistance).toBeGreaterThan(1e-3);
+    expect([...a.slice(0, 5)]).toEqual([...other.slice(0, 5)]); // same arm pose at reset
+    await env.close();
+  });
+
+  it('privileged observations and progress are labelled and only exist for tasks that define them', async () => {
+    const env = await SimEnvironment.create({ task: 'pick-place', physicsStepS: 0.002, controlHz: 10, bounds });
+    const start = await env.reset(3);
+    expect(privilegedObservations(6).label).toMatch(/PRIVILEGED/);
+    expect(await privilegedObservations(6).encode(start)).toHaveLength(11);
+    expect(start.privileged!.progress).toBeGreaterThanOrEqual(0);
+    expect(start.privileged!.progress).toBeLessThan(0.35);
+    await env.close();
+    const drawer = await SimEnvironment.create({ task: 'open-drawer', physicsStepS: 0.002, controlHz: 10, bounds });
+    expect(drawer.hasPrivileged).toBe(false);
+    expect((await drawer.reset(1)).privileged).toBeUndefined();
+    await drawer.close();
+  });
+
+  it('the episode manager drives any arm behind the Robot interface (here the SimRobot), images in, no privileged state', async () => {
+    const robot = await SimRobot.create(loadConfig(undefined), { task: 'push-cube', width: 64, height: 48 });
+    const env = new RobotEnvironment(robot, 'push-cube', 3);
+    const encoder = featureObservations(await randomFrozenEncoder({ width: 64, height: 48, views: 3, seed: 7, executionProvider: 'cpu' }));
+    const scorer = { label: 'constant', privileged: false, beginEpisode: () => async () => 0.5 };
+    const episode = await runEpisode({ env, encoder, scorer, limits: { maxStepM: 0.03, maxYawStepRad: 0.1 }, seed: 4, policy: async () => Float32Array.of(1, 0, 0, 0, 0), success: 'env', successDelta: 0.05 });
+    expect(episode.actions).toHaveLength(3);
+    expect(episode.observations.map((o) => o.length)).toEqual([encoder.size, encoder.size, encoder.size, encoder.size]);
+    expect(episode.observations[3]![0]! - episode.observations[0]![0]!).toBeGreaterThan(0.03); // the hand moved along +x
+    expect(await episode.progress).toEqual([0.5, 0.5, 0.5, 0.5]);
+    await env.close();
+  });
+
+  it('policy actions map to the step caps and back', () => {
+    const limits = { maxStepM: 0.03, maxYawStepRad: 0.1 };
+    const action = vectorToAction([1, -0.5, 2, -1, -1], limits);
+    expect(action).toEqual({ dx: 0.03, dy: -0.015, dz: 0.03, dyaw: -0.1, gripper: 0 });
+    expect([...actionToVector(action, limits)]).toEqual([1, -0.5, 1, -1, -1]);
+  });
+
+  it('image bytes become a [-1, 1] NCHW batch; views of different sizes are refused', () => {
+    const frame = (w: number, value: number) => ({ role: 'front' as const, camera: 'c', width: w, height: 1, rgb: new Uint8Array(w * 3).fill(value), stampMs: 0 });
+    const t = framesToTensor([frame(2, 255), frame(2, 0)]);
+    expect([...t]).toEqual([1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1]);
+    expect(() => framesToTensor([frame(2, 0), frame(3, 0)])).toThrow(/expected 2x1, got 3x1/);
+  });
+});

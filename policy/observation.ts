@@ -1,0 +1,106 @@
+/**
+ * What the policy sees: proprioception plus image features from a frozen encoder (the headline
+ * set-up), or proprioception plus PRIVILEGED object positions (a debugging option, always named
+ * so in logs and results).
+ */
+import { imageEncoder } from '../engine/layers.js';
+import { ParamStore } from '../engine/params.js';
+import type { ExecutionProviderSetting } from '../engine/runtime.js';
+import { Predictor } from '../engine/trainer.js';
+import type { CameraFrame, Observation } from '../robot/types.js';
+import type { EnvObservation } from './environment.js';
+
+export type ObservationMode = 'features' | 'privileged';
+
+/** A frozen image encoder: one feature vector per camera view. */
+export interface FrozenImageEncoder {
+  readonly label: string;
+  /** Features per view. */
+  readonly featureSize: number;
+  readonly views: number;
+  /** Features of the views, concatenated in frame order: views * featureSize values. */
+  encode(frames: readonly CameraFrame[]): Promise<Float32Array>;
+}
+
+export const PROPRIO_SIZE = 5;
+
+/** End-effector position, yaw and gripper opening. */
+export function proprioception(observation: Observation): number[] {
+  const s = observation.state;
+  return [s.eePosition[0], s.eePosition[1], s.eePosition[2], s.eeYaw, s.gripperOpening];
+}
+
+/** RGB bytes [h, w, 3] of each view to one float batch [views, 3, h, w] in [-1, 1]. */
+export function framesToTensor(frames: readonly CameraFrame[]): Float32Array {
+  const first = frames[0];
+  if (!first) throw new Error('no camera frames to encode');
+  const { width, height } = first;
+  const plane = width * height;
+  const out = new Float32Array(frames.length * 3 * plane);
+  frames.forEach((frame, v) => {
+    if (frame.width !== width || frame.height !== height) throw new RangeError(`camera ${frame.camera}: expected ${width}x${height}, got ${frame.width}x${frame.height}`);
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) out[(v * 3 + c) * plane + p] = frame.rgb[p * 3 + c]! / 127.5 - 1;
+    }
+  });
+  return out;
+}
+
+/**
+ * STAND-IN until the reward model's encoder is wired: the GRM-tiny encoder architecture with
+ * seeded random weights, frozen. Random features keep coarse image content (colour and position
+ * of large regions); they are not the trained encoder's features.
+ */
+export async function randomFrozenEncoder(options: { width: number; height: number; views: number; seed: number; executionProvider?: ExecutionProviderSetting }): Promise<FrozenImageEncoder> {
+  const store = new ParamStore({ seed: options.seed });
+  const dim = 64;
+  const predictor = await Predictor.create({
+    store,
+    executionProvider: options.executionProvider,
+    name: 'frozen-encoder',
+    build: (g) => ({ features: imageEncoder(g.input('images', [options.views, 3, options.height, options.width]), 'encoder', { dim }) }),
+  });
+  return {
+    label: 'random-init frozen encoder (stand-in for the GRM-tiny encoder)',
+    featureSize: dim,
+    views: options.views,
+    async encode(frames) {
+      const out = await predictor.run({ images: framesToTensor(frames) });
+      return Float32Array.from(out.features!);
+    },
+  };
+}
+
+export interface ObservationEncoder {
+  readonly mode: ObservationMode;
+  readonly label: string;
+  readonly size: number;
+  encode(input: EnvObservation): Promise<Float32Array>;
+}
+
+export function featureObservations(encoder: FrozenImageEncoder): ObservationEncoder {
+  return {
+    mode: 'features',
+    label: `proprioception + ${encoder.label}`,
+    size: PROPRIO_SIZE + encoder.views * encoder.featureSize,
+    async encode(input) {
+      const features = await encoder.encode(input.observation.frames);
+      const out = new Float32Array(PROPRIO_SIZE + features.length);
+      out.set(proprioception(input.observation));
+      out.set(features, PROPRIO_SIZE);
+      return out;
+    },
+  };
+}
+
+export function privilegedObservations(stateSize: number): ObservationEncoder {
+  return {
+    mode: 'privileged',
+    label: 'proprioception + PRIVILEGED object positions (debugging only)',
+    size: PROPRIO_SIZE + stateSize,
+    async encode(input) {
+      if (!input.privileged) throw new Error('privileged observations requested but the environment gives no privileged state');
+      return Float32Array.from([...proprioception(input.observation), ...input.privileged.state]);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/** Episodes as they are logged and sent between actor and learner: JSON with float arrays packed. */
+import type { ScoredEpisode } from './episode.js';
+import { highProgressSteps } from './episode.js';
+import { packFloats, unpackFloats } from './run-store.js';
+
+export interface EpisodeRecord {
+  kind: 'demo' | 'episode';
+  index: number;
+  seed: number;
+  steps: number;
+  observationSize: number;
+  /** (steps + 1) x observationSize float32, base64. */
+  observations: string;
+  /** steps x 5 float32, base64. */
+  actions: string;
+  progress: number[];
+  rewards: number[];
+  terminal: boolean;
+  success: boolean;
+  end: string;
+  highProgressSteps: number;
+  /** Demos: which expert attempt this was (attempts that failed are not logged). */
+  attempt?: number;
+}
+
+export interface EvalRecord {
+  kind: 'eval';
+  rollouts: number;
+  episodes: number;
+  successes: number;
+  success: number;
+}
+
+export type LogRecord = EpisodeRecord | EvalRecord;
+
+export function toRecord(kind: 'demo' | 'episode', index: number, e: ScoredEpisode, trapThreshold: number): EpisodeRecord {
+  const o = e.observations[0]!.length;
+  const obs = new Float32Array(e.observations.length * o);
+  e.observations.forEach((x, t) => obs.set(x, t * o));
+  const act = new Float32Array(e.actions.length * 5);
+  e.actions.forEach((a, t) => act.set(a, t * 5));
+  return {
+    kind, index, seed: e.seed, steps: e.actions.length, observationSize: o, observations: packFloats(obs), actions: packFloats(act),
+    progress: e.progress, rewards: e.rewards, terminal: e.terminal, success: e.success, end: e.end, highProgressSteps: highProgressSteps(e, trapThreshold),
+  };
+}
+
+export function fromRecord(r: EpisodeRecord): ScoredEpisode {
+  const obs = unpackFloats(r.observations);
+  const act = unpackFloats(r.actions);
+  const o = r.observationSize;
+  if (obs.length !== (r.steps + 1) * o || act.length !== r.steps * 5 || r.rewards.length !== r.steps) {
+    throw new RangeError(`${r.kind} ${r.index}: expected ${r.steps + 1} observations of ${o}, ${r.steps} actions and rewards, got ${obs.length / o}, ${act.length / 5}, ${r.rewards.length}`);
+  }
+  return {
+    seed: r.seed,
+    observations: Array.from({ length: r.steps + 1 }, (_, t) => obs.slice(t * o, t * o + o)),
+    actions: Array.from({ length: r.steps }, (_, t) => act.slice(t * 5, t * 5 + 5)),
+    envSuccess: [], progress: r.progress, rewards: r.rewards, terminal: r.terminal, success: r.success, end: r.end as ScoredEpisode['end'],
+  };
+}

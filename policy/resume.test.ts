@@ -1,0 +1,70 @@
+/**
+ * The durability promise, end to end on the real `dopamine rl` process: SIGKILL it in the middle of
+ * training, restart with --resume, and every episode completed before the kill is still there,
+ * byte for byte, and the run finishes its rollouts. Tiny networks and short episodes keep it quick.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { repoRoot, runCli } from '../cli/testing.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'rl-resume-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const config = join(dir, 'cpu.yaml');
+writeFileSync(config, 'engine:\n  executionProvider: cpu\n');
+const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
+
+const ROLLOUTS = 6;
+const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--demos', '2', '--hidden', '16,16', '--batch-size', '16', '--updates-per-step', '1', '--eval-every', '3', '--eval-episodes', '1', '--max-steps', '60', '--bc-steps', '10'];
+
+/** Complete lines of the log (a torn last line, if any, is not a completed record). */
+function completeLines(path: string): string[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '');
+}
+const episodeLines = (lines: string[]): string[] => lines.filter((l) => l.includes('"kind":"episode"'));
+
+describe('rl: kill -9 in the middle and resume', () => {
+  it('loses no completed episode and finishes the run', async () => {
+    const runDir = join(dir, 'run');
+    const log = join(runDir, 'episodes.log');
+    const child = spawn(process.execPath, [bin, 'rl', '--config', config, ...tiny, '--rollouts', String(ROLLOUTS), '--run-dir', runDir, '--json'], { cwd: repoRoot, stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    // Kill as soon as two training episodes are on disk: mid-rollout, mid-update or mid-checkpoint.
+    const deadline = Date.now() + 90_000;
+    while (episodeLines(completeLines(log)).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await exited;
+    const before = completeLines(log);
+    expect(episodeLines(before).length).toBeGreaterThanOrEqual(2);
+    expect(episodeLines(before).length).toBeLessThan(ROLLOUTS);
+
+    // No --rollouts: the run's stored settings (6 rollouts) are used.
+    const resumed = runCli(['rl', '--config', config, '--resume', '--run-dir', runDir, '--json'], { timeoutMs: 120_000 });
+    expect(resumed.stderr).not.toMatch(/internal error/);
+    expect(resumed.code).toBe(0);
+    const result = JSON.parse(resumed.stdout) as { rollouts: { index: number }[]; curve: { rollouts: number }[]; resumed: { episodesInLog: number } };
+    const after = completeLines(log);
+    for (const line of before) expect(after).toContain(line); // every completed record, unchanged
+    const indices = episodeLines(after).map((l) => (JSON.parse(l.slice(17)) as { index: number }).index);
+    expect(indices).toEqual([...Array(ROLLOUTS).keys()]);
+    expect(result.resumed.episodesInLog).toBe(episodeLines(before).length);
+    expect(result.rollouts.map((r) => r.index)).toEqual([...Array(ROLLOUTS).keys()]);
+    expect(result.curve.map((p) => p.rollouts)).toEqual([0, 3, 6]);
+  }, 240_000);
+});
+
+describe('rl: bad input', () => {
+  it('names the flag and what was expected (exit 2)', () => {
+    const shaping = runCli(['rl', '--config', config, '--shaping', 'dense', '--run-dir', join(dir, 'x')]);
+    expect(shaping.code).toBe(2);
+    expect(shaping.stderr).toMatch(/--shaping: expected one of pbrs, naive, sparse, got "dense"/);
+    const resume = runCli(['rl', '--config', config, '--resume', '--run-dir', join(dir, 'nothing-here')]);
+    expect(resume.code).toBe(2);
+    expect(resume.stderr).toMatch(/--resume: expected a run folder with run.json/);
+  });
+});

@@ -1,0 +1,85 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { allocateBatch, ReplayBuffer } from './replay.js';
+import { Rng } from './rng.js';
+import { SacLearner } from './sac.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sac-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const options = { observationSize: 2, actionSize: 5, hidden: [32, 32], batchSize: 64, learningRate: 3e-3, gamma: 0.5, tau: 0.05, initialAlpha: 0.01, seed: 3, executionProvider: 'cpu' as const };
+
+/** One-step task: reward is highest when the first action dimension equals the observation's sign * 0.5. */
+function bandit(rng: Rng, count: number): ReplayBuffer {
+  const buffer = new ReplayBuffer('bandit', count, 2, 5);
+  for (let i = 0; i < count; i++) {
+    const sign = rng.next() < 0.5 ? -1 : 1;
+    const action = Float32Array.from({ length: 5 }, () => rng.next() * 2 - 1);
+    buffer.add({ observation: [sign, 1], action, reward: -Math.abs(action[0]! - 0.5 * sign), nextObservation: [sign, 1], terminal: true });
+  }
+  return buffer;
+}
+
+describe('SAC learner on the engine', () => {
+  it('learns the best action of a one-step task from replayed data (critic -> actor)', async () => {
+    const learner = await SacLearner.create(options);
+    const rng = new Rng(1);
+    const buffer = bandit(rng, 2000);
+    const batch = allocateBatch(64, 2, 5);
+    const first = await learner.act(Float32Array.of(1, 1), rng, true);
+    let stats;
+    for (let i = 0; i < 300; i++) {
+      buffer.sampleInto(batch, 0, 64, rng);
+      stats = await learner.update(batch, rng);
+    }
+    const up = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
+    const down = (await learner.act(Float32Array.of(-1, 1), rng, true))[0]!;
+    expect(Math.abs(up - 0.5)).toBeLessThan(Math.abs(first[0]! - 0.5) + 0.05);
+    expect(Math.abs(up - 0.5)).toBeLessThan(0.2);
+    expect(Math.abs(down + 0.5)).toBeLessThan(0.2);
+    expect(stats!.criticLoss).toBeLessThan(0.05);
+    expect(learner.updates).toBe(300);
+    await learner.dispose();
+  });
+
+  it('behaviour cloning moves the deterministic action to the demos', async () => {
+    const learner = await SacLearner.create(options);
+    const rng = new Rng(2);
+    const demos = new ReplayBuffer('demo', 64, 2, 5);
+    for (let i = 0; i < 64; i++) demos.add({ observation: [1, 0], action: [0.6, -0.3, 0, 0, 1], reward: 0, nextObservation: [1, 0], terminal: false });
+    const batch = allocateBatch(64, 2, 5);
+    demos.sampleInto(batch, 0, 64, rng);
+    for (let i = 0; i < 200; i++) await learner.cloneStep(batch);
+    const a = await learner.act(Float32Array.of(1, 0), rng, true);
+    expect(a[0]).toBeCloseTo(0.6, 1);
+    expect(a[1]).toBeCloseTo(-0.3, 1);
+    await learner.dispose();
+  });
+
+  it('a saved learner acts identically after loading; a corrupted file is refused and changes nothing', async () => {
+    const a = await SacLearner.create(options);
+    const rng = new Rng(5);
+    const buffer = bandit(rng, 256);
+    const batch = allocateBatch(64, 2, 5);
+    for (let i = 0; i < 5; i++) {
+      buffer.sampleInto(batch, 0, 64, rng);
+      await a.update(batch, rng);
+    }
+    const path = join(dir, 'learner.ckpt');
+    a.save(path);
+    const b = await SacLearner.create({ ...options, seed: 99 });
+    const before = await b.act(Float32Array.of(1, 1), new Rng(0), true);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0xff;
+    writeFileSync(join(dir, 'bad.ckpt'), bytes);
+    expect(() => b.load(join(dir, 'bad.ckpt'))).toThrow(/checksum mismatch/);
+    expect([...(await b.act(Float32Array.of(1, 1), new Rng(0), true))]).toEqual([...before]);
+    b.load(path);
+    expect([...(await b.act(Float32Array.of(1, 1), new Rng(0), true))]).toEqual([...(await a.act(Float32Array.of(1, 1), new Rng(0), true))]);
+    expect(b.alpha).toBe(a.alpha);
+    await a.dispose();
+    await b.dispose();
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * Soft actor-critic on the engine, read top to bottom like one algorithm:
+ *
+ *   actor      obs -> MLP -> (mean, logStd) -> a = tanh(mean + std * noise)        (tanh-Gaussian)
+ *   critics    (obs, a) -> [linear -> LayerNorm -> ReLU] x depth -> Q, twice      (layer-normalised)
+ *   targets    slow Polyak copies of both critics
+ *   critic     y = r + gamma (1 - done) (min Q'(s', a') - alpha log pi(a'|s')),  a' ~ pi(s')
+ *   actor      mean(alpha log pi(a|s) - min Q(s, a))
+ *   alpha      learned: log alpha descends -mean(log alpha (log pi + target entropy))
+ *   BC init    Gaussian negative log-likelihood of demo actions before tanh
+ *
+ * Every loss, gradient and Adam update runs inside onnxruntime (one session per trainer); the only
+ * TypeScript arithmetic is the Polyak average of the target critics (the engine's helper).
+ */
+import type { Graph, Tensor } from '../engine/graph.js';
+import { concat } from '../engine/graph.js';
+import { layerNorm, linear, mlp } from '../engine/layers.js';
+import { actorLoss, clippedDoubleQTarget, squashedGaussian, temperatureLoss, twinCriticLoss } from '../engine/losses.js';
+import { ParamStore, polyakUpdate } from '../engine/params.js';
+import type { ExecutionProviderSetting } from '../engine/runtime.js';
+import { Predictor, Trainer } from '../engine/trainer.js';
+import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint.js';
+import type { Batch } from './replay.js';
+import type { Rng } from './rng.js';
+
+export interface SacOptions {
+  observationSize: number;
+  actionSize: number;
+  /** Hidden layer widths of actor and critics. */
+  hidden: readonly number[];
+  batchSize: number;
+  learningRate: number;
+  gamma: number;
+  /** Polyak rate of the target critics. */
+  tau: number;
+  initialAlpha: number;
+  /** Default -actionSize (one nat per action dimension). */
+  targetEntropy?: number;
+  seed: number;
+  executionProvider?: ExecutionProviderSetting;
+  threads?: number;
+}
+
+export interface UpdateStats {
+  criticLoss: number;
+  actorLoss: number;
+  alpha: number;
+  /** Mean log pi(a|s) of the batch (minus the policy's entropy). */
+  logProb: number;
+  meanQ: number;
+}
+
+const LOG_STD_MIN = -5;
+const LOG_STD_MAX = 1;
+
+/** The actor network: mean and log-std (squashed into [LOG_STD_MIN, LOG_STD_MAX]) per action dimension. */
+function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number): { mean: Tensor; logStd: Tensor } {
+  const h = mlp(obs, 'actor.body', hidden, 'relu').relu();
+  const mean = linear(h, 'actor.mean', actionSize);
+  const raw = linear(h, 'actor.log_std', actionSize).tanh();
+  const logStd = raw.add(1).mul((LOG_STD_MAX - LOG_STD_MIN) / 2).add(LOG_STD_MIN);
+  return { mean, logStd };
+}
+
+/** One critic: Q(s, a) [batch], LayerNorm after every hidden linear layer. */
+function critic(obs: Tensor, action: Tensor, name: string, hidden: readonly number[]): Tensor {
+  let h = concat([obs, action], 1);
+  hidden.forEach((width, i) => {
+    h = layerNorm(linear(h, `${name}.${i}`, width), `${name}.${i}.norm`).relu();
+  });
+  const batch = obs.shape[0]!;
+  return linear(h, `${name}.out`, 1).reshape([batch]);
+}
+
+export class SacLearner {
+  readonly store: ParamStore;
+  updates = 0;
+  private constructor(
+    readonly options: Required<Omit<SacOptions, 'executionProvider' | 'threads'>> & Pick<SacOptions, 'executionProvider' | 'threads'>,
+    store: ParamStore,
+    private readonly criticTrainer: Trainer,
+    private readonly actorTrainer: Trainer,
+    private readonly alphaTrainer: Trainer,
+    private readonly bcTrainer: Trainer,
+    private readonly acting: Predictor,
+  ) {
+    this.store = store;
+  }
+
+  static async create(input: SacOptions): Promise<SacLearner> {
+    const options = { ...input, targetEntropy: input.targetEntropy ?? -input.actionSize };
+    const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma } = options;
+    const store = new ParamStore({ seed: options.seed });
+    const runtime = { executionProvider: options.executionProvider, threads: options.threads };
+    const adam = { kind: 'adam' as const, lr: options.learningRate };
+
+    const criticTrainer = await Trainer.create({
+      ...runtime,
+      name: 'critic',
+      store,
+      optimizer: { ...adam, clipNorm: 10 },
+      trainable: (n) => n.startsWith('q1.') || n.startsWith('q2.'),
+      build: (g) => {
+        const [obs, action, reward, nextObs, done, nextNoise, alpha] = [
+          g.input('obs', [B, O]), g.input('action', [B, A]), g.input('reward', [B]), g.input('next_obs', [B, O]),
+          g.input('done', [B]), g.input('next_noise', [B, A]), g.input('alpha', []),
+        ];
+        const next = actorHead(nextObs, hidden, A);
+        const nextPi = squashedGaussian(next.mean, next.logStd, nextNoise);
+        const target = clippedDoubleQTarget({
+          reward, done, gamma, alpha, nextLogProb: nextPi.logProb,
+          nextQ1: critic(nextObs, nextPi.action, 'q1t', hidden), nextQ2: critic(nextObs, nextPi.action, 'q2t', hidden),
+        });
+        const q1 = critic(obs, action, 'q1', hidden);
+        const q2 = critic(obs, action, 'q2', hidden);
+        return { loss: twinCriticLoss(q1, q2, target), outputs: { mean_q: q1.add(q2).mul(0.5).mean() } };
+      },
+    });
+    store.copyPrefix('q1.', 'q1t.');
+    store.copyPrefix('q2.', 'q2t.');
+
+    const actorTrainer = await Trainer.create({
+      ...runtime,
+      name: 'actor',
+      store,
+      optimizer: { ...adam, clipNorm: 10 },
+      trainable: (n) => n.startsWith('actor.'),
+      build: (g) => {
+        const [obs, noise, alpha] = [g.input('obs', [B, O]), g.input('noise', [B, A]), g.input('alpha', [])];
+        const head = actorHead(obs, hidden, A);
+        const pi = squashedGaussian(head.mean, head.logStd, noise);
+        const loss = actorLoss(pi.logProb, critic(obs, pi.action, 'q1', hidden), critic(obs, pi.action, 'q2', hidden), alpha);
+        return { loss, outputs: { log_prob: pi.logProb.mean() } };
+      },
+    });
+
+    const alphaTrainer = await Trainer.create({
+      ...runtime,
+      name: 'alpha',
+      store,
+      optimizer: adam,
+      build: (g) => {
+        const logProb = g.input('log_prob', [1]);
+        const logAlpha = g.param('log_alpha', [1], { kind: 'constant', value: Math.log(options.initialAlpha) });
+        return { loss: temperatureLoss(logAlpha, logProb, options.targetEntropy) };
+      },
+    });
+
+    // Behaviour cloning: Gaussian NLL of atanh(demo action) under the actor's pre-tanh distribution.
+    const bcTrainer = await Trainer.create({
+      ...runtime,
+      name: 'bc',
+      store,
+      optimizer: adam,
+      trainable: (n) => n.startsWith('actor.'),
+      build: (g) => {
+        const [obs, action] = [g.input('obs', [B, O]), g.input('action', [B, A])];
+        const head = actorHead(obs, hidden, A);
+        const clipped = action.maximum(-0.97).minimum(0.97);
+        const preTanh = clipped.add(1).div(clipped.neg().add(1)).log().mul(0.5);
+        const z = preTanh.sub(head.mean).div(head.logStd.exp());
+        return { loss: z.square().mul(0.5).add(head.logStd).mean() };
+      },
+    });
+
+    const acting = await Predictor.create({
+      ...runtime,
+      name: 'acting',
+      store,
+      build: (g: Graph) => {
+        const [obs, noise] = [g.input('obs', [1, O]), g.input('noise', [1, A])];
+        const head = actorHead(obs, hidden, A);
+        return { sample: squashedGaussian(head.mean, head.logStd, noise).action, mode: head.mean.tanh() };
+      },
+    });
+    return new SacLearner(options, store, criticTrainer, actorTrainer, alphaTrainer, bcTrainer, acting);
+  }
+
+  get alpha(): number {
+    return Math.exp(this.store.get('log_alpha').data[0]!);
+  }
+
+  /** An action in [-1, 1]^A: sampled (exploration) or the distribution's mode (evaluation). */
+  async act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array> {
+    const noise = rng.fillNormal(new Float32Array(this.options.actionSize));
+    const out = await this.acting.run({ obs: observation, noise });
+    return Float32Array.from(deterministic ? out.mode! : out.sample!);
+  }
+
+  /** One behaviour-cloning step on a batch of demo transitions; returns the NLL. */
+  async cloneStep(batch: Batch): Promise<number> {
+    return (await this.bcTrainer.run({ obs: batch.observation, action: batch.action })).loss;
+  }
+
+  /** One SAC update: critics, actor, temperature, then the Polyak step of the target critics. */
+  async update(batch: Batch, rng: Rng): Promise<UpdateStats> {
+    const { batchSize: B, actionSize: A, tau } = this.options;
+    const alpha = Float32Array.of(this.alpha);
+    const nextNoise = rng.fillNormal(new Float32Array(B * A));
+    const criticStep = await this.criticTrainer.run({
+      obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done, next_noise: nextNoise, alpha,
+    });
+    const actorStep = await this.actorTrainer.run({ obs: batch.observation, noise: rng.fillNormal(new Float32Array(B * A)), alpha });
+    const logProb = actorStep.outputs.log_prob![0]!;
+    await this.alphaTrainer.run({ log_prob: Float32Array.of(logProb) });
+    polyakUpdate(this.store, 'q1.', 'q1t.', tau);
+    polyakUpdate(this.store, 'q2.', 'q2t.', tau);
+    this.updates++;
+    return { criticLoss: criticStep.loss, actorLoss: actorStep.loss, alpha: this.alpha, logProb, meanQ: criticStep.outputs.mean_q![0]! };
+  }
+
+  private get trainers(): Trainer[] {
+    return [this.criticTrainer, this.actorTrainer, this.alphaTrainer, this.bcTrainer];
+  }
+
+  /** Weights (actor, critics, targets, temperature) and every optimiser's state, atomically, with a checksum. */
+  save(path: string): void {
+    saveCheckpoint(path, this.store, this.trainers);
+  }
+
+  /** Throws InputError (changing nothing) when the file is truncated, corrupt or of another shape. */
+  load(path: string): void {
+    loadCheckpoint(path, this.store, this.trainers);
+  }
+
+  async dispose(): Promise<void> {
+    for (const t of this.trainers) await t.dispose();
+    await this.acting.dispose();
+  }
+}

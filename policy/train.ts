@@ -1,0 +1,338 @@
+/**
+ * One training session, single process: demos -> behaviour cloning -> online SAC with RLPD
+ * sampling, evaluated with the deterministic policy on fresh seeds every few rollouts; every
+ * completed episode logged and the learner checkpointed, so a killed run resumes where it was.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { writeFileAtomic } from '../engine/files.js';
+import type { ExecutionProviderSetting } from '../engine/runtime.js';
+import type { ShapingMode, SuccessSource } from '../reward/shaping.js';
+import { deriveSeed } from '../robot/sim/rng.js';
+import { actionToVector, SimEnvironment, vectorToAction } from './environment.js';
+import type { CollectedEpisode, ShapingSettings } from './episode.js';
+import { runEpisode, scoreEpisode } from './episode.js';
+import type { Learner, LearnerSettings } from './learner.js';
+import { LocalLearner } from './learner.js';
+import type { ObservationEncoder, ObservationMode } from './observation.js';
+import { featureObservations, privilegedObservations, randomFrozenEncoder } from './observation.js';
+import type { EpisodeRecord, EvalRecord, LogRecord } from './records.js';
+import { toRecord } from './records.js';
+import { Rng } from './rng.js';
+import { RecordLog } from './run-store.js';
+import { privilegedProgressScorer, ProgressQueue, type RewardScorer } from './scorer.js';
+import { rewardModelScorer, viewsOf } from './reward-model.js';
+import type { ViewSet } from '../perception/images.js';
+import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
+import { OnnxRewardModel } from '../reward/onnx-backend.js';
+import { readReferences } from '../reward/task-references.js';
+import { findTask } from '../robot/sim/tasks.js';
+
+export interface RlSettings {
+  task: string;
+  /** privileged: the simulator's geometric progress (development stand-in); model: an ONNX GRM. */
+  reward: 'privileged' | 'model';
+  /** The ONNX reward model (default GRM-tiny); an adapted one brings its task references. */
+  rewardModel?: string;
+  shaping: ShapingMode;
+  seed: number;
+  rollouts: number;
+  observation: ObservationMode;
+  /** Expert demos (at most 20), scripted expert with this motor/perception noise. */
+  demos: number;
+  demoNoise: number;
+  bcSteps: number;
+  hidden: number[];
+  batchSize: number;
+  /** Learner updates per environment step (update-to-data ratio). */
+  updatesPerStep: number;
+  learningRate: number;
+  gamma: number;
+  tau: number;
+  initialAlpha: number;
+  bufferCapacity: number;
+  evalEvery: number;
+  evalEpisodes: number;
+  success: SuccessSource;
+  successDelta: number;
+  terminalPotential: number;
+  /** Progress counted as "near the goal" in the semantic-trap figures. */
+  trapThreshold: number;
+  /** Control steps per episode; default the task's time limit. */
+  maxSteps?: number;
+  controlHz: number;
+  physicsStepS: number;
+  bounds: { maxStepM: number; maxYawStepRad: number; workspaceMin: [number, number, number]; workspaceMax: [number, number, number] };
+  camera: { width: number; height: number };
+  executionProvider: ExecutionProviderSetting;
+  threads: number;
+}
+
+export interface CurvePoint {
+  rollouts: number;
+  success: number;
+}
+
+export interface RolloutSummary {
+  index: number;
+  steps: number;
+  success: boolean;
+  end: string;
+  finalProgress: number;
+  maxProgress: number;
+  highProgressSteps: number;
+}
+
+export interface RlResult {
+  task: string;
+  shaping: ShapingMode;
+  seed: number;
+  observation: string;
+  reward: string;
+  privileged: boolean;
+  demos: { used: number; attempted: number };
+  curve: CurvePoint[];
+  rollouts: RolloutSummary[];
+  /** Semantic-trap figures over training rollouts that did not succeed. */
+  trap: { failedRollouts: number; highProgressStepsPerFailedRollout: number; meanMaxProgressFailed: number; threshold: number };
+  learner: { updates: number; batchSize: number; updateMs: number | null; parameters: number; where: string };
+  wallS: number;
+  runDir: string;
+  resumed: null | { episodesInLog: number; checkpoint: string | null; checkpointEpisodes: number; truncatedLogTail: boolean; badCheckpoints: { checkpoint: string; problem: string }[] };
+}
+
+const DEMO_STREAM = 500_000;
+const TRAIN_STREAM = 1_000_000;
+const ACTOR_STREAM = 2_000_000;
+const EVAL_STREAM = 3_000_000;
+
+function summary(r: EpisodeRecord): RolloutSummary {
+  return { index: r.index, steps: r.steps, success: r.success, end: r.end, finalProgress: r.progress[r.progress.length - 1] ?? 0, maxProgress: Math.max(...r.progress), highProgressSteps: r.highProgressSteps };
+}
+
+export interface TrainOptions {
+  runDir: string;
+  resume: boolean;
+  log: Logger;
+  /** Replaces the privileged stand-in (the GRM scorer, once wired). */
+  scorer?: RewardScorer;
+  /** A learner in another process (protocol.ts); default: in this process. */
+  remote?: (settings: LearnerSettings) => Promise<Learner>;
+}
+
+export async function train(settings: RlSettings, options: TrainOptions): Promise<RlResult> {
+  const started = performance.now();
+  const { runDir, log } = options;
+  const runFile = join(runDir, 'run.json');
+  if (options.resume) {
+    if (!existsSync(runFile)) throw new InputError('--resume', `expected a run folder with run.json, got none in ${runDir}`);
+    const saved = JSON.parse(readFileSync(runFile, 'utf8')) as RlSettings;
+    // The stored settings win; only the number of rollouts may grow.
+    settings = { ...saved, rollouts: Math.max(saved.rollouts, settings.rollouts) };
+  } else {
+    if (existsSync(join(runDir, 'episodes.log'))) throw new InputError('--run-dir', `expected a new or empty run folder, got an existing run in ${runDir} (use --resume to continue it)`);
+    mkdirSync(runDir, { recursive: true });
+    writeFileAtomic(runFile, Buffer.from(JSON.stringify(settings, null, 1)));
+  }
+  if (settings.demos > 20) throw new InputError('--demos', `expected at most 20 demos, got ${settings.demos}`);
+
+  const env = await SimEnvironment.create({
+    task: settings.task, physicsStepS: settings.physicsStepS, controlHz: settings.controlHz, bounds: settings.bounds,
+    cameras: settings.observation === 'features' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
+  });
+  let scorer = options.scorer ?? privilegedProgressScorer();
+  let rewardModel: OnnxRewardModel | undefined;
+  if (!options.scorer && settings.reward === 'model') {
+    const path = settings.rewardModel ?? DEFAULT_GRM_TINY;
+    rewardModel = await OnnxRewardModel.load(path, { executionProvider: settings.executionProvider, threads: settings.threads, logger: log });
+    const stored = readReferences(path);
+    const instruction = stored?.info.instructions[0] ?? findTask(settings.task)!.instructions[0]!;
+    const goal = stored?.goal ?? (await expertGoal(env, settings));
+    const base = rewardModelScorer(rewardModel, { instruction, goal });
+    const references = stored ? `task references of ${stored.dir}` : 'goal: last frame of a clean expert episode; no task references (not adapted)';
+    scorer = { ...base, label: `${base.label} (${path}; ${references})` };
+  }
+  if (scorer.privileged && !env.hasPrivileged) throw new InputError('--task', `expected a task with privileged progress (pick-place, push-cube) while no reward model is wired, got ${settings.task}`);
+  let encoder: ObservationEncoder;
+  if (settings.observation === 'privileged') {
+    if (!env.hasPrivileged) throw new InputError('--observation', `privileged observations exist for pick-place and push-cube, got task ${settings.task}`);
+    encoder = privilegedObservations(6);
+  } else {
+    encoder = featureObservations(await randomFrozenEncoder({ ...settings.camera, views: 3, seed: 7, executionProvider: settings.executionProvider }));
+  }
+  log.info(`task ${settings.task}, shaping ${settings.shaping}, seed ${settings.seed}; observations: ${encoder.label}; reward: ${scorer.label}`);
+
+  const shaping: ShapingSettings = { mode: settings.shaping, gamma: settings.gamma, successDelta: settings.successDelta, success: settings.success, terminalPotential: settings.terminalPotential };
+  const s = settings;
+  const learnerSettings: LearnerSettings = {
+    observationSize: encoder.size, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
+    seed: s.seed, demoCapacity: Math.max(1, s.demos * env.maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
+    executionProvider: s.executionProvider, threads: s.threads,
+  };
+  const local = options.remote ? undefined : await LocalLearner.create(learnerSettings, runDir, log);
+  const learner: Learner = local ?? (await options.remote!(learnerSettings));
+  const episodeLog = new RecordLog<LogRecord>(join(runDir, 'episodes.log'));
+
+  const { records, truncatedTail } = episodeLog.read();
+  if (truncatedTail) log.warn(`episodes.log: cut off a torn last line (line ${truncatedTail.line}, ${truncatedTail.bytes} bytes): an episode that was being written when the run stopped`);
+  const demoRecords = records.filter((r): r is EpisodeRecord => r.kind === 'demo');
+  const episodeRecords = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
+  const curve: CurvePoint[] = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, success: r.success }));
+  // Both buffers are rebuilt from the log (a remote learner ignores records it already holds).
+  for (const r of [...demoRecords, ...episodeRecords]) await learner.addRecord(r);
+
+  let demoAttempts = 0;
+  let resumed: RlResult['resumed'] = null;
+  if (episodeRecords.length === 0 && demoRecords.length < settings.demos) {
+    // Demos: successful scripted-expert episodes, scored by the same reward model as the rollouts.
+    // A run stopped while collecting them goes on after the last logged attempt.
+    const firstAttempt = demoRecords.length === 0 ? 0 : (demoRecords.at(-1)!.attempt ?? demoRecords.length - 1) + 1;
+    for (let j = firstAttempt; demoRecords.length < settings.demos && j < settings.demos * 3; j++) {
+      demoAttempts++;
+      const demo = await collectDemo(env, encoder, scorer, deriveSeed(settings.seed, DEMO_STREAM + j), settings, deriveSeed(settings.seed, DEMO_STREAM + 100_000 + j));
+      const scored = await scoreEpisode(demo, { ...shaping, success: 'env' });
+      if (!scored.success) continue;
+      const record: EpisodeRecord = { ...toRecord('demo', demoRecords.length, scored, settings.trapThreshold), attempt: j };
+      episodeLog.append(record);
+      demoRecords.push(record);
+      await learner.addRecord(record);
+    }
+    if (demoRecords.length < settings.demos) log.warn(`demos: only ${demoRecords.length} of ${settings.demos} wanted succeeded in ${demoAttempts} expert attempts (episodes of ${env.maxSteps} steps)`);
+    log.info(`demos: ${demoRecords.length} successful; ${demoAttempts} expert attempts in this session (noise ${settings.demoNoise})`);
+  }
+  const restored = local ? local.restore() : { restored: true, checkpoint: null, checkpointEpisodes: 0, problems: [] };
+  if (local && restored.restored) log.info(`resumed from ${restored.checkpoint}: ${local.sac.updates} updates; ${episodeRecords.length} episodes in the log`);
+  if (!local) {
+    await learner.clone(); // the learner process clones once, and not at all after restoring a checkpoint
+  } else if (!restored.restored) {
+    if (options.resume) log.warn('no checkpoint yet: the learner starts again from behaviour cloning on the logged demos');
+    await learner.clone();
+    await learner.checkpoint();
+  }
+  if (options.resume) {
+    resumed = {
+      episodesInLog: episodeRecords.length, checkpoint: restored.checkpoint, checkpointEpisodes: restored.checkpointEpisodes,
+      truncatedLogTail: truncatedTail !== undefined, badCheckpoints: restored.problems,
+    };
+  }
+  await learner.sync();
+
+  const limits = settings.bounds;
+  async function evaluate(rollouts: number): Promise<void> {
+    let successes = 0;
+    for (let j = 0; j < settings.evalEpisodes; j++) {
+      const rng = new Rng(0);
+      const e = await runEpisode({
+        env, encoder, scorer: { label: 'none', privileged: false, beginEpisode: () => async () => 0 }, limits,
+        seed: deriveSeed(settings.seed, EVAL_STREAM + rollouts * 1000 + j),
+        policy: (o) => learner.act(o, rng, true), success: 'env', successDelta: 0,
+      });
+      await e.progress;
+      if (e.end === 'success') successes++;
+    }
+    const record: EvalRecord = { kind: 'eval', rollouts, episodes: settings.evalEpisodes, successes, success: successes / settings.evalEpisodes };
+    episodeLog.append(record);
+    curve.push({ rollouts, success: record.success });
+    log.info(`eval after ${rollouts} rollouts: ${successes}/${settings.evalEpisodes} successes`);
+  }
+  const evaluated = (n: number): boolean => curve.some((p) => p.rollouts === n);
+  const due = (n: number): boolean => n === 0 || n % settings.evalEvery === 0 || n === settings.rollouts;
+
+  // A run killed during an evaluation finishes it first.
+  if (due(episodeRecords.length) && !evaluated(episodeRecords.length)) await evaluate(episodeRecords.length);
+
+  let pending: Promise<void> | undefined;
+  const finalise = (index: number, collected: CollectedEpisode): Promise<void> =>
+    scoreEpisode(collected, shaping).then((scored) => {
+      const record = toRecord('episode', index, scored, settings.trapThreshold);
+      episodeLog.append(record);
+      episodeRecords.push(record);
+      return learner.addRecord(record).then(() => {
+        log.info(`rollout ${index + 1}: ${scored.end} after ${scored.actions.length} steps, final progress ${scored.progress.at(-1)!.toFixed(2)}`);
+      });
+    });
+
+  for (let i = episodeRecords.length; i < settings.rollouts; i++) {
+    await learner.sync();
+    const actorRng = new Rng(deriveSeed(settings.seed, ACTOR_STREAM + i));
+    const collected = await runEpisode({
+      env, encoder, scorer, limits, seed: deriveSeed(settings.seed, TRAIN_STREAM + i),
+      policy: (o) => learner.act(o, actorRng, false), success: settings.success, successDelta: settings.successDelta,
+      afterStep: () => learner.afterStep(),
+    });
+    // The previous episode was being scored while this one ran; log it before handing this one over.
+    await pending;
+    pending = finalise(i, collected);
+    pending.catch(() => undefined); // a scoring failure is raised where `pending` is awaited, not as an unhandled rejection
+    if (due(i + 1)) {
+      await pending;
+      pending = undefined;
+      await evaluate(i + 1);
+    }
+    await learner.checkpoint();
+  }
+  await pending;
+  await learner.checkpoint();
+  const stats = await learner.stats();
+
+  const summaries = episodeRecords.map(summary);
+  const failed = summaries.filter((s) => !s.success);
+  const result: RlResult = {
+    task: settings.task, shaping: settings.shaping, seed: settings.seed, observation: encoder.label, reward: scorer.label, privileged: scorer.privileged || settings.observation === 'privileged',
+    demos: { used: demoRecords.length, attempted: demoAttempts }, curve, rollouts: summaries,
+    trap: {
+      failedRollouts: failed.length, threshold: settings.trapThreshold,
+      highProgressStepsPerFailedRollout: failed.length ? failed.reduce((n, s) => n + s.highProgressSteps, 0) / failed.length : 0,
+      meanMaxProgressFailed: failed.length ? failed.reduce((n, s) => n + s.maxProgress, 0) / failed.length : 0,
+    },
+    learner: { ...stats, batchSize: settings.batchSize, where: learner.label },
+    wallS: (performance.now() - started) / 1000, runDir, resumed,
+  };
+  await learner.close();
+  await rewardModel?.close();
+  await env.close();
+  return result;
+}
+
+/** The views after a clean (noise 0) scripted-expert episode: the GOAL reference when the model has none. */
+async function expertGoal(env: SimEnvironment, settings: RlSettings): Promise<ViewSet> {
+  let last = await env.reset(deriveSeed(settings.seed, DEMO_STREAM - 1));
+  const expert = env.expert(0, 0);
+  for (let t = 0; t < env.maxSteps; t++) {
+    const command = expert.next();
+    if (!command) break;
+    const step = await env.act(command);
+    last = step.next;
+    if (step.success === true) break;
+  }
+  return viewsOf(last.observation);
+}
+
+/** One scripted-expert episode through the same recording path as the policy's rollouts. */
+async function collectDemo(env: SimEnvironment, encoder: ObservationEncoder, scorer: RewardScorer, seed: number, settings: RlSettings, expertSeed: number): Promise<CollectedEpisode> {
+  const queue = new ProgressQueue(scorer.beginEpisode());
+  const first = await env.reset(seed);
+  queue.push(first);
+  const expert = env.expert(settings.demoNoise, expertSeed);
+  const observations = [await encoder.encode(first)];
+  const actions: Float32Array[] = [];
+  const envSuccess: boolean[] = [];
+  let end: CollectedEpisode['end'] = 'time-limit';
+  for (let t = 0; t < env.maxSteps; t++) {
+    const command = expert.next();
+    if (!command) break;
+    const action = actionToVector(command, settings.bounds);
+    const step = await env.act(vectorToAction(action, settings.bounds));
+    queue.push(step.next);
+    actions.push(action);
+    observations.push(await encoder.encode(step.next));
+    envSuccess.push(step.success === true);
+    if (step.success === true) {
+      end = 'success';
+      break;
+    }
+  }
+  return { seed, observations, actions, envSuccess, end, progress: queue.all() };
+}
