@@ -3,19 +3,19 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasChromium, launchChromium, type Browser } from './browser.js';
-import { startTestServing, waitFor, type TestServing } from './testing.js';
+import { startSimServing, waitFor, type SimServing } from './testing.js';
 
 if (!hasChromium) console.warn('SKIPPED dashboard browser tests: /usr/bin/chromium is missing (.ci/run installs it with apt-get)');
 
 describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
   let browser: Browser;
-  let serving: TestServing;
+  let serving: SimServing;
   let page: Page;
 
   beforeAll(async () => {
     [browser, serving] = await Promise.all([
       launchChromium(),
-      startTestServing(
+      startSimServing(
         { robot: { controlHz: 20, episodeSeconds: 60 }, reward: { shaping: { success: 'operator' } }, dashboard: { cameraFps: 10 } },
         { autoStart: true },
       ),
@@ -49,7 +49,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     expect(await page.locator('#progress-chart canvas').count()).toBeGreaterThan(0);
 
     // The dashboard says what drives the run.
-    expect(await page.textContent('#source-robot')).toMatch(/test robot \(simulator not merged\)/);
+    expect(await page.textContent('#source-robot')).toMatch(/^sim:push-cube/);
     expect(await page.textContent('#source-actions')).toMatch(/^stand-in policy/);
     expect(await page.getAttribute('#source-progress', 'class')).toContain('standin');
     // The token left the address bar once read.
@@ -57,7 +57,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
   });
 
   it('e-stop stops the arm within 200 ms, and the run resumes only after reset', async () => {
-    const robot = serving.testRobot;
+    const robot = serving.recorded;
     await waitFor(() => robot.received.length > 5, 'actions');
     // The moment the browser dispatches the click, as wall-clock ms (Playwright's own actionability
     // checks before the click are not part of the dashboard's reaction time).

@@ -4,7 +4,8 @@ import { createLogger } from '../common/log.js';
 import { configSchema, type ConfigInput } from '../config/schema.js';
 import { startServing, type Serving } from '../launch/serve.js';
 import type { ActionSource } from '../launch/sources.js';
-import { KinematicTestRobot, type KinematicTestRobotOptions } from '../robot/testing.js';
+import { SimRobot } from '../robot/sim/robot.js';
+import { KinematicTestRobot, RecordingRobot, type KinematicTestRobotOptions } from '../robot/testing.js';
 
 export interface TestServing extends Serving {
   testRobot: KinematicTestRobot;
@@ -31,6 +32,20 @@ export async function startTestServing(
     ...(options.actions ? { actions: options.actions } : {}),
   });
   return { ...serving, testRobot };
+}
+
+export interface SimServing extends Serving {
+  /** The MuJoCo simulator behind a recorder of every action and stop that reaches it. */
+  recorded: RecordingRobot;
+}
+
+/** A full serve composition on port 0 with the MuJoCo simulator (what `npm start` runs). */
+export async function startSimServing(input: ConfigInput = {}, options: { autoStart?: boolean } = {}): Promise<SimServing> {
+  const config = configSchema.parse({ ...input, dashboard: { port: 0, ...input.dashboard } });
+  const recorded = new RecordingRobot(await SimRobot.create(config));
+  const log = createLogger('test', process.env.DOPAMINE_LOG === undefined ? 'silent' : undefined);
+  const serving = await startServing(config, log, { robot: recorded, clock: systemClock, autoStart: options.autoStart ?? false });
+  return { ...serving, recorded };
 }
 
 export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {

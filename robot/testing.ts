@@ -196,3 +196,51 @@ export class KinematicTestRobot implements Robot, ReportsJointLimits {
     }
   }
 }
+
+/**
+ * Wraps any robot (the simulator in the dashboard tests) and records what reaches it, so a test
+ * can check through the safety layer that nothing arrives after an e-stop.
+ */
+export class RecordingRobot implements Robot {
+  readonly received: ReceivedAction[] = [];
+  stopCalls: { reason: string; atMs: number }[] = [];
+  private stopped = false;
+
+  constructor(readonly inner: Robot) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  get controlHz(): number {
+    return this.inner.controlHz;
+  }
+
+  get cameras(): readonly FrameSource[] {
+    return this.inner.cameras;
+  }
+
+  async reset(seed?: number): Promise<Observation> {
+    this.stopped = false;
+    return this.inner.reset(seed);
+  }
+
+  async act(action: ArmAction): Promise<StepResult> {
+    this.received.push({ action: { ...action }, atMs: performance.now(), whileStopped: this.stopped });
+    return this.inner.act(action);
+  }
+
+  observe(): Promise<Observation> {
+    return this.inner.observe();
+  }
+
+  async stop(reason: string): Promise<void> {
+    this.stopCalls.push({ reason, atMs: performance.now() });
+    this.stopped = true;
+    await this.inner.stop(reason);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,15 +1,15 @@
 /**
- * Writes docs/dashboard.png for the README: a short run on the kinematic test robot with the
+ * Writes docs/dashboard.png for the README: a short run on the MuJoCo simulator with the
  * stand-in policy and progress (as labelled on the page), viewed in headless Chromium.
  * Run: npx tsx scripts/dashboard-screenshot.ts [out.png] [episodes before the shot]
  */
 import { launchChromium } from '../dashboard/browser.js';
-import { startTestServing } from '../dashboard/testing.js';
+import { startSimServing } from '../dashboard/testing.js';
 
 const out = process.argv[2] ?? 'docs/dashboard.png';
 const episodes = Number(process.argv[3] ?? 4);
 
-const serving = await startTestServing(
+const serving = await startSimServing(
   { robot: { controlHz: 10, episodeSeconds: 6 }, dashboard: { cameraFps: 5 } },
   { autoStart: true },
 );
