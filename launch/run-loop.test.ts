@@ -67,7 +67,7 @@ describe('run loop', () => {
     expect(snapshot.rollouts).toBeGreaterThanOrEqual(2);
     expect(snapshot.successRate).toBe(0);
     expect(snapshot.sources.actions).toMatch(/^stand-in policy/);
-    expect(snapshot.sources.robot).toMatch(/test robot \(simulator not merged\)/);
+    expect(snapshot.sources.robot).toMatch(/kinematic test robot \(test double\)/);
   });
 
   it('ends an episode as a success when fused progress reaches 1 - delta (judge: progress)', async () => {

@@ -15,7 +15,7 @@ export function standInGoal(min: Vec3, max: Vec3): Vec3 {
 }
 
 export class ScriptedReachStandIn implements ActionSource {
-  readonly label = 'stand-in policy: scripted reach toward a fixed point, with noise (RL loop not merged)';
+  readonly label = 'stand-in policy: scripted reach toward a fixed point, with noise (the RL loop is not wired into serve yet)';
   private readonly random: () => number;
 
   constructor(
@@ -46,7 +46,7 @@ export class ScriptedReachStandIn implements ActionSource {
 }
 
 export class DistanceProgressStandIn implements ProgressSource {
-  readonly label = 'stand-in progress: end-effector distance to a fixed point (reward model not merged)';
+  readonly label = 'stand-in progress: end-effector distance to a fixed point (the reward model is not wired into serve yet)';
   private startDistance = 1;
   private previous = 0;
 

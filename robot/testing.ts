@@ -8,7 +8,7 @@
 import type { JointLimits, ReportsJointLimits } from './safety.js';
 import type { ArmAction, ArmState, CameraFrame, CameraRole, FrameSource, Observation, Robot, StepResult } from './types.js';
 
-export const TEST_ROBOT_LABEL = 'test robot (simulator not merged)';
+export const TEST_ROBOT_LABEL = 'kinematic test robot (test double)';
 
 export interface KinematicTestRobotOptions {
   controlHz?: number;
