@@ -119,6 +119,13 @@ const reward = z.strictObject({
       minVoc: z.number().min(-1).max(1).default(0.9).describe('Refuse to write an adapted model whose fused VOC on its demo (forward or reversed) is below this.'),
       steps: z.number().int().positive().default(600).describe('Fine-tuning steps of one-shot adaptation.'),
       pairs: z.number().int().min(3).default(2000).describe('Pairs sampled from the demo (reference: 1000).'),
+      variants: z
+        .number()
+        .int()
+        .min(0)
+        .max(32)
+        .default(4)
+        .describe('Appearance variants of the demo (hue-rotated, every other one mirrored) trained on besides the demo itself, so progress does not hinge on its colours and layout; 0: the demo only.'),
     })
     .prefault({})
     .describe('One-shot adaptation of GRM-tiny (`dopamine adapt`).'),

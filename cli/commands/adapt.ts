@@ -12,6 +12,7 @@ interface AdaptFlags {
   out?: string;
   minVoc?: string;
   steps?: string;
+  variants?: string;
   pairs?: string;
   seed?: string;
   sampleFactor?: string;
@@ -33,6 +34,7 @@ export function registerAdapt(program: Command): void {
     .option('--min-voc <v>', 'refuse to write a model whose demo VOC, forward or reversed, is below this (default reward.adapt.minVoc, 0.9)')
     .option('--steps <n>', 'fine-tuning steps (default reward.adapt.steps, 600)')
     .option('--pairs <n>', 'pairs sampled from the demo (default reward.adapt.pairs, 2000)')
+    .option('--variants <n>', 'appearance variants of the demo trained on besides it (default reward.adapt.variants, 4)')
     .option('--seed <n>', 'seed of pairs and training (default 1)')
     .option('--sample-factor <k>', `frames per label sample point (default reward.labels.sampleFactor, lowered towards ${TARGET_POINTS} label points on the demo)`);
   withCommonOptions(command).action(
@@ -55,13 +57,14 @@ export function registerAdapt(program: Command): void {
           pairs: parseIntegerFlag('--pairs', flags.pairs, config.reward.adapt.pairs, 3),
           steps: parseIntegerFlag('--steps', flags.steps, config.reward.adapt.steps, 1, 1_000_000),
           seed: parseIntegerFlag('--seed', flags.seed, 1, 0),
+          variants: parseIntegerFlag('--variants', flags.variants, config.reward.adapt.variants, 0, 32),
           minVoc,
           logger: log,
         });
         context.report({ ...report, sampleFactor }, () =>
           [
             `wrote ${report.out} and ${report.references} in ${report.seconds} s`,
-            `trained: ${report.trained.join(', ')} (${report.trainedParameters} parameters; the image encoder is frozen), ${report.steps} steps on ${report.pairs} pairs`,
+            `trained: ${report.trained.join(', ')} (${report.trainedParameters} parameters; the image encoder is frozen), ${report.steps} steps on ${report.pairs} pairs, the demo and ${report.variants} appearance variants`,
             `demo VOC before: forward ${report.before.forward}, reversed ${report.before.reversed}; after: forward ${report.after.forward}, reversed ${report.after.reversed}`,
           ].join('\n'),
         );

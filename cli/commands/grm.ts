@@ -47,9 +47,9 @@ export function registerGrm(program: Command): void {
     .command('pretrain')
     .description('pretrain GRM-tiny on scripted-expert simulator episodes of every task except the held-out one')
     .option('--out <file>', `where to write the .onnx model (default ${DEFAULT_GRM_TINY})`)
-    .option('--episodes-per-task <n>', 'successful training episodes per task (default 40)')
+    .option('--episodes-per-task <n>', 'successful training episodes per task (default 80)')
     .option('--validation-per-task <n>', 'unseen episodes per task for the check after training (default 3)')
-    .option('--steps <n>', 'optimizer steps (default 3000)')
+    .option('--steps <n>', 'optimizer steps (default 12000)')
     .option('--batch <n>', 'pairs per step (default 32)')
     .option('--lr <rate>', 'peak learning rate (default 0.002)')
     .option('--seed <n>', 'seed of episodes, pairs, augmentations and initial weights (default 1)')
@@ -67,9 +67,9 @@ export function registerGrm(program: Command): void {
       const report = await pretrainGrmTiny({
         config: context.config,
         out,
-        episodesPerTask: parseIntegerFlag('--episodes-per-task', flags.episodesPerTask, 40, 1, 10_000),
+        episodesPerTask: parseIntegerFlag('--episodes-per-task', flags.episodesPerTask, 80, 1, 10_000),
         validationPerTask: parseIntegerFlag('--validation-per-task', flags.validationPerTask, 3, 0, 1000),
-        steps: parseIntegerFlag('--steps', flags.steps, 3000, 1, 1_000_000),
+        steps: parseIntegerFlag('--steps', flags.steps, 12000, 1, 1_000_000),
         batch: parseIntegerFlag('--batch', flags.batch, 32, 1, 1024),
         lr: parseNumberFlag('--lr', flags.lr, 2e-3, 1e-7, 1),
         seed: parseIntegerFlag('--seed', flags.seed, 1, 0),

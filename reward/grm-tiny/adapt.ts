@@ -2,10 +2,13 @@
  * One-shot adaptation of GRM-tiny to a new task from ONE demo (paper section 3.1.4):
  *
  * 1. the demo's step-wise labels and the reference pair sampler give up to `pairs` training pairs;
- * 2. the image encoder is frozen: every frame the pairs use is encoded once into view vectors;
+ * 2. the image encoder is frozen: every frame the pairs use is encoded once into view vectors,
+ *    for the demo and for a few appearance variants of it (hue-rotated, mirrored: appearance.ts),
+ *    each variant judged against its own START and half the time against the demo's GOAL, as the
+ *    episodes the adapted model scores are;
  * 3. the view fusion, the instruction projection and the hop head (parameters fuse.*, text.*,
- *    head.*) are fine-tuned on those vectors (cross-entropy over hop bins + MSE on the hop), with
- *    view dropout;
+ *    head.*) are fine-tuned on those vectors (cross-entropy over hop bins + MSE on the hop + MSE
+ *    of the head's BEFORE and AFTER state progress against the labels), with view dropout;
  * 4. the result is validated on the demo itself: fused progress over the label sample points,
  *    forward and reversed (reference evaluation), VOC of each;
  * 5. below the VOC threshold nothing is written; otherwise the adapted .onnx and the task
@@ -27,8 +30,9 @@ import { ProgressFusion } from '../fusion.js';
 import { encodeInstruction, META_DESCRIPTION } from '../grm-contract.js';
 import { createRng } from '../rng.js';
 import { writeReferences } from '../task-references.js';
-import type { EpisodeSamples } from './dataset.js';
-import { collectEpisode } from './dataset.js';
+import { drawVariants, variantViews } from './appearance.js';
+import type { EpisodeSamples, FrameViews } from './dataset.js';
+import { collectEpisode, labelProgress } from './dataset.js';
 import { exportGrmTiny, loadGrmTiny } from './io.js';
 import type { GrmTinyConfig } from './model.js';
 import { encodeImages, headFromVectors, hopBins, imageFloats, isAdaptedParam } from './model.js';
@@ -46,6 +50,8 @@ export interface AdaptOptions {
   /** Refuse to write a model whose demo VOC (forward or reversed) is below this. */
   minVoc: number;
   crops?: Partial<Record<CameraRole, Crop | undefined>>;
+  /** Appearance variants of the demo (re-coloured, mirrored) trained on besides the demo itself (default 4; 0: none). */
+  variants?: number;
   logger?: Logger;
 }
 
@@ -59,6 +65,8 @@ export interface AdaptReport {
   out: string;
   demo: string;
   pairs: number;
+  /** Appearance variants of the demo trained on besides the demo itself. */
+  variants: number;
   labelPoints: number;
   steps: number;
   trained: string[];
@@ -71,7 +79,7 @@ export interface AdaptReport {
 }
 
 /** Frame id -> the three view vectors [3 * dim], from the frozen encoder. */
-async function encodeFrames(store: ParamStore, config: GrmTinyConfig, samples: EpisodeSamples, preprocessor: Preprocessor): Promise<Map<number, Float32Array>> {
+async function encodeFrames(store: ParamStore, config: GrmTinyConfig, frames: Map<number, FrameViews>, preprocessor: Preprocessor): Promise<Map<number, Float32Array>> {
   const chunk = 24;
   const predictor = await Predictor.create({
     store,
@@ -81,7 +89,7 @@ async function encodeFrames(store: ParamStore, config: GrmTinyConfig, samples: E
   });
   const size = imageFloats(config);
   const images = new Float32Array(chunk * size);
-  const entries = [...samples.frames.entries()].flatMap(([id, views]) => views.map((view, v) => ({ id, v, view })));
+  const entries = [...frames.entries()].flatMap(([id, views]) => views.map((view, v) => ({ id, v, view })));
   const out = new Map<number, Float32Array>();
   try {
     for (let i = 0; i < entries.length; i += chunk) {
@@ -167,7 +175,16 @@ export async function adaptGrmTiny(episode: Episode, options: AdaptOptions): Pro
   const seed = options.seed ?? 1;
   const samples = await collectEpisode(episode, 'demo', preprocessor, { sampleFactor: options.sampleFactor, pairs: options.pairs ?? 1000, seed });
   log?.info(`${episode.name}: ${samples.points.length} label points, ${samples.pairs.length} pairs, ${samples.frames.size} frames decoded`);
-  const vectors = await encodeFrames(store, config, samples, preprocessor);
+  const vectors = await encodeFrames(store, config, samples.frames, preprocessor);
+  // The demo itself is variant 0; the others re-colour (and mirror) all of its frames alike.
+  const variantRng = createRng(seed + 7919);
+  const variantCount = options.variants ?? 4;
+  const variants = [vectors];
+  for (const variant of drawVariants(variantCount, variantRng)) {
+    const frames = new Map<number, FrameViews>();
+    for (const [id, views] of samples.frames) frames.set(id, await variantViews(views, config.width, config.height, variant));
+    variants.push(await encodeFrames(store, config, frames, preprocessor));
+  }
   const before = await demoVoc(store, config, samples, vectors);
   log?.info(`before adaptation: demo VOC forward ${before.forward.toFixed(3)}, reversed ${before.reversed.toFixed(3)}`);
 
@@ -185,8 +202,11 @@ export async function adaptGrmTiny(episode: Episode, options: AdaptOptions): Pro
       const inputs = headInputs(graph, batch, config);
       const target = graph.input('target', [batch, config.bins]);
       const targetHop = graph.input('target_hop', [batch]);
+      const targetBefore = graph.input('target_before', [batch]);
+      const targetAfter = graph.input('target_after', [batch]);
       const out = headFromVectors(inputs, config);
-      return { loss: crossEntropyBins(out.hop_logits, target).add(mse(out.hop, targetHop)) };
+      const progressLoss = mse(out.progress_before, targetBefore).add(mse(out.progress_after, targetAfter));
+      return { loss: crossEntropyBins(out.hop_logits, target).add(mse(out.hop, targetHop)).add(progressLoss) };
     },
   });
   const feeds = {
@@ -197,10 +217,12 @@ export async function adaptGrmTiny(episode: Episode, options: AdaptOptions): Pro
     instruction: new Float32Array(batch * config.textDim),
     target: new Float32Array(batch * config.bins),
     target_hop: new Float32Array(batch),
+    target_before: new Float32Array(batch),
+    target_after: new Float32Array(batch),
   };
   const rng = createRng(seed);
   const bins = hopBins(config);
-  const start = vectors.get(samples.points[0]!)!;
+  const firstPoint = samples.points[0]!;
   const goal = vectors.get(samples.points[samples.points.length - 1]!)!;
   const texts = new Map(samples.instructions.map((s) => [s, encodeInstruction(s, config.textDim)]));
   // View dropout on vectors: a wrist view replaced by the front view, as when a camera is missing.
@@ -213,13 +235,18 @@ export async function adaptGrmTiny(episode: Episode, options: AdaptOptions): Pro
     for (let step = 0; step < steps; step++) {
       for (let k = 0; k < batch; k++) {
         const pair = samples.pairs[rng.int(samples.pairs.length)]!;
-        putViews(feeds.v_before, k, vectors.get(pair.before)!);
-        putViews(feeds.v_after, k, vectors.get(pair.after)!);
-        feeds.v_start.set(start.subarray(0, d), k * d);
-        feeds.v_goal.set(goal.subarray(0, d), k * d);
+        // An episode that looks like variant v is judged against its own START and, as in use,
+        // against the demo's GOAL (half the time its own, so the demo itself stays exact).
+        const variant = variants[rng.int(variants.length)]!;
+        putViews(feeds.v_before, k, variant.get(pair.before)!);
+        putViews(feeds.v_after, k, variant.get(pair.after)!);
+        feeds.v_start.set(variant.get(firstPoint)!.subarray(0, d), k * d);
+        feeds.v_goal.set((rng.next() < 0.5 ? goal : variant.get(samples.points[samples.points.length - 1]!)!).subarray(0, d), k * d);
         feeds.instruction.set(texts.get(pair.instruction)!, k * config.textDim);
         feeds.target.set(twoHot(pair.hop, bins), k * config.bins);
         feeds.target_hop[k] = pair.hop;
+        feeds.target_before[k] = labelProgress(samples, pair.before);
+        feeds.target_after[k] = labelProgress(samples, pair.after);
       }
       const warm = Math.max(1, Math.round(0.03 * steps));
       const rate = step < warm ? (lr * (step + 1)) / warm : lr * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, steps - warm)));
@@ -252,6 +279,7 @@ export async function adaptGrmTiny(episode: Episode, options: AdaptOptions): Pro
     out: options.out,
     demo: episode.name,
     pairs: samples.pairs.length,
+    variants: variantCount,
     labelPoints: samples.points.length,
     steps,
     trained: ['fuse.* (view fusion)', 'text.* (instruction projection)', 'head.* (hop head)'],

@@ -73,6 +73,9 @@ export interface PairExample {
   goal: Uint8Array;
   instruction: string;
   hop: number;
+  /** Step-wise label progress of the BEFORE and AFTER states. */
+  progressBefore: number;
+  progressAfter: number;
 }
 
 export interface Augmentation {
@@ -121,7 +124,25 @@ export function drawExample(episodes: readonly EpisodeSamples[], index: number, 
     goal: last(reference)[0],
     instruction: pair.instruction,
     hop: pair.hop,
+    progressBefore: labelProgress(episode, pair.before),
+    progressAfter: labelProgress(episode, pair.after),
   };
+}
+
+/**
+ * The step-wise label progress of a frame the sampler drew: exact at a label point, linear
+ * between the two label points around it otherwise.
+ */
+export function labelProgress(samples: EpisodeSamples, frame: number): number {
+  const { points, progress } = samples;
+  if (frame <= points[0]!) return progress[0]!;
+  for (let i = 1; i < points.length; i++) {
+    if (frame <= points[i]!) {
+      const t = (frame - points[i - 1]!) / (points[i]! - points[i - 1]!);
+      return progress[i - 1]! + t * (progress[i]! - progress[i - 1]!);
+    }
+  }
+  return progress[progress.length - 1]!;
 }
 
 export function episodesByTask(episodes: readonly EpisodeSamples[]): Map<string, number[]> {
@@ -141,6 +162,9 @@ export class PairBatch {
   readonly target: Float32Array;
   /** Exact hops [batch]. */
   readonly targetHop: Float32Array;
+  /** Label progress of the BEFORE and AFTER states [batch]. */
+  readonly targetBefore: Float32Array;
+  readonly targetAfter: Float32Array;
   private readonly bins: number[];
   private readonly textCache = new Map<string, Float32Array>();
 
@@ -157,6 +181,8 @@ export class PairBatch {
     this.instruction = new Float32Array(size * config.textDim);
     this.target = new Float32Array(size * config.bins);
     this.targetHop = new Float32Array(size);
+    this.targetBefore = new Float32Array(size);
+    this.targetAfter = new Float32Array(size);
     this.bins = hopBins(config);
   }
 
@@ -179,6 +205,8 @@ export class PairBatch {
     this.instruction.set(this.text(example.instruction), k * this.config.textDim);
     this.target.set(twoHot(example.hop, this.bins), k * this.config.bins);
     this.targetHop[k] = example.hop;
+    this.targetBefore[k] = example.progressBefore;
+    this.targetAfter[k] = example.progressAfter;
   }
 
   feeds(): Record<string, Float32Array> {
@@ -190,6 +218,8 @@ export class PairBatch {
       instruction: this.instruction,
       target: this.target,
       target_hop: this.targetHop,
+      target_before: this.targetBefore,
+      target_after: this.targetAfter,
     };
   }
 }

@@ -107,7 +107,7 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
   const adaptedFile = join(dir, 'adapted.onnx');
   const preprocessor = new Preprocessor({ width: modelConfig.width, height: modelConfig.height });
   try {
-    const adaptation = await adaptGrmTiny(demo.episode, { base: options.model, out: adaptedFile, sampleFactor: 1, pairs: 2000, minVoc: 0, steps: options.adaptSteps, logger: log });
+    const adaptation = await adaptGrmTiny(demo.episode, { base: options.model, out: adaptedFile, sampleFactor: 1, pairs: 2000, minVoc: 0, steps: options.adaptSteps, variants: options.config.reward.adapt.variants, logger: log });
     const labels = stepwiseLabels(demo.episode.segments, demo.episode.frameCount, { sampleFactor });
     // The demo's goal and instruction; START is each rollout's own first frame (reference practice).
     const references = {

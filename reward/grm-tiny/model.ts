@@ -81,6 +81,9 @@ export interface GrmOutputs {
   hop_logits: Tensor;
   hop: Tensor;
   view_weights: Tensor;
+  /** Training only (not exported): the head's progress of the BEFORE and AFTER states [N]. */
+  progress_before: Tensor;
+  progress_after: Tensor;
 }
 
 /** Weighted sum of a state's view vectors [N, 3, dim] by a gate conditioned on the instruction. */
@@ -142,7 +145,7 @@ export function headFromVectors(vectors: PairVectors, config: GrmTinyConfig): Gr
   const logits = peak.add(linear(h, 'head.out', config.bins).mul(residualScale));
   const hop = logits.softmax(-1).matmul(centres.reshape([config.bins, 1])).reshape([n]);
   const viewWeights = concat([before.weights.reshape([n, 1, 3]), after.weights.reshape([n, 1, 3])], 1);
-  return { hop_logits: logits, hop, view_weights: viewWeights };
+  return { hop_logits: logits, hop, view_weights: viewWeights, progress_before: pb.reshape([n]), progress_after: pa.reshape([n]) };
 }
 
 /** The contract's inputs on a graph, for a batch of `n` pairs. */

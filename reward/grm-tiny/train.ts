@@ -20,6 +20,8 @@ export interface TrainOptions {
   /** Share of the steps spent warming the learning rate up (reference: 0.03). */
   warmup?: number;
   mseWeight?: number;
+  /** Weight of the squared error of the head's BEFORE and AFTER state progress against their labels (default 1). */
+  progressWeight?: number;
   weightDecay?: number;
   seed: number;
   augmentation: Augmentation;
@@ -53,6 +55,7 @@ export async function trainGrmTiny(
 ): Promise<TrainReport> {
   if (episodes.length === 0) throw new RangeError('training: expected at least one episode');
   const mseWeight = options.mseWeight ?? 1;
+  const progressWeight = options.progressWeight ?? 1;
   const trainer = await Trainer.create({
     store,
     name: 'grm-tiny',
@@ -63,8 +66,13 @@ export async function trainGrmTiny(
       const inputs = contractInputs(graph, options.batch, config);
       const target = graph.input('target', [options.batch, config.bins]);
       const targetHop = graph.input('target_hop', [options.batch]);
+      const targetBefore = graph.input('target_before', [options.batch]);
+      const targetAfter = graph.input('target_after', [options.batch]);
       const out = grmFromInputs(inputs, config);
-      return { loss: crossEntropyBins(out.hop_logits, target).add(mse(out.hop, targetHop).mul(mseWeight)) };
+      // The hop is a function of two state progress values; supervising those directly as well
+      // gives the head two exact targets per pair instead of one ambiguous ratio.
+      const progressLoss = mse(out.progress_before, targetBefore).add(mse(out.progress_after, targetAfter));
+      return { loss: crossEntropyBins(out.hop_logits, target).add(mse(out.hop, targetHop).mul(mseWeight)).add(progressLoss.mul(progressWeight)) };
     },
   });
   const batch = new PairBatch(config, options.batch, preprocessor);
