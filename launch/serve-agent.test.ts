@@ -1,4 +1,6 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,6 +146,45 @@ describe('serve on the simulator runs the RL loop with the reward model', () => 
     serving.loop.resetEstop('test');
     await waitFor(() => recorded.received.length > count, 'actions after the e-stop reset');
   }, 120_000);
+});
+
+describe('serve with reward.backend openai', () => {
+  it('scores the views through the configured OpenAI-compatible server', async () => {
+    const requests: { model: string; messages: unknown[] }[] = [];
+    // A stand-in GRM server: every query answers a hop of +5%.
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        requests.push(JSON.parse(body) as (typeof requests)[number]);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '<score>+5%</score>' } }] }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const config = configSchema.parse({
+      robot: { controlHz: 10, episodeSeconds: 1 },
+      dashboard: { port: 0 },
+      policy: { runDir: mkdtempSync(join(tmpdir(), 'dopamine-serve-openai-')), batchSize: 32 },
+      reward: { backend: 'openai', openai: { url, model: 'test-grm' } },
+    });
+    const serving = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: true });
+    const points: ProgressPoint[] = [];
+    serving.loop.onUpdate((update) => {
+      if (update.type === 'progress') points.push(update.point);
+    });
+    try {
+      await waitFor(() => points.length >= 3, 'three scored steps', 30_000);
+      expect(serving.loop.snapshot().sources.progress).toMatch(/^fused progress from openai/);
+      expect(requests.length).toBeGreaterThanOrEqual(9); // three perspectives per scored state
+      expect(requests.every((r) => r.model === 'test-grm')).toBe(true);
+      for (const point of points) expect(point.hop).toBeCloseTo(0.05, 6);
+      expect(points.at(-1)!.progress).toBeGreaterThan(0);
+    } finally {
+      await serving.shutdown('test done');
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 60_000);
 });
 
 describe('serve learner folder', () => {
