@@ -120,20 +120,19 @@ export class ServeAgent {
     this.actorRng = new Rng(config.policy.seed + 1);
     this.episodeLog = new RecordLog<LogRecord>(join(options.runDir, 'episodes.log'));
     this.recordIndex = logged;
-    const agent = this;
     const policyLabel = `SAC policy learning online (${learner.label}; observations: ${encoder.label})`;
     this.actions = {
       label: policyLabel,
-      beginEpisode: (initial) => agent.begin(initial),
-      next: (observation) => agent.act(observation),
-      afterStep: (record) => agent.afterStep(record),
-      endEpisode: (summary) => agent.end(summary),
-      learnerStatus: () => agent.learnerStatus(),
+      beginEpisode: (initial) => this.begin(initial),
+      next: (observation) => this.act(observation),
+      afterStep: (record) => this.afterStep(record),
+      endEpisode: (summary) => this.end(summary),
+      learnerStatus: () => this.learnerStatus(),
     };
     this.progress = {
       label: `fused progress from ${options.model.name} (goal: ${options.references.source}), ${s.mode} shaping`,
-      beginEpisode: (initial) => agent.begin(initial),
-      score: (observation, at) => agent.score(observation, at),
+      beginEpisode: (initial) => this.begin(initial),
+      score: (observation, at) => this.score(observation, at),
     };
   }
 
