@@ -32,7 +32,7 @@ export async function startTestServing(
     robot: testRobot,
     clock: systemClock,
     autoStart: options.autoStart ?? false,
-    // The kinematic test robot has no scene for a reward model to judge: the labelled stand-ins.
+    // The kinematic test robot draws a marker, no task scene for a reward model: the labelled stand-ins.
     agent: 'stand-in',
     ...(options.actions ? { actions: options.actions } : {}),
   });

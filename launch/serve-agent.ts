@@ -9,7 +9,8 @@
  * scored, states the run loop did not ask about (stride, or skipped while the model was busy)
  * get their progress interpolated between their scored neighbours, the episode is shaped by the
  * reward core, logged durably and handed to the learner. The control step never waits for the
- * reward model; it waits for at most one learner update (the actor and the learner share weights).
+ * reward model; it waits for at most one learner update (the actor and the learner share weights),
+ * and updates start only when they fit in the slack of the control period.
  */
 import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +46,8 @@ export interface ServeReferences {
 const HIDDEN = [256, 256];
 /** Owed updates kept at most, in control steps' worth: the learner never runs an old backlog for minutes. */
 const BACKLOG_STEPS = 50;
+/** An update starts only when it should end within this share of the control period after the step began. */
+const STEP_BUDGET = 0.85;
 
 /** Runs async work on one resource at a time, in call order (ONNX sessions reuse their buffers). */
 class Serial {
@@ -103,6 +106,10 @@ export class ServeAgent {
   private readonly status: Omit<LearnerStatus, 'updates' | 'owed' | 'updateMs'> = { dropped: 0, episodes: 0, transitions: 0, rejectedEpisodes: 0, lastError: null };
   private updateTotalMs = 0;
   private updatesTimed = 0;
+  /** Recent update time (moving average), ms: whether the next one fits before the next step. */
+  private updateMsAverage = 0;
+  private stepStartedAt = 0;
+  private readonly periodMs: number;
   private readonly limits: ActionLimits;
   private readonly shaping: ShapingSettings;
 
@@ -118,6 +125,7 @@ export class ServeAgent {
     const s = config.reward.shaping;
     this.shaping = { mode: s.mode, gamma: s.gamma, successDelta: s.successDelta, success: s.success, terminalPotential: s.terminalPotential };
     this.actorRng = new Rng(config.policy.seed + 1);
+    this.periodMs = 1000 / config.robot.controlHz;
     this.episodeLog = new RecordLog<LogRecord>(join(options.runDir, 'episodes.log'));
     this.recordIndex = logged;
     const policyLabel = `SAC policy learning online (${learner.label}; observations: ${encoder.label})`;
@@ -230,6 +238,7 @@ export class ServeAgent {
   }
 
   private async act(observation: Observation): Promise<ArmAction> {
+    this.stepStartedAt = performance.now();
     const vector = await this.encode(observation);
     this.lastEncoded = { observation, vector };
     const action = await this.learnerLane.run(() => this.learner.act(vector, this.actorRng, false));
@@ -338,7 +347,12 @@ export class ServeAgent {
     return this.encoderLane.run(() => this.encoder.encode({ observation: { ...observation, frames } }));
   }
 
-  /** Works off owed updates one at a time, yielding between them so control steps go first. */
+  /**
+   * Works off owed updates one at a time in the slack after a control step: an update starts only
+   * when it should end before STEP_BUDGET of the period has passed since the step began, so a
+   * busy machine slows the learner (owed updates grow, then are dropped), not the control loop.
+   * Called after every step.
+   */
   private kickLearner(): void {
     if (this.working || this.closed) return;
     this.working = true;
@@ -346,12 +360,20 @@ export class ServeAgent {
       try {
         while (this.owed > 0 && !this.closed) {
           await new Promise((resolve) => setImmediate(resolve));
+          if (performance.now() + this.updateMsAverage > this.stepStartedAt + STEP_BUDGET * this.periodMs) {
+            // Let the estimate decay while skipping, so one slow update (or a busy spell) does not stop the learner for good.
+            this.updateMsAverage *= 0.9;
+            break;
+          }
           await this.learnerLane.run(async () => {
             if (this.closed) return;
             const started = performance.now();
             await this.learner.update(1);
-            this.updateTotalMs += performance.now() - started;
+            const took = performance.now() - started;
+            this.updateTotalMs += took;
             this.updatesTimed++;
+            // The first update also builds the sessions' buffers: it does not predict the next ones.
+            if (this.updatesTimed > 1) this.updateMsAverage = this.updatesTimed === 2 ? took : 0.8 * this.updateMsAverage + 0.2 * took;
           });
           this.owed--;
         }

@@ -29,7 +29,7 @@ export interface ServeParts {
   /**
    * rl (default): the SAC actor and learner with the configured reward model. stand-in: the
    * labelled scripted policy and geometric progress (tests of the dashboard on the kinematic test
-   * robot, which has no scene for a reward model to judge).
+   * robot, which draws a marker and no task scene for a reward model to judge).
    */
   agent?: 'rl' | 'stand-in';
 }
