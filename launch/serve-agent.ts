@@ -138,7 +138,8 @@ export class ServeAgent {
       learnerStatus: () => this.learnerStatus(),
     };
     this.progress = {
-      label: `fused progress from ${options.model.name} (goal: ${options.references.source}), ${s.mode} shaping`,
+      // Paths inside the working folder are shown relative to it (labels end up in screenshots and telemetry).
+      label: `fused progress from ${options.model.name.replaceAll(`${process.cwd()}/`, '')} (goal: ${options.references.source}), ${s.mode} shaping`,
       beginEpisode: (initial) => this.begin(initial),
       score: (observation, at) => this.score(observation, at),
     };
