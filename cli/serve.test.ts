@@ -24,8 +24,18 @@ describe('dopamine serve', () => {
     expect(run.stderr).toMatch(/robot\.backend ros2: rclnodejs is not available: .*Humble, Jazzy or Kilted/);
   });
 
+  it('refuses a --model that is neither a file nor a URL with exit code 2', () => {
+    const run = runCli(['serve', '--port', '0', '--model', 'no-such-model.onnx']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--model: expected an \.onnx reward model file or an http\(s\) URL, got "no-such-model\.onnx"/);
+  });
+
   it('prints the dashboard URL with the token, runs the loop, and on SIGTERM stops the arm before exiting', async () => {
-    const child = spawn(process.execPath, [bin, 'serve', '--port', '0'], { cwd: repoRoot, env: { ...process.env, DOPAMINE_LOG: 'info' } });
+    // The learner's folder goes to a temporary directory, not the repository's runs/.
+    const dir = mkdtempSync(join(tmpdir(), 'dopamine-serve-'));
+    const file = join(dir, 'serve.yaml');
+    writeFileSync(file, `policy:\n  runDir: ${JSON.stringify(join(dir, 'run'))}\n`);
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--config', file], { cwd: repoRoot, env: { ...process.env, DOPAMINE_LOG: 'info' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -39,6 +49,7 @@ describe('dopamine serve', () => {
       }
       const [, url, token] = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/)#token=(\S+)/.exec(stdout)!;
       expect(stderr).toMatch(/robot: MuJoCo simulator, task "push-cube"/);
+      expect(stderr).toMatch(/reward model: onnx .*grm-tiny\.onnx/);
       expect((await fetch(`${url}api/estop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
       let status: { state: string; safety: { counts: { forwarded: number } } } | undefined;
       while (!status || status.safety.counts.forwarded < 3) {

@@ -150,7 +150,26 @@ const policy = z.strictObject({
   updatesPerStep: z.number().int().positive().default(4).describe('Gradient updates per environment step (update-to-data ratio).'),
   demos: z.number().int().min(0).max(100).default(20).describe('Demos used to initialise the policy.'),
   seed: z.number().int().min(0).default(1).describe('Seed of the learner and the actor.'),
-  runDir: z.string().default('runs/default').describe('Folder of checkpoints, replay buffers and episodes.'),
+  runDir: z.string().default('runs/default').describe('Folder of checkpoints, replay buffers and episodes (`serve` uses its `serve/` subfolder and resumes from it).'),
+  serve: z
+    .strictObject({
+      updatesPerStep: z
+        .number()
+        .int()
+        .min(0)
+        .max(64)
+        .default(1)
+        .describe('Learner updates per control step in `serve`; they run between steps, one at a time, and a backlog beyond 50 steps is dropped (1 holds 10 Hz on 2 CPU cores).'),
+      scoreEvery: z
+        .number()
+        .int()
+        .positive()
+        .default(1)
+        .describe('Score every n-th control step with the reward model in `serve` (and each episode\'s last state); the learner gets the progress of states between two scored ones interpolated linearly.'),
+      checkpointEvery: z.number().int().positive().default(5).describe('Checkpoint the `serve` learner after every n learned episodes (and at shutdown).'),
+    })
+    .prefault({})
+    .describe('The online RL loop inside `dopamine serve`.'),
 });
 
 const safety = z.strictObject({

@@ -50,8 +50,13 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
 
     // The dashboard says what drives the run.
     expect(await page.textContent('#source-robot')).toMatch(/^sim:push-cube/);
-    expect(await page.textContent('#source-actions')).toMatch(/^stand-in policy/);
-    expect(await page.getAttribute('#source-progress', 'class')).toContain('standin');
+    expect(await page.textContent('#source-actions')).toMatch(/^SAC policy learning online/);
+    expect(await page.textContent('#source-progress')).toMatch(/^fused progress from onnx .*grm-tiny\.onnx/);
+    expect((await page.getAttribute('#source-progress', 'class')) ?? '').not.toContain('standin');
+    // The newest scored step as numbers, and the learner panel (no episode has ended yet: no updates).
+    expect(await page.textContent('#progress-now')).toMatch(/^step \d+: progress \d\.\d{3} · hop [+-]\d\.\d{3} · reward -?\d\.\d{3}$/);
+    await page.waitForFunction(() => document.getElementById('control-period')!.textContent !== '-');
+    expect(await page.textContent('#learner-updates')).toMatch(/^\d+ \(/);
     // The token left the address bar once read.
     expect(page.url()).not.toContain('token=');
   });

@@ -215,6 +215,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         safety: snapshot.safety,
         reward: snapshot.reward,
         deadlines: snapshot.deadlines,
+        learner: snapshot.learner,
+        control: snapshot.control,
         episode: snapshot.episode ? { index: snapshot.episode.index, steps: snapshot.episode.steps } : null,
       });
     },

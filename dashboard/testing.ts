@@ -1,4 +1,7 @@
 /** Test helpers for the dashboard, telemetry and soak tests: a run on the kinematic test robot. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { systemClock } from '../common/clock.js';
 import { createLogger } from '../common/log.js';
 import { configSchema, type ConfigInput } from '../config/schema.js';
@@ -29,6 +32,8 @@ export async function startTestServing(
     robot: testRobot,
     clock: systemClock,
     autoStart: options.autoStart ?? false,
+    // The kinematic test robot draws a marker, no task scene for a reward model: the labelled stand-ins.
+    agent: 'stand-in',
     ...(options.actions ? { actions: options.actions } : {}),
   });
   return { ...serving, testRobot };
@@ -39,12 +44,16 @@ export interface SimServing extends Serving {
   recorded: RecordingRobot;
 }
 
-/** A full serve composition on port 0 with the MuJoCo simulator (what `npm start` runs). */
-export async function startSimServing(input: ConfigInput = {}, options: { autoStart?: boolean } = {}): Promise<SimServing> {
-  const config = configSchema.parse({ ...input, dashboard: { port: 0, ...input.dashboard } });
+/**
+ * A full serve composition on port 0 with the MuJoCo simulator (what `npm start` runs: the RL loop
+ * with the shipped GRM-tiny, its learner in a new temporary folder unless policy.runDir is given).
+ */
+export async function startSimServing(input: ConfigInput = {}, options: { autoStart?: boolean; agent?: 'rl' | 'stand-in' } = {}): Promise<SimServing> {
+  const runDir = input.policy?.runDir ?? mkdtempSync(join(tmpdir(), 'dopamine-serve-run-'));
+  const config = configSchema.parse({ ...input, dashboard: { port: 0, ...input.dashboard }, policy: { ...input.policy, runDir } });
   const recorded = new RecordingRobot(await SimRobot.create(config));
   const log = createLogger('test', process.env.DOPAMINE_LOG === undefined ? 'silent' : undefined);
-  const serving = await startServing(config, log, { robot: recorded, clock: systemClock, autoStart: options.autoStart ?? false });
+  const serving = await startServing(config, log, { robot: recorded, clock: systemClock, autoStart: options.autoStart ?? false, agent: options.agent ?? 'rl' });
   return { ...serving, recorded };
 }
 

@@ -12,7 +12,7 @@
  *     camera_sync: {queueSize: 10, slopMs: 40}
  *     reward: {backend: onnx}
  *     actor: {}
- *     learner: {updatesPerStep: 4}
+ *     learner: {updatesPerStep: 1}
  *     safety: {}                # always on; `enabled: false` is refused
  *     dashboard: {host: 0.0.0.0, port: 8080}
  */
@@ -37,7 +37,7 @@ const nodes = z.strictObject({
     .prefault({})
     .describe('The process reward model (reward.backend, reward.model).'),
   actor: z.strictObject({ enabled }).prefault({}).describe('The policy acting at the control rate.'),
-  learner: z.strictObject({ enabled, updatesPerStep: z.number().int().positive().optional() }).prefault({}).describe('Online SAC updates (policy.updatesPerStep).'),
+  learner: z.strictObject({ enabled, updatesPerStep: z.number().int().positive().optional() }).prefault({}).describe('Online SAC updates in the serve loop (policy.serve.updatesPerStep).'),
   safety: z
     .strictObject({ enabled: z.literal(true, { error: 'the safety layer cannot be switched off' }).default(true) })
     .prefault({})
@@ -118,7 +118,8 @@ export function launchConfig(launch: LaunchDescription, file: string): Config {
     robot: { backend: launch.robot },
     cameras: { sync: { ...pick(launch.nodes.camera_sync, ['queueSize', 'slopMs']) } },
     reward: pick(launch.nodes.reward, ['backend', 'model']),
-    policy: pick(launch.nodes.learner, ['updatesPerStep']),
+    // A launch runs the serve loop: its learner's ratio is serve's.
+    policy: { serve: pick(launch.nodes.learner, ['updatesPerStep']) },
     dashboard: pick(launch.nodes.dashboard, ['host', 'port']),
   };
   const merged = deepMerge(deepMerge(base as unknown as Record<string, unknown>, launch.settings ?? {}), fromNodes);
@@ -182,7 +183,7 @@ export function launchPlan(launch: LaunchDescription, config: Config): LaunchPla
         what = `${config.policy.algorithm} actor, seed ${config.policy.seed}`;
         break;
       case 'learner':
-        what = `${config.policy.algorithm}, batch ${config.policy.batchSize}, ${config.policy.updatesPerStep} updates per step, run folder ${config.policy.runDir}`;
+        what = `${config.policy.algorithm}, batch ${config.policy.batchSize}, ${config.policy.serve.updatesPerStep} updates per step in the control period's slack, run folder ${config.policy.runDir}/serve`;
         break;
       case 'dashboard':
         what = `http://${config.dashboard.host}:${config.dashboard.port}`;

@@ -7,7 +7,7 @@ import { SafeRobot } from '../robot/safety.js';
 import { KinematicTestRobot } from '../robot/testing.js';
 import type { Observation } from '../robot/types.js';
 import { RunLoop, type EpisodeSummary, type RunUpdate, type SuccessJudge } from './run-loop.js';
-import type { ActionSource, ProgressScore, ProgressSource, StepRecord } from './sources.js';
+import type { ActionSource, ProgressScore, ProgressSource, ScoreRequest, StepRecord } from './sources.js';
 import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
 
 const config = configSchema.parse({});
@@ -27,7 +27,7 @@ afterEach(async () => {
   for (const loop of open.splice(0)) await loop.close();
 });
 
-function build(options: { progress?: ProgressSource; actions?: ActionSource; episodeSteps?: number; judge?: SuccessJudge; controlHz?: number } = {}) {
+function build(options: { progress?: ProgressSource; actions?: ActionSource; episodeSteps?: number; judge?: SuccessJudge; controlHz?: number; scoreEvery?: number } = {}) {
   const events = new EventStream(systemClock);
   const robot = new KinematicTestRobot({ controlHz: options.controlHz ?? 100, episodeSteps: 10_000 });
   const safe = new SafeRobot(robot, config.safety, { clock: systemClock, events, log });
@@ -41,6 +41,7 @@ function build(options: { progress?: ProgressSource; actions?: ActionSource; epi
     episodeSteps: options.episodeSteps ?? 30,
     successJudge: options.judge ?? 'operator',
     successDelta: 0.05,
+    ...(options.scoreEvery === undefined ? {} : { scoreEvery: options.scoreEvery }),
   });
   const updates: RunUpdate[] = [];
   loop.onUpdate((update) => updates.push(update));
@@ -165,6 +166,28 @@ describe('run loop', () => {
     // 30 steps at 100 Hz, while each score takes 250 ms: at most a couple of answers could have come back.
     expect(pending).toBeLessThanOrEqual(2);
     expect(loop.snapshot().reward.skipped).toBeGreaterThan(0);
+  });
+
+  it('asks for a score every scoreEvery-th step, naming the episode and step, and measures the control period', async () => {
+    const requests: ScoreRequest[] = [];
+    const recording: ProgressSource = {
+      label: 'recording test progress',
+      beginEpisode: () => {},
+      score: async (_observation, at) => {
+        requests.push(at);
+        return { hop: 0, progress: 0.1, reward: 0 };
+      },
+    };
+    const { loop } = build({ progress: recording, episodeSteps: 12, scoreEvery: 3, controlHz: 50 });
+    loop.start('test');
+    await waitFor(() => requests.some((r) => r.episode === 2), 'scores in the second episode');
+    const first = requests.filter((r) => r.episode === 1).map((r) => r.step);
+    expect(first).toEqual([3, 6, 9, 12]);
+    const { control, learner } = loop.snapshot();
+    expect(learner).toBeNull(); // the scripted stand-in has no learner
+    expect(control.periodMeanMs).toBeGreaterThan(0);
+    expect(control.periodMaxMs).toBeGreaterThanOrEqual(control.periodMeanMs!);
+    expect(control.workMeanMs).toBeGreaterThanOrEqual(0);
   });
 
   it('counts progress source errors and shows them as events', async () => {

@@ -9,7 +9,7 @@ import type { Logger } from '../common/log.js';
 import type { EventStream } from '../robot/events.js';
 import { EstopLatchedError, type SafeRobot, type SafetyStatus } from '../robot/safety.js';
 import type { Observation } from '../robot/types.js';
-import type { ActionSource, ProgressScore, ProgressSource } from './sources.js';
+import type { ActionSource, LearnerStatus, ProgressScore, ProgressSource } from './sources.js';
 
 export type RunState = 'idle' | 'running' | 'paused' | 'stopped';
 export type EpisodeOutcome = 'success' | 'failure' | 'time-limit' | 'stopped' | 'estop';
@@ -61,6 +61,10 @@ export interface RunSnapshot {
   reward: RewardStats;
   safety: SafetyStatus;
   deadlines: { steps: number; missed: number };
+  /** Control steps as measured: work per step (action, safety, arm) and the period between step starts, ms. */
+  control: { workMeanMs: number | null; workP95Ms: number | null; periodMeanMs: number | null; periodP95Ms: number | null; periodMaxMs: number | null };
+  /** The learner behind the actions, when they come from one. */
+  learner: LearnerStatus | null;
 }
 
 export type RunUpdate =
@@ -86,6 +90,8 @@ export interface RunLoopOptions {
   seed?: number;
   /** Episodes kept in the table (older ones still count in the success rate). */
   keepEpisodes?: number;
+  /** Ask for a score every n-th control step (default 1; the newest state wins while the model is busy). */
+  scoreEvery?: number;
 }
 
 interface Episode {
@@ -122,6 +128,10 @@ export class RunLoop {
   private scoring = false;
   private pendingScore: { observation: Observation; step: number; episode: number } | null = null;
   private readonly periodMs: number;
+  /** Recent per-step work and step-to-step periods, ms (ring of the last 500). */
+  private readonly workTimes: number[] = [];
+  private readonly periods: number[] = [];
+  private lastStepStart: number | null = null;
 
   constructor(private readonly options: RunLoopOptions) {
     this.periodMs = 1000 / options.robot.controlHz;
@@ -216,6 +226,14 @@ export class RunLoop {
       },
       safety: this.options.robot.status(),
       deadlines: { ...this.steps },
+      control: {
+        workMeanMs: mean_(this.workTimes),
+        workP95Ms: quantile(this.workTimes, 0.95),
+        periodMeanMs: mean_(this.periods),
+        periodP95Ms: quantile(this.periods, 0.95),
+        periodMaxMs: this.periods.length > 0 ? Math.max(...this.periods) : null,
+      },
+      learner: this.options.actions.learnerStatus?.() ?? null,
     };
   }
 
@@ -251,6 +269,7 @@ export class RunLoop {
       }
       if (this.state !== 'running' || robot.estopped) {
         robot.disarmActorWatchdog();
+        this.lastStepStart = null;
         await this.sleep(this.periodMs);
         continue;
       }
@@ -265,6 +284,9 @@ export class RunLoop {
         continue;
       }
       const started = clock.now();
+      // Period between consecutive steps of one episode (a pause, reset or hold breaks the chain).
+      if (this.lastStepStart !== null) record(this.periods, started - this.lastStepStart);
+      this.lastStepStart = null;
       const episode = this.episode;
       const action = await actions.next(episode.observation);
       // Paused, stopped or e-stopped while the actor thought: drop its action.
@@ -276,7 +298,7 @@ export class RunLoop {
       this.steps.steps++;
       if (result.applied) {
         episode.steps++;
-        this.requestScore(result.observation, episode);
+        if (episode.steps % (this.options.scoreEvery ?? 1) === 0) this.requestScore(result.observation, episode);
         actions.afterStep?.({
           episode: episode.index,
           step: episode.steps,
@@ -296,6 +318,8 @@ export class RunLoop {
       else if (result.timeLimit || episode.steps >= this.options.episodeSteps) this.endEpisode('time-limit', 'none');
 
       const elapsed = clock.now() - started;
+      record(this.workTimes, elapsed);
+      if (this.episode === episode && result.applied) this.lastStepStart = started;
       if (elapsed > this.periodMs) this.steps.missed++;
       await this.sleep(Math.max(0, this.periodMs - elapsed));
     }
@@ -382,7 +406,7 @@ export class RunLoop {
     robot.noteRewardRequest();
     const started = clock.now();
     try {
-      const result = await progress.score(request.observation);
+      const result = await progress.score(request.observation, { episode: request.episode, step: request.step });
       const latencyMs = clock.now() - started;
       robot.noteRewardAnswer(true);
       this.reward.answered++;
@@ -442,4 +466,19 @@ export class RunLoop {
       this.wake = wake;
     });
   }
+}
+
+function record(ring: number[], value: number): void {
+  ring.push(value);
+  if (ring.length > 500) ring.shift();
+}
+
+function mean_(values: readonly number[]): number | null {
+  return values.length > 0 ? values.reduce((s, v) => s + v, 0) / values.length : null;
+}
+
+function quantile(values: readonly number[], q: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
 }

@@ -12,7 +12,10 @@ import { EventStream } from '../robot/events.js';
 import { createRobot } from '../robot/factory.js';
 import { SafeRobot } from '../robot/safety.js';
 import type { Robot } from '../robot/types.js';
+import { join } from 'node:path';
 import { RunLoop } from './run-loop.js';
+import { ServeAgent } from './serve-agent.js';
+import { openServeReward } from './serve-reward.js';
 import type { ActionSource, ProgressSource } from './sources.js';
 import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
 
@@ -23,6 +26,12 @@ export interface ServeParts {
   clock?: Clock;
   /** Start the run right away (default: on the simulator only; a lab arm waits for the operator). */
   autoStart?: boolean;
+  /**
+   * rl (default): the SAC actor and learner with the configured reward model. stand-in: the
+   * labelled scripted policy and geometric progress (tests of the dashboard on the kinematic test
+   * robot, which draws a marker and no task scene for a reward model to judge).
+   */
+  agent?: 'rl' | 'stand-in';
 }
 
 export interface Serving {
@@ -30,6 +39,8 @@ export interface Serving {
   events: EventStream;
   robot: SafeRobot;
   loop: RunLoop;
+  /** The RL loop's actor, reward model and learner (null with stand-ins or given sources). */
+  agent: ServeAgent | null;
   dashboard: Dashboard;
   telemetry: Telemetry | null;
   /** E-stops the arm (robot.stop), then closes loop, telemetry, dashboard and robot. */
@@ -43,9 +54,19 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
   const robot = new SafeRobot(inner, config.safety, { clock, events, log: log.child('safety') });
   robot.startWatchdog();
 
+  let agent: ServeAgent | null = null;
+  if ((parts.agent ?? 'rl') === 'rl' && !parts.actions && !parts.progress) {
+    try {
+      const reward = await openServeReward(config, log.child('reward'));
+      agent = await ServeAgent.create({ config, model: reward.model, references: reward.references, runDir: join(config.policy.runDir, 'serve'), log: log.child('learner') });
+    } catch (error) {
+      await robot.close();
+      throw error;
+    }
+  }
   const goal = standInGoal(config.safety.workspaceMin, config.safety.workspaceMax);
-  const actions = parts.actions ?? new ScriptedReachStandIn(goal, config.safety.maxStepM * 0.15, config.policy.seed, 1.5);
-  const progress = parts.progress ?? new DistanceProgressStandIn(goal, config.reward.shaping.gamma, 15);
+  const actions = parts.actions ?? agent?.actions ?? new ScriptedReachStandIn(goal, config.safety.maxStepM * 0.15, config.policy.seed, 1.5);
+  const progress = parts.progress ?? agent?.progress ?? new DistanceProgressStandIn(goal, config.reward.shaping.gamma, 15);
   for (const source of [actions.label, progress.label]) {
     if (source.startsWith('stand-in')) log.warn(source);
   }
@@ -61,6 +82,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     successJudge: config.reward.shaping.success,
     successDelta: config.reward.shaping.successDelta,
     seed: config.robot.sim.seed,
+    scoreEvery: agent ? config.policy.serve.scoreEvery : 1,
   });
   // A robot that publishes progress (the ROS 2 bridge: std_msgs/Float32 topics) gets every scored step.
   const publisher = inner as Partial<{ publishProgress(report: { progress: number; hop: number; reward: number }): void }>;
@@ -90,11 +112,12 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       log.info(`shutting down: ${reason}`);
       await loop.estop('shutdown', reason);
       await loop.close();
+      await agent?.close();
       await telemetry?.close();
       await dashboard.close();
       await robot.close();
     })();
     return closing;
   };
-  return { config, events, robot, loop, dashboard, telemetry, shutdown };
+  return { config, events, robot, loop, agent, dashboard, telemetry, shutdown };
 }

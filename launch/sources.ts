@@ -36,6 +36,26 @@ export interface ActionSource {
   afterStep?(record: StepRecord): void;
   /** Called when an episode ends, with its summary. */
   endEpisode?(summary: EpisodeSummary): void;
+  /** What the learner behind the actions has done, for the dashboard (none for a fixed policy). */
+  learnerStatus?(): LearnerStatus;
+}
+
+/** The learner of an RL action source, as the dashboard shows it. */
+export interface LearnerStatus {
+  /** Gradient updates done in this run (a resumed run counts its checkpoint's too). */
+  updates: number;
+  /** Updates owed to the transitions received and not yet done (the learner runs between control steps). */
+  owed: number;
+  /** Owed updates given up because the learner fell behind the data. */
+  dropped: number;
+  /** Scored episodes and transitions handed to the replay buffer. */
+  episodes: number;
+  transitions: number;
+  /** Episodes not learned from (a state the reward model could not score). */
+  rejectedEpisodes: number;
+  /** Mean time of one update, ms (null before the first). */
+  updateMs: number | null;
+  lastError: string | null;
 }
 
 export interface ProgressScore {
@@ -45,6 +65,13 @@ export interface ProgressScore {
   progress: number;
   /** Shaped reward of the transition. */
   reward: number;
+}
+
+/** Which state of which episode a score request is for. */
+export interface ScoreRequest {
+  episode: number;
+  /** Control steps taken in the episode when the observation was made (0 is the initial state). */
+  step: number;
 }
 
 export interface ProgressSource {
@@ -57,5 +84,5 @@ export interface ProgressSource {
    * control step: one request is in flight at a time, and observations arriving meanwhile
    * collapse to the newest one.
    */
-  score(observation: Observation): Promise<ProgressScore>;
+  score(observation: Observation, at: ScoreRequest): Promise<ProgressScore>;
 }

@@ -1,7 +1,9 @@
 /**
  * STAND-INS, labelled as such wherever they appear: a scripted policy and a geometric progress
- * signal, so that the dashboard, safety layer and telemetry can run before the RL loop and the
- * reward model are merged. Neither learns nor looks at the images.
+ * signal. `serve` runs the RL loop with the reward model (serve-agent.ts); these remain for the
+ * dashboard and telemetry tests on the kinematic test robot (a drawn marker, no task scene for a
+ * reward model to judge, and fast), and as the peer of the serve-loop benchmark. Neither learns nor
+ * looks at the images.
  */
 import type { ArmAction, Observation } from '../robot/types.js';
 import type { ActionSource, ProgressScore, ProgressSource } from './sources.js';
@@ -15,7 +17,7 @@ export function standInGoal(min: Vec3, max: Vec3): Vec3 {
 }
 
 export class ScriptedReachStandIn implements ActionSource {
-  readonly label = 'stand-in policy: scripted reach toward a fixed point, with noise (the RL loop is not wired into serve yet)';
+  readonly label = 'stand-in policy: scripted reach toward a fixed point, with noise (no learner; serve runs the SAC policy unless told to use stand-ins)';
   private readonly random: () => number;
 
   constructor(
@@ -46,7 +48,7 @@ export class ScriptedReachStandIn implements ActionSource {
 }
 
 export class DistanceProgressStandIn implements ProgressSource {
-  readonly label = 'stand-in progress: end-effector distance to a fixed point (the reward model is not wired into serve yet)';
+  readonly label = 'stand-in progress: end-effector distance to a fixed point (not the reward model; serve scores with the GRM unless told to use stand-ins)';
   private startDistance = 1;
   private previous = 0;
 

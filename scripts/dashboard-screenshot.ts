@@ -1,6 +1,6 @@
 /**
- * Writes docs/dashboard.png for the README: a short run on the MuJoCo simulator with the
- * stand-in policy and progress (as labelled on the page), viewed in headless Chromium.
+ * Writes docs/dashboard.png for the README: a short run of `serve`'s loop on the MuJoCo simulator
+ * (SAC policy, GRM-tiny progress, learner), viewed in headless Chromium.
  * Run: npx tsx scripts/dashboard-screenshot.ts [out.png] [episodes before the shot]
  */
 import { launchChromium } from '../dashboard/browser.js';

@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { InputError } from '../../common/errors.js';
+import { describeValue, InputError } from '../../common/errors.js';
 import { action, withCommonOptions } from '../command.js';
 
 interface ServeOptions {
   port?: string;
+  model?: string;
 }
 
 function parsePort(text: string): number {
@@ -16,11 +18,23 @@ export function registerServe(program: Command): void {
   const command = program
     .command('serve')
     .description('run the whole loop on the configured robot with the live dashboard (what `npm start` runs)')
-    .option('--port <port>', 'dashboard port (overrides dashboard.port; 0: any free port)');
+    .option('--port <port>', 'dashboard port (overrides dashboard.port; 0: any free port)')
+    .option('--model <m.onnx|url>', 'reward model: an .onnx GRM (an adapted one brings its task references; overrides reward.model) or the http(s) URL of an OpenAI-compatible GRM server (sets reward.backend openai and reward.openai.url)');
   withCommonOptions(command, { json: false }).action(
     action('serve', async (context, options: ServeOptions) => {
       const config = structuredClone(context.config);
       if (options.port !== undefined) config.dashboard.port = parsePort(options.port);
+      if (options.model !== undefined) {
+        if (/^https?:\/\//i.test(options.model)) {
+          config.reward.backend = 'openai';
+          config.reward.openai.url = options.model;
+        } else if (existsSync(options.model)) {
+          config.reward.backend = 'onnx';
+          config.reward.model = options.model;
+        } else {
+          throw new InputError('--model', `expected an .onnx reward model file or an http(s) URL, got ${describeValue(options.model)} (no such file)`);
+        }
+      }
       // Loaded here, not at the top: other commands need not load fastify, mqtt and sharp.
       const { startServing } = await import('../../launch/serve.js');
       const serving = await startServing(config, context.log);

@@ -73,6 +73,9 @@ function addProgress(point) {
   progressData[3].push(point.reward);
   progressChart.setData(progressData);
   $('progress-chart').dataset.points = String(progressData[0].length);
+  const sign = point.hop >= 0 ? '+' : '';
+  $('progress-now').textContent = `step ${point.step}: progress ${fmt(point.progress)} · hop ${sign}${fmt(point.hop)} · reward ${fmt(point.reward)}`;
+  $('progress-now').dataset.progress = String(point.progress);
 }
 
 function addRollout(rollouts, successRate) {
@@ -124,6 +127,21 @@ function showReward(reward, deadlines) {
   $('reward-skipped').textContent = String(reward.skipped);
   $('reward-last-error').textContent = reward.lastError ?? '-';
   if (deadlines) $('deadlines').textContent = `${deadlines.missed} of ${deadlines.steps}`;
+}
+
+function showLearner(learner, control) {
+  if (learner === undefined) return;
+  if (learner === null) {
+    $('learner-updates').textContent = 'no learner (fixed policy)';
+  } else {
+    $('learner-updates').textContent = `${learner.updates} (${fmt(learner.updateMs, 1)} ms)`;
+    $('learner-owed').textContent = `${learner.owed} / ${learner.dropped}`;
+    $('learner-data').textContent = `${learner.episodes} / ${learner.transitions}`;
+    $('learner-rejected').textContent = String(learner.rejectedEpisodes);
+    $('learner-error').textContent = learner.lastError ?? '-';
+    $('learner-updates').dataset.updates = String(learner.updates);
+  }
+  if (control) $('control-period').textContent = `${fmt(control.periodMeanMs, 1)} / ${fmt(control.periodP95Ms, 0)} / ${fmt(control.periodMaxMs, 0)} ms`;
 }
 
 function addEpisodeRow(summary) {
@@ -183,6 +201,7 @@ function handle(message) {
       showState(s.state, s.estopped);
       showSafety(s.safety);
       showReward(s.reward, s.deadlines);
+      showLearner(s.learner, s.control);
       resetProgress(s.episode ? s.episode.index : null);
       if (s.episode) for (const point of s.episode.points) addProgress(point);
       $('episodes').tBodies[0].replaceChildren();
@@ -203,6 +222,7 @@ function handle(message) {
       showState(message.state, message.estopped);
       showSafety(message.safety);
       showReward(message.reward, message.deadlines);
+      showLearner(message.learner, message.control);
       $('episode-steps').textContent = message.episode ? `${message.episode.steps} steps` : '';
       break;
     case 'update': {

@@ -1,0 +1,211 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../common/clock.js';
+import { InputError } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
+import { configSchema, type Config } from '../config/schema.js';
+import { waitFor } from '../dashboard/testing.js';
+import { viewsOf } from '../policy/reward-model.js';
+import type { EpisodeRecord, LogRecord } from '../policy/records.js';
+import { RecordLog } from '../policy/run-store.js';
+import { ProgressFusion } from '../reward/fusion.js';
+import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
+import { predictFusedStep } from '../reward/model.js';
+import { OnnxRewardModel } from '../reward/onnx-backend.js';
+import { SimRobot } from '../robot/sim/robot.js';
+import { RecordingRobot } from '../robot/testing.js';
+import type { ArmAction, FrameSource, Observation, Robot, StepResult } from '../robot/types.js';
+import type { ProgressPoint } from './run-loop.js';
+import { startServing, type Serving } from './serve.js';
+import { interpolateProgress } from './serve-agent.js';
+
+const log = createLogger('test', process.env.DOPAMINE_LOG === undefined ? 'silent' : undefined);
+
+/** Keeps every observation the simulator returns, per episode (index = RunLoop episode - 1), by step. */
+class ObservingRobot implements Robot {
+  readonly episodes: Observation[][] = [];
+  constructor(private readonly inner: Robot) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  get controlHz(): number {
+    return this.inner.controlHz;
+  }
+  get cameras(): readonly FrameSource[] {
+    return this.inner.cameras;
+  }
+  async reset(seed?: number): Promise<Observation> {
+    const observation = await this.inner.reset(seed);
+    this.episodes.push([observation]);
+    return observation;
+  }
+  async act(action: ArmAction): Promise<StepResult> {
+    const result = await this.inner.act(action);
+    this.episodes.at(-1)!.push(result.observation);
+    return result;
+  }
+  observe(): Promise<Observation> {
+    return this.inner.observe();
+  }
+  stop(reason: string): Promise<void> {
+    return this.inner.stop(reason);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+function serveConfig(runDir: string): Config {
+  // Short episodes so that several end (and get learned from) within seconds.
+  return configSchema.parse({ robot: { controlHz: 10, episodeSeconds: 1.5 }, dashboard: { port: 0 }, policy: { runDir, batchSize: 32 } });
+}
+
+describe('serve on the simulator runs the RL loop with the reward model', () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'dopamine-serve-rl-'));
+  let serving: Serving;
+  let observing: ObservingRobot;
+  let recorded: RecordingRobot;
+  const points: ProgressPoint[] = [];
+
+  beforeAll(async () => {
+    const config = serveConfig(runDir);
+    observing = new ObservingRobot(await SimRobot.create(config));
+    recorded = new RecordingRobot(observing);
+    serving = await startServing(config, log, { robot: recorded, clock: systemClock, autoStart: true });
+    serving.loop.onUpdate((update) => {
+      if (update.type === 'progress') points.push(update.point);
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await serving?.shutdown('tests done');
+  });
+
+  it('names the SAC policy and the reward model as its sources', () => {
+    const { sources } = serving.loop.snapshot();
+    expect(sources.actions).toMatch(/^SAC policy learning online/);
+    expect(sources.progress).toMatch(/^fused progress from onnx .*grm-tiny\.onnx/);
+    expect(sources.progress).not.toMatch(/stand-in/);
+  });
+
+  it('scores progress with the reward model, learns from rewarded transitions, and the e-stop still stops the arm', async () => {
+    const agent = serving.agent!;
+    await waitFor(() => (serving.loop.snapshot().learner?.updates ?? 0) >= 1 && (serving.loop.snapshot().learner?.episodes ?? 0) >= 2, 'two learned episodes and a learner update', 60_000);
+
+    // The progress of a finished episode is the reward model's: replaying the same views through
+    // GRM-tiny and the fusion gives the same values, step by step.
+    const episode = 1;
+    const shown = points.filter((p) => p.episode === episode).sort((a, b) => a.step - b.step);
+    expect(shown.length).toBeGreaterThan(5);
+    const observations = observing.episodes[episode - 1]!;
+    const model = await OnnxRewardModel.load(DEFAULT_GRM_TINY, { executionProvider: 'cpu', logger: log });
+    try {
+      const fusion = new ProgressFusion(serving.config.reward.fusion);
+      const start = viewsOf(observations[0]!);
+      const task = { instruction: agent.references.instruction, start, goal: agent.references.goal };
+      let previous = start;
+      for (const point of shown) {
+        const views = viewsOf(observations[point.step]!);
+        const hops = await predictFusedStep(model, task, previous, views);
+        const fused = fusion.step(hops);
+        expect(point.hop).toBeCloseTo(hops.incremental, 4);
+        expect(point.progress).toBeCloseTo(fused.progress, 4);
+        previous = views;
+      }
+    } finally {
+      await model.close();
+    }
+    // It changes with the scene (the arm moves under a random policy).
+    expect(new Set(shown.map((p) => p.progress.toFixed(4))).size).toBeGreaterThan(2);
+
+    // Transitions carry shaped rewards from that progress, and the log holds them durably.
+    const logged = new RecordLog<LogRecord>(join(runDir, 'serve', 'episodes.log')).read().records.filter((r): r is EpisodeRecord => r.kind === 'episode');
+    expect(logged.length).toBeGreaterThanOrEqual(2);
+    const first = logged[0]!;
+    expect(first.rewards).toHaveLength(first.steps);
+    expect(first.progress).toHaveLength(first.steps + 1);
+    expect(first.rewards.every(Number.isFinite)).toBe(true);
+    expect(first.rewards.some((r) => r !== 0)).toBe(true);
+    for (const point of shown) if (point.step < first.progress.length) expect(first.progress[point.step]).toBeCloseTo(point.progress, 6);
+    // PBRS (time-limit cut, not terminal): r_t = gamma P(s_t+1) - P(s_t) while nothing succeeded.
+    const gamma = serving.config.reward.shaping.gamma;
+    if (!first.success) first.rewards.forEach((r, t) => expect(r).toBeCloseTo(gamma * first.progress[t + 1]! - first.progress[t]!, 6));
+    expect(serving.loop.snapshot().learner!.updates).toBeGreaterThanOrEqual(1);
+
+    // The e-stop latches: robot.stop is called and no action reaches the arm until it is reset.
+    await waitFor(() => serving.loop.snapshot().episode !== null, 'a running episode');
+    await serving.loop.estop('test', 'test e-stop');
+    expect(recorded.stopCalls).toHaveLength(1);
+    const count = recorded.received.length;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(recorded.received.length).toBe(count);
+    expect(serving.loop.snapshot().estopped).toBe(true);
+    serving.loop.resetEstop('test');
+    await waitFor(() => recorded.received.length > count, 'actions after the e-stop reset');
+  }, 120_000);
+});
+
+describe('serve with reward.backend openai', () => {
+  it('scores the views through the configured OpenAI-compatible server', async () => {
+    const requests: { model: string; messages: unknown[] }[] = [];
+    // A stand-in GRM server: every query answers a hop of +5%.
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        requests.push(JSON.parse(body) as (typeof requests)[number]);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '<score>+5%</score>' } }] }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const config = configSchema.parse({
+      robot: { controlHz: 10, episodeSeconds: 1 },
+      dashboard: { port: 0 },
+      policy: { runDir: mkdtempSync(join(tmpdir(), 'dopamine-serve-openai-')), batchSize: 32 },
+      reward: { backend: 'openai', openai: { url, model: 'test-grm' } },
+    });
+    const serving = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: true });
+    const points: ProgressPoint[] = [];
+    serving.loop.onUpdate((update) => {
+      if (update.type === 'progress') points.push(update.point);
+    });
+    try {
+      await waitFor(() => points.length >= 3, 'three scored steps', 30_000);
+      expect(serving.loop.snapshot().sources.progress).toMatch(/^fused progress from openai/);
+      expect(requests.length).toBeGreaterThanOrEqual(9); // three perspectives per scored state
+      expect(requests.every((r) => r.model === 'test-grm')).toBe(true);
+      for (const point of points) expect(point.hop).toBeCloseTo(0.05, 6);
+      expect(points.at(-1)!.progress).toBeGreaterThan(0);
+    } finally {
+      await serving.shutdown('test done');
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 60_000);
+});
+
+describe('serve learner folder', () => {
+  it('refuses a policy.runDir holding another kind of run', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'dopamine-serve-other-'));
+    mkdirSync(join(runDir, 'serve'));
+    writeFileSync(join(runDir, 'serve', 'episodes.log'), '');
+    const config = serveConfig(runDir);
+    const failure = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: false }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(InputError);
+    expect((failure as Error).message).toMatch(/policy\.runDir: .*without serve\.json/);
+  }, 60_000);
+});
+
+describe('interpolateProgress', () => {
+  it('keeps scored steps and fills the steps between linearly', () => {
+    const progress = interpolateProgress(new Map([[0, 0], [2, 0.4], [5, 0.1]]), 5);
+    expect(progress).toHaveLength(6);
+    [0, 0.2, 0.4, 0.3, 0.2, 0.1].forEach((expected, t) => expect(progress[t]).toBeCloseTo(expected, 12));
+  });
+  it('refuses progress without the first or last state', () => {
+    expect(() => interpolateProgress(new Map([[0, 0], [3, 0.5]]), 4)).toThrow(/steps 0 and 4/);
+  });
+});

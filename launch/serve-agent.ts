@@ -1,0 +1,423 @@
+/**
+ * The online RL loop inside `dopamine serve`: a SAC actor drives the arm (through the run loop and
+ * its safety layer), the reward model scores the camera views asynchronously into fused progress
+ * and shaped rewards, and the in-process learner trains between control steps on scored episodes.
+ *
+ * One object plays both parts the run loop asks for: `actions` (the actor, which also collects
+ * each episode's policy observations and applied actions) and `progress` (the reward model,
+ * which keeps each episode's fused progress per step). When an episode ends, its last state is
+ * scored, states the run loop did not ask about (stride, or skipped while the model was busy)
+ * get their progress interpolated between their scored neighbours, the episode is shaped by the
+ * reward core, logged durably and handed to the learner. The control step never waits for the
+ * reward model; it waits for at most one learner update (the actor and the learner share weights),
+ * and updates start only when they fit in the slack of the control period.
+ */
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { Config } from '../config/schema.js';
+import { writeFileAtomic } from '../engine/files.js';
+import type { ViewSet } from '../perception/images.js';
+import { actionToVector, vectorToAction, type ActionLimits } from '../policy/environment.js';
+import { scoreEpisode, type CollectedEpisode, type EpisodeEnd, type ShapingSettings } from '../policy/episode.js';
+import { LocalLearner, type LearnerSettings } from '../policy/learner.js';
+import { featureObservations, randomFrozenEncoder, type ObservationEncoder } from '../policy/observation.js';
+import { toRecord, type EpisodeRecord, type LogRecord } from '../policy/records.js';
+import { viewsOf } from '../policy/reward-model.js';
+import { Rng } from '../policy/rng.js';
+import { RecordLog } from '../policy/run-store.js';
+import { ProgressFusion } from '../reward/fusion.js';
+import { predictFusedStep, type RewardModel } from '../reward/model.js';
+import { shapeTransition } from '../reward/shaping.js';
+import type { ArmAction, CameraFrame, Observation } from '../robot/types.js';
+import type { EpisodeSummary } from './run-loop.js';
+import type { ActionSource, LearnerStatus, ProgressScore, ProgressSource, ScoreRequest, StepRecord } from './sources.js';
+
+/** The task as the reward model is told it. */
+export interface ServeReferences {
+  instruction: string;
+  goal: ViewSet;
+  /** Where the goal came from (logged, shown in the progress label). */
+  source: string;
+}
+
+/** Actor and critics: the widths `dopamine rl` uses. */
+const HIDDEN = [256, 256];
+/** Owed updates kept at most, in control steps' worth: the learner never runs an old backlog for minutes. */
+const BACKLOG_STEPS = 50;
+/** An update starts only when it should end within this share of the control period after the step began. */
+const STEP_BUDGET = 0.85;
+
+/** Runs async work on one resource at a time, in call order (ONNX sessions reuse their buffers). */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+interface AgentEpisode {
+  index: number;
+  initial: Observation;
+  first: ViewSet;
+  previous: ViewSet;
+  previousProgress: number;
+  fusion: ProgressFusion;
+  /** Policy observations s_0 .. s_{T-1} (s_T is encoded when the episode ends). */
+  observations: Float32Array[];
+  /** Applied actions a_0 .. a_{T-1}, policy units. */
+  actions: Float32Array[];
+  envSuccess: boolean[];
+  last: Observation;
+  /** Fused progress by step (0: the initial state). */
+  progress: Map<number, number>;
+  requested: Set<number>;
+  failure: string | null;
+}
+
+export interface ServeAgentOptions {
+  config: Config;
+  model: RewardModel;
+  references: ServeReferences;
+  /** The learner's folder: episode log, checkpoints, settings (resumed when they match). */
+  runDir: string;
+  log: Logger;
+}
+
+export class ServeAgent {
+  readonly actions: ActionSource;
+  readonly progress: ProgressSource;
+  private episode: AgentEpisode | null = null;
+  private nextIndex = 1;
+  private lastEncoded: { observation: Observation; vector: Float32Array } | null = null;
+  private readonly encoderLane = new Serial();
+  private readonly modelLane = new Serial();
+  private readonly learnerLane = new Serial();
+  private readonly actorRng: Rng;
+  private readonly finishing = new Set<Promise<void>>();
+  private readonly episodeLog: RecordLog<LogRecord>;
+  private recordIndex: number;
+  private owed = 0;
+  private working = false;
+  private closed = false;
+  private readonly status: Omit<LearnerStatus, 'updates' | 'owed' | 'updateMs'> = { dropped: 0, episodes: 0, transitions: 0, rejectedEpisodes: 0, lastError: null };
+  private updateTotalMs = 0;
+  private updatesTimed = 0;
+  /** Recent update time (moving average), ms: whether the next one fits before the next step. */
+  private updateMsAverage = 0;
+  private stepStartedAt = 0;
+  private readonly periodMs: number;
+  private readonly limits: ActionLimits;
+  private readonly shaping: ShapingSettings;
+
+  private constructor(
+    private readonly options: ServeAgentOptions,
+    private readonly encoder: ObservationEncoder,
+    private readonly frameSize: { width: number; height: number },
+    private readonly learner: LocalLearner,
+    logged: number,
+  ) {
+    const { config } = options;
+    this.limits = { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad };
+    const s = config.reward.shaping;
+    this.shaping = { mode: s.mode, gamma: s.gamma, successDelta: s.successDelta, success: s.success, terminalPotential: s.terminalPotential };
+    this.actorRng = new Rng(config.policy.seed + 1);
+    this.periodMs = 1000 / config.robot.controlHz;
+    this.episodeLog = new RecordLog<LogRecord>(join(options.runDir, 'episodes.log'));
+    this.recordIndex = logged;
+    const policyLabel = `SAC policy learning online (${learner.label}; observations: ${encoder.label})`;
+    this.actions = {
+      label: policyLabel,
+      beginEpisode: (initial) => this.begin(initial),
+      next: (observation) => this.act(observation),
+      afterStep: (record) => this.afterStep(record),
+      endEpisode: (summary) => this.end(summary),
+      learnerStatus: () => this.learnerStatus(),
+    };
+    this.progress = {
+      // Paths inside the working folder are shown relative to it (labels end up in screenshots and telemetry).
+      label: `fused progress from ${options.model.name.replaceAll(`${process.cwd()}/`, '')} (goal: ${options.references.source}), ${s.mode} shaping`,
+      beginEpisode: (initial) => this.begin(initial),
+      score: (observation, at) => this.score(observation, at),
+    };
+  }
+
+  /** Builds the encoder and learner, and resumes the learner from `runDir` when it holds a serve run of the same settings. */
+  static async create(options: ServeAgentOptions): Promise<ServeAgent> {
+    const { config, log, runDir } = options;
+    const frameSize = { width: config.cameras.width, height: config.cameras.height };
+    const encoder = featureObservations(
+      await randomFrozenEncoder({ ...frameSize, views: config.cameras.views.length, seed: 7, executionProvider: config.engine.executionProvider }),
+    );
+    const p = config.policy;
+    const settings: LearnerSettings = {
+      observationSize: encoder.size, hidden: HIDDEN, batchSize: p.batchSize, learningRate: p.learningRate, gamma: config.reward.shaping.gamma,
+      tau: 0.005, initialAlpha: 0.05, seed: p.seed, demoCapacity: 1, bufferCapacity: 200_000, updatesPerStep: p.serve.updatesPerStep, bcSteps: 0,
+      executionProvider: config.engine.executionProvider, threads: config.engine.threads,
+    };
+    // What must match for a stored run to be continued (the rest may change between starts).
+    const identity = { kind: 'serve', task: config.robot.task, observation: encoder.label, observationSize: encoder.size, hidden: HIDDEN, cameras: frameSize };
+    mkdirSync(runDir, { recursive: true });
+    const identityFile = join(runDir, 'serve.json');
+    const logFile = join(runDir, 'episodes.log');
+    if (existsSync(identityFile)) {
+      const stored = JSON.parse(readFileSync(identityFile, 'utf8')) as unknown;
+      if (JSON.stringify(stored) !== JSON.stringify(identity)) {
+        throw new InputError('policy.runDir', `expected ${runDir} to hold a serve run of ${JSON.stringify(identity)}, got ${JSON.stringify(stored)} (choose another policy.runDir)`);
+      }
+    } else if (existsSync(logFile)) {
+      throw new InputError('policy.runDir', `expected ${runDir} to be new or a serve run, got an episode log without serve.json (choose another policy.runDir)`);
+    } else {
+      writeFileAtomic(identityFile, Buffer.from(`${JSON.stringify(identity, null, 1)}\n`));
+    }
+    const learner = await LocalLearner.create(settings, runDir, log);
+    const { records, truncatedTail } = new RecordLog<LogRecord>(logFile).read();
+    if (truncatedTail) log.warn(`${logFile}: cut off a torn last line (an episode being written when serve stopped)`);
+    const episodes = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
+    for (const record of episodes) await learner.addRecord(record);
+    const restored = learner.restore();
+    if (episodes.length > 0 || restored.restored) {
+      log.info(`learner resumed from ${runDir}: ${episodes.length} logged episodes, ${restored.restored ? `checkpoint ${restored.checkpoint} (${learner.sac.updates} updates)` : 'no checkpoint'}`);
+    }
+    const agent = new ServeAgent(options, encoder, frameSize, learner, episodes.length);
+    agent.status.episodes = episodes.length;
+    agent.status.transitions = episodes.reduce((n, r) => n + r.steps, 0);
+    return agent;
+  }
+
+  /** What the reward model is told about the task. */
+  get references(): ServeReferences {
+    return this.options.references;
+  }
+
+  learnerStatus(): LearnerStatus {
+    return {
+      ...this.status,
+      updates: this.learner.sac.updates,
+      owed: this.owed,
+      updateMs: this.updatesTimed > 0 ? this.updateTotalMs / this.updatesTimed : null,
+    };
+  }
+
+  /** Waits for episodes being finished, stops the learner, checkpoints, closes learner and model. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.finishing]);
+    await this.learnerLane.run(async () => {
+      if (this.status.episodes > 0) await this.learner.checkpoint();
+      await this.learner.close();
+    });
+    await this.modelLane.run(() => this.options.model.close());
+  }
+
+  // ---- episode ------------------------------------------------------------------------------
+
+  /** Called by both parts at an episode start (the run loop calls each); the second call is a no-op. */
+  private begin(initial: Observation): void {
+    if (this.episode?.initial === initial) return;
+    const fusion = new ProgressFusion(this.options.config.reward.fusion);
+    const views = viewsOf(initial);
+    this.episode = {
+      index: this.nextIndex++,
+      initial,
+      first: views,
+      previous: views,
+      previousProgress: fusion.progress,
+      fusion,
+      observations: [],
+      actions: [],
+      envSuccess: [],
+      last: initial,
+      progress: new Map([[0, fusion.progress]]),
+      requested: new Set([0]),
+      failure: null,
+    };
+  }
+
+  private async act(observation: Observation): Promise<ArmAction> {
+    this.stepStartedAt = performance.now();
+    const vector = await this.encode(observation);
+    this.lastEncoded = { observation, vector };
+    const action = await this.learnerLane.run(() => this.learner.act(vector, this.actorRng, false));
+    return vectorToAction(action, this.limits);
+  }
+
+  private afterStep(record: StepRecord): void {
+    const episode = this.episode;
+    if (!episode) return;
+    const encoded = this.lastEncoded?.observation === record.observation ? this.lastEncoded.vector : undefined;
+    if (!encoded) {
+      episode.failure ??= `step ${record.step}: the acted-on observation was not encoded`;
+      return;
+    }
+    episode.observations.push(encoded);
+    // What reached the arm (after the safety layer's clipping) is what caused the transition.
+    episode.actions.push(actionToVector(record.applied, this.limits));
+    episode.envSuccess.push(record.success === true);
+    episode.last = record.next;
+    if (this.learner.online.size > 0 && this.options.config.policy.serve.updatesPerStep > 0) {
+      const perStep = this.options.config.policy.serve.updatesPerStep;
+      this.owed += perStep;
+      const cap = perStep * BACKLOG_STEPS;
+      if (this.owed > cap) {
+        this.status.dropped += this.owed - cap;
+        this.owed = cap;
+      }
+      this.kickLearner();
+    }
+  }
+
+  private end(summary: EpisodeSummary): void {
+    const episode = this.episode;
+    this.episode = null;
+    if (!episode || episode.actions.length === 0) return;
+    const done = this.finish(episode, summary).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      this.status.rejectedEpisodes++;
+      this.status.lastError = message;
+      this.options.log.warn(`episode ${episode.index} not learned from: ${message}`);
+    });
+    this.finishing.add(done);
+    void done.finally(() => this.finishing.delete(done));
+  }
+
+  // ---- reward model -------------------------------------------------------------------------
+
+  private score(observation: Observation, at: ScoreRequest): Promise<ProgressScore> {
+    const episode = this.episode;
+    if (!episode) return Promise.reject(new Error('reward model: no episode is running'));
+    return this.scoreState(episode, at.step, observation);
+  }
+
+  /** One fused step on the newest state (model calls run one at a time, in order). */
+  private scoreState(episode: AgentEpisode, step: number, observation: Observation): Promise<ProgressScore> {
+    episode.requested.add(step);
+    return this.modelLane.run(async () => {
+      try {
+        const views = viewsOf(observation);
+        const task = { instruction: this.options.references.instruction, start: episode.first, goal: this.options.references.goal };
+        const hops = await predictFusedStep(this.options.model, task, episode.previous, views);
+        const fused = episode.fusion.step({ incremental: hops.incremental, fromStart: hops.fromStart, fromGoal: hops.fromGoal });
+        // The reward shown live: shaping between the last two scored states (the learner's rewards come from the whole episode).
+        const reward = shapeTransition({ progress: episode.previousProgress, nextProgress: fused.progress, terminal: false }, this.shaping).reward;
+        episode.previous = views;
+        episode.previousProgress = fused.progress;
+        episode.progress.set(step, fused.progress);
+        return { hop: hops.incremental, progress: fused.progress, reward };
+      } catch (error) {
+        episode.failure ??= `reward model on step ${step}: ${error instanceof Error ? error.message : String(error)}`;
+        throw error;
+      }
+    });
+  }
+
+  /** Scores the last state, shapes the episode, logs it and hands it to the learner. */
+  private async finish(episode: AgentEpisode, summary: EpisodeSummary): Promise<void> {
+    const steps = episode.actions.length;
+    if (!episode.requested.has(steps)) void this.scoreState(episode, steps, episode.last).catch(() => undefined);
+    await this.modelLane.run(async () => undefined); // every request of this episode has been answered
+    if (episode.failure !== null) throw new Error(episode.failure);
+    const final = await this.encode(episode.last);
+    const end: EpisodeEnd = summary.outcome === 'success' ? 'success' : summary.outcome === 'time-limit' ? 'time-limit' : 'stopped';
+    const collected: CollectedEpisode = {
+      seed: summary.episode,
+      observations: [...episode.observations, final],
+      actions: episode.actions,
+      envSuccess: episode.envSuccess,
+      end,
+      progress: Promise.resolve(interpolateProgress(episode.progress, steps)),
+    };
+    if (end === 'stopped') collected.stopReason = summary.outcome;
+    const scored = await scoreEpisode(collected, this.shaping);
+    const record = toRecord('episode', this.recordIndex++, scored, 0.8);
+    this.episodeLog.append(record);
+    await this.learnerLane.run(() => this.learner.addRecord(record));
+    this.status.episodes++;
+    this.status.transitions += record.steps;
+    if (this.status.episodes % this.options.config.policy.serve.checkpointEvery === 0) await this.learnerLane.run(() => this.learner.checkpoint());
+  }
+
+  // ---- encoder and learner -------------------------------------------------------------------
+
+  private encode(observation: Observation): Promise<Float32Array> {
+    const frames = observation.frames.map((frame) => resizeNearest(frame, this.frameSize));
+    return this.encoderLane.run(() => this.encoder.encode({ observation: { ...observation, frames } }));
+  }
+
+  /**
+   * Works off owed updates one at a time in the slack after a control step: an update starts only
+   * when it should end before STEP_BUDGET of the period has passed since the step began, so a
+   * busy machine slows the learner (owed updates grow, then are dropped), not the control loop.
+   * Called after every step.
+   */
+  private kickLearner(): void {
+    if (this.working || this.closed) return;
+    this.working = true;
+    void (async () => {
+      try {
+        while (this.owed > 0 && !this.closed) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (performance.now() + this.updateMsAverage > this.stepStartedAt + STEP_BUDGET * this.periodMs) {
+            // Let the estimate decay while skipping, so one slow update (or a busy spell) does not stop the learner for good.
+            this.updateMsAverage *= 0.9;
+            break;
+          }
+          await this.learnerLane.run(async () => {
+            if (this.closed) return;
+            const started = performance.now();
+            await this.learner.update(1);
+            const took = performance.now() - started;
+            this.updateTotalMs += took;
+            this.updatesTimed++;
+            // The first update also builds the sessions' buffers: it does not predict the next ones.
+            if (this.updatesTimed > 1) this.updateMsAverage = this.updatesTimed === 2 ? took : 0.8 * this.updateMsAverage + 0.2 * took;
+          });
+          this.owed--;
+        }
+      } catch (error) {
+        this.status.lastError = `learner update failed: ${error instanceof Error ? error.message : String(error)}`;
+        this.options.log.error(this.status.lastError);
+        this.owed = 0;
+      } finally {
+        this.working = false;
+      }
+    })();
+  }
+}
+
+/** P(s_0) .. P(s_T) from the scored steps (0 and T always among them), linear between scored neighbours. */
+export function interpolateProgress(scored: ReadonlyMap<number, number>, steps: number): number[] {
+  const known = [...scored.keys()].filter((t) => t >= 0 && t <= steps).sort((a, b) => a - b);
+  if (known[0] !== 0 || known.at(-1) !== steps) throw new Error(`progress: expected scores of steps 0 and ${steps}, got steps ${known.join(', ')}`);
+  const out = new Array<number>(steps + 1);
+  for (let k = 0; k < known.length; k++) {
+    const a = known[k]!;
+    const b = known[k + 1];
+    out[a] = scored.get(a)!;
+    if (b === undefined) break;
+    for (let t = a + 1; t < b; t++) out[t] = scored.get(a)! + ((scored.get(b)! - scored.get(a)!) * (t - a)) / (b - a);
+  }
+  return out;
+}
+
+/** The frame at the encoder's size (nearest neighbour; frames of the configured size pass through). */
+function resizeNearest(frame: CameraFrame, size: { width: number; height: number }): CameraFrame {
+  if (frame.width === size.width && frame.height === size.height) return frame;
+  const rgb = new Uint8Array(size.width * size.height * 3);
+  for (let y = 0; y < size.height; y++) {
+    const sy = Math.min(frame.height - 1, Math.floor(((y + 0.5) * frame.height) / size.height));
+    for (let x = 0; x < size.width; x++) {
+      const sx = Math.min(frame.width - 1, Math.floor(((x + 0.5) * frame.width) / size.width));
+      const from = (sy * frame.width + sx) * 3;
+      const to = (y * size.width + x) * 3;
+      rgb[to] = frame.rgb[from]!;
+      rgb[to + 1] = frame.rgb[from + 1]!;
+      rgb[to + 2] = frame.rgb[from + 2]!;
+    }
+  }
+  return { ...frame, width: size.width, height: size.height, rgb };
+}
