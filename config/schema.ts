@@ -98,7 +98,7 @@ const reward = z.strictObject({
   fusion: z
     .strictObject({
       mode: z.enum(['paper', 'independent']).default('paper').describe('paper: Eq. 8 recursing on the fused value; independent: mean of three accumulated curves.'),
-      consistency: z.boolean().default(false).describe('Consistency-weighted update (paper section 3.1.3).'),
+      consistency: z.boolean().default(true).describe('Consistency-weighted update (paper section 3.1.3; the paper uses it in simulation): the anchored estimates move the fused value only as far as they agree.'),
       alpha: z.number().nonnegative().default(20).describe('Consistency weight sharpness alpha.'),
       eps: z.number().positive().default(1e-3).describe('Epsilon of the consistency ratio (not given by the paper).'),
     })
@@ -117,7 +117,7 @@ const reward = z.strictObject({
   adapt: z
     .strictObject({
       minVoc: z.number().min(-1).max(1).default(0.9).describe('Refuse to write an adapted model whose fused VOC on its demo (forward or reversed) is below this.'),
-      steps: z.number().int().positive().default(600).describe('Fine-tuning steps of one-shot adaptation.'),
+      steps: z.number().int().positive().default(1200).describe('Fine-tuning steps of one-shot adaptation.'),
       pairs: z.number().int().min(3).default(2000).describe('Pairs sampled from the demo (reference: 1000).'),
       variants: z
         .number()

@@ -32,7 +32,7 @@ export function registerAdapt(program: Command): void {
     .requiredOption('--out <model.onnx>', 'where to write the adapted model (the references go to <model>.task/)')
     .option('--base <model.onnx>', `the GRM-tiny model to adapt (default ${DEFAULT_GRM_TINY})`)
     .option('--min-voc <v>', 'refuse to write a model whose demo VOC, forward or reversed, is below this (default reward.adapt.minVoc, 0.9)')
-    .option('--steps <n>', 'fine-tuning steps (default reward.adapt.steps, 600)')
+    .option('--steps <n>', 'fine-tuning steps (default reward.adapt.steps, 1200)')
     .option('--pairs <n>', 'pairs sampled from the demo (default reward.adapt.pairs, 2000)')
     .option('--variants <n>', 'appearance variants of the demo trained on besides it (default reward.adapt.variants, 4)')
     .option('--seed <n>', 'seed of pairs and training (default 1)')

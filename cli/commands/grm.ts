@@ -97,7 +97,7 @@ export function registerGrm(program: Command): void {
     .option('--clean <n>', 'clean (successful) rollouts (default 20)')
     .option('--failed <n>', 'failed rollouts (default 20)')
     .option('--seed <n>', 'seed of the rollouts (default 7)')
-    .option('--adapt-steps <n>', 'adaptation steps on the demo (default 600)');
+    .option('--adapt-steps <n>', 'adaptation steps on the demo (default reward.adapt.steps, 1200)');
   withCommonOptions(evaluate).action(
     action('grm', async (context, flags: EvalFlags) => {
       const task = flags.task ?? SIM_TASKS.find((t) => t.heldOut)?.name ?? 'pick-place';
@@ -109,7 +109,7 @@ export function registerGrm(program: Command): void {
         clean: parseIntegerFlag('--clean', flags.clean, 20, 1, 1000),
         failed: parseIntegerFlag('--failed', flags.failed, 20, 0, 1000),
         seed: parseIntegerFlag('--seed', flags.seed, 7, 0),
-        adaptSteps: parseIntegerFlag('--adapt-steps', flags.adaptSteps, 600, 1, 100_000),
+        adaptSteps: parseIntegerFlag('--adapt-steps', flags.adaptSteps, context.config.reward.adapt.steps, 1, 100_000),
         logger: context.log,
       });
       context.report(report);

@@ -15,6 +15,7 @@ import { Preprocessor } from '../../perception/preprocess.js';
 import { SimRobot } from '../../robot/sim/robot.js';
 import type { Episode } from '../episode.js';
 import type { Completion } from '../evaluation.js';
+import type { FusionOptions } from '../fusion.js';
 import { stepwiseLabels } from '../labels.js';
 import type { RewardModel, TaskReferences } from '../model.js';
 import { OnnxRewardModel } from '../onnx-backend.js';
@@ -59,12 +60,20 @@ export interface HeldOutReport {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-async function failedFigures(model: RewardModel, episodes: readonly Episode[], references: { instruction: string; goal: TaskReferences['goal'] }): Promise<FailedFigures> {
+async function failedFigures(
+  model: RewardModel,
+  episodes: readonly Episode[],
+  references: { instruction: string; goal: TaskReferences['goal'] },
+  fusion: FusionOptions,
+  log?: Logger,
+): Promise<FailedFigures> {
   const classes: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
   for (const episode of episodes) {
     const task: TaskReferences = { ...references, start: await episodeViews(episode, 0) };
-    const score = await scoreFrames(model, episode, task, strideFrames(episode.frameCount, 2), { mode: 'fused' });
+    const score = await scoreFrames(model, episode, task, strideFrames(episode.frameCount, 2), { mode: 'fused', fusion });
     classes[score.completion]++;
+    const curve = score.steps.map((s) => s.progress);
+    log?.debug(`failed rollout ${episode.name} (${episode.frameCount} frames): ${score.completion}, final progress ${curve[curve.length - 1]!.toFixed(3)}`);
   }
   return { count: episodes.length, classes, notSuccess: round3(episodes.length === 0 ? 1 : (classes.partial + classes.failure) / episodes.length) };
 }
@@ -118,8 +127,8 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
       const model = await OnnxRewardModel.load(file, { executionProvider: 'cpu', logger: log });
       try {
         return {
-          clean: await evaluateEpisodes(model, clean, { sampleFactor, preprocessor, references }),
-          failed: await failedFigures(model, failed, references),
+          clean: await evaluateEpisodes(model, clean, { sampleFactor, preprocessor, references, fusion: options.config.reward.fusion }),
+          failed: await failedFigures(model, failed, references, options.config.reward.fusion, log),
         };
       } finally {
         await model.close();

@@ -9,6 +9,7 @@ import type { Preprocessor } from '../../perception/preprocess.js';
 import type { Episode } from '../episode.js';
 import { voc, type Completion } from '../evaluation.js';
 import { stepwiseLabels } from '../labels.js';
+import type { FusionOptions } from '../fusion.js';
 import type { RewardModel, TaskReferences } from '../model.js';
 import { episodeViews, meanAbsoluteError, scoreFrames, type EpisodeScore } from '../scoring.js';
 
@@ -40,6 +41,8 @@ export interface FigureOptions {
    * the reference (method.md section 5).
    */
   references?: { instruction: string; goal: TaskReferences['goal'] };
+  /** Fusion settings (reward.fusion); default the paper's Eq. 8. */
+  fusion?: FusionOptions;
 }
 
 /** Scores one labelled episode; returns the score, the labels' progress and the baseline curve. */
@@ -57,7 +60,7 @@ export async function scoreLabelled(model: RewardModel, episode: Episode, option
     if (!v) cache.set(frame, (v = await episodeViews(episode, frame)));
     return v;
   };
-  const score = await scoreFrames(model, episode, task, frames, { mode: 'fused', views });
+  const score = await scoreFrames(model, episode, task, frames, { mode: 'fused', views, fusion: options.fusion });
   const pre = options.preprocessor;
   const start = Uint8Array.from(await pre.resizeRgb(task.start.front));
   const goal = Uint8Array.from(await pre.resizeRgb(task.goal.front));
