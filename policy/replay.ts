@@ -25,6 +25,8 @@ export interface Batch {
   nextObservation: Float32Array;
   /** 1 where s' is terminal, else 0. */
   done: Float32Array;
+  /** 1 where the row came from the demo buffer (set by sampleSymmetric), else 0. */
+  demo: Float32Array;
 }
 
 export function allocateBatch(size: number, observationSize: number, actionSize: number): Batch {
@@ -35,6 +37,7 @@ export function allocateBatch(size: number, observationSize: number, actionSize:
     reward: new Float32Array(size),
     nextObservation: new Float32Array(size * observationSize),
     done: new Float32Array(size),
+    demo: new Float32Array(size),
   };
 }
 
@@ -101,9 +104,9 @@ export class ReplayBuffer {
  */
 export function sampleSymmetric(demo: ReplayBuffer, online: ReplayBuffer, batch: Batch, rng: Rng): void {
   if (demo.size === 0 && online.size === 0) throw new Error('no transitions to sample: demo and online buffers are empty');
-  if (online.size === 0) return demo.sampleInto(batch, 0, batch.size, rng);
-  if (demo.size === 0) return online.sampleInto(batch, 0, batch.size, rng);
-  const half = Math.floor(batch.size / 2);
-  demo.sampleInto(batch, 0, half, rng);
-  online.sampleInto(batch, half, batch.size - half, rng);
+  const half = online.size === 0 ? batch.size : demo.size === 0 ? 0 : Math.floor(batch.size / 2);
+  if (half > 0) demo.sampleInto(batch, 0, half, rng);
+  if (half < batch.size) online.sampleInto(batch, half, batch.size - half, rng);
+  batch.demo.fill(1, 0, half);
+  batch.demo.fill(0, half);
 }
