@@ -52,10 +52,17 @@ export function vectorToAction(v: ArrayLike<number>, limits: ActionLimits): ArmA
   return { dx: c(v[0]!) * limits.maxStepM, dy: c(v[1]!) * limits.maxStepM, dz: c(v[2]!) * limits.maxStepM, dyaw: c(v[3]!) * limits.maxYawStepRad, gripper: v[4]! > 0 ? 1 : 0 };
 }
 
+/**
+ * Where a demo's gripper command sits in policy units: only its sign acts, and at +-0.5 the
+ * actor's tanh is far from saturation, so cloning does not push the pre-tanh mean to infinity
+ * and exploration noise can still flip the gripper (release over the bin) after cloning.
+ */
+export const GRIPPER_DEMO_UNIT = 0.5;
+
 /** The inverse of vectorToAction (clipped), for demo actions. */
 export function actionToVector(a: ArmAction, limits: ActionLimits): Float32Array {
   const c = (x: number): number => Math.max(-1, Math.min(1, x));
-  return Float32Array.of(c(a.dx / limits.maxStepM), c(a.dy / limits.maxStepM), c(a.dz / limits.maxStepM), c(a.dyaw / limits.maxYawStepRad), c(a.gripper * 2 - 1));
+  return Float32Array.of(c(a.dx / limits.maxStepM), c(a.dy / limits.maxStepM), c(a.dz / limits.maxStepM), c(a.dyaw / limits.maxYawStepRad), a.gripper > 0.5 ? GRIPPER_DEMO_UNIT : -GRIPPER_DEMO_UNIT);
 }
 
 /**

@@ -34,6 +34,10 @@ export interface LearnerSettings {
   rewardScale: number;
   /** Weight of the BC term on demo rows in the actor loss (sac.ts; 0: plain SAC). */
   bcWeight: number;
+  /** Steps per replayed transition (n-step returns; 1: one-step). */
+  nStep: number;
+  /** Online control steps before the actor and temperature train (the critic trains from the start). */
+  actorDelaySteps: number;
   executionProvider: ExecutionProviderSetting;
   threads: number;
 }
@@ -98,7 +102,7 @@ export class LocalLearner implements Learner {
       throw new RangeError(`${key}: expected observations of ${this.settings.observationSize} values, got ${record.observationSize}`);
     }
     const buffer = record.kind === 'demo' ? this.demos : this.online;
-    const transitions = transitionsOf(fromRecord(record));
+    const transitions = transitionsOf(fromRecord(record), this.settings.nStep, this.settings.gamma);
     for (const t of transitions) buffer.add(t);
     this.seen.add(key);
     if (record.kind === 'episode') {
@@ -144,6 +148,13 @@ export class LocalLearner implements Learner {
     for (let u = 0; u < count; u++) {
       const t0 = performance.now();
       sampleSymmetric(this.demos, this.online, this.batch, this.rng);
+      // The actor holds still (the cloned policy collects) until the critic has seen online data.
+      if (this.onlineTransitions < this.settings.actorDelaySteps) {
+        await this.sac.criticUpdate(this.batch, this.rng);
+        this.sac.updates++;
+        this.updateTimes.push(performance.now() - t0);
+        continue;
+      }
       const stats = await this.sac.update(this.batch, this.rng);
       this.updateTimes.push(performance.now() - t0);
       if (this.sac.updates % 2000 === 0) {

@@ -79,7 +79,8 @@ describe('policy observations', () => {
     const limits = { maxStepM: 0.03, maxYawStepRad: 0.1 };
     const action = vectorToAction([1, -0.5, 2, -1, -1], limits);
     expect(action).toEqual({ dx: 0.03, dy: -0.015, dz: 0.03, dyaw: -0.1, gripper: 0 });
-    expect([...actionToVector(action, limits)]).toEqual([1, -0.5, 1, -1, -1]);
+    expect([...actionToVector(action, limits)]).toEqual([1, -0.5, 1, -1, -0.5]);
+    expect(actionToVector({ ...action, gripper: 1 }, limits)[4]).toBe(0.5);
     // The gripper is binary: closed where the output is positive.
     expect(vectorToAction([0, 0, 0, 0, 0.2], limits).gripper).toBe(1);
     expect(vectorToAction([0, 0, 0, 0, -0.2], limits).gripper).toBe(0);

@@ -4,7 +4,7 @@
  *   actor      obs -> MLP -> (mean, logStd) -> a = tanh(mean + std * noise)        (tanh-Gaussian)
  *   critics    (obs, a) -> [linear -> LayerNorm -> ReLU] x depth -> Q, twice      (layer-normalised)
  *   targets    slow Polyak copies of both critics
- *   critic     y = r + gamma (1 - done) (min Q'(s', a') - alpha log pi(a'|s')),  a' ~ pi(s')
+ *   critic     y = r + gamma^n (1 - done) (min Q'(s', a') - alpha log pi(a'|s')),  a' ~ pi(s'), n-step rows
  *   actor      mean(alpha log pi(a|s) - min Q(s, a))
  *   alpha      learned: log alpha descends -mean(log alpha (log pi + target entropy))
  *   BC init    Gaussian negative log-likelihood of demo actions before tanh
@@ -15,7 +15,7 @@
 import type { Graph, Tensor } from '../engine/graph.js';
 import { concat } from '../engine/graph.js';
 import { layerNorm, linear, mlp } from '../engine/layers.js';
-import { actorLoss, clippedDoubleQTarget, squashedGaussian, temperatureLoss, twinCriticLoss } from '../engine/losses.js';
+import { actorLoss, squashedGaussian, temperatureLoss, twinCriticLoss } from '../engine/losses.js';
 import { ParamStore, polyakUpdate } from '../engine/params.js';
 import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import { Predictor, Trainer } from '../engine/trainer.js';
@@ -113,16 +113,17 @@ export class SacLearner {
       optimizer: { ...adam, clipNorm: 10 },
       trainable: (n) => n.startsWith('q1.') || n.startsWith('q2.'),
       build: (g) => {
-        const [obs, action, reward, nextObs, done, nextNoise, alpha] = [
+        const [obs, action, reward, nextObs, done, steps, nextNoise, alpha] = [
           g.input('obs', [B, O]), g.input('action', [B, A]), g.input('reward', [B]), g.input('next_obs', [B, O]),
-          g.input('done', [B]), g.input('next_noise', [B, A]), g.input('alpha', []),
+          g.input('done', [B]), g.input('steps', [B]), g.input('next_noise', [B, A]), g.input('alpha', []),
         ];
         const next = actorHead(nextObs, hidden, A);
         const nextPi = squashedGaussian(next.mean, next.logStd, nextNoise);
-        const target = clippedDoubleQTarget({
-          reward: reward.mul(options.rewardScale), done, gamma, alpha, nextLogProb: nextPi.logProb,
-          nextQ1: critic(nextObs, nextPi.action, 'q1t', hidden), nextQ2: critic(nextObs, nextPi.action, 'q2t', hidden),
-        });
+        // Clipped double-Q target; an n-step transition bootstraps `steps` control steps on:
+        // y = r + gamma^steps (1 - done) (min(Q1', Q2') - alpha log pi(a'|s')), no gradient.
+        const bootstrap = steps.mul(Math.log(gamma)).exp().mul(done.neg().add(1));
+        const soft = critic(nextObs, nextPi.action, 'q1t', hidden).minimum(critic(nextObs, nextPi.action, 'q2t', hidden)).sub(nextPi.logProb.mul(alpha));
+        const target = reward.mul(options.rewardScale).add(bootstrap.mul(soft)).stopGradient();
         const q1 = critic(obs, action, 'q1', hidden);
         const q2 = critic(obs, action, 'q2', hidden);
         return { loss: twinCriticLoss(q1, q2, target), outputs: { mean_q: q1.add(q2).mul(0.5).mean() } };
@@ -212,7 +213,7 @@ export class SacLearner {
   async criticUpdate(batch: Batch, rng: Rng): Promise<{ criticLoss: number; meanQ: number }> {
     const { batchSize: B, actionSize: A, tau } = this.options;
     const criticStep = await this.criticTrainer.run({
-      obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done,
+      obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done, steps: batch.steps,
       next_noise: rng.fillNormal(new Float32Array(B * A)), alpha: Float32Array.of(this.alpha),
     });
     polyakUpdate(this.store, 'q1.', 'q1t.', tau);
@@ -226,7 +227,7 @@ export class SacLearner {
     const alpha = Float32Array.of(this.alpha);
     const nextNoise = rng.fillNormal(new Float32Array(B * A));
     const criticStep = await this.criticTrainer.run({
-      obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done, next_noise: nextNoise, alpha,
+      obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done, steps: batch.steps, next_noise: nextNoise, alpha,
     });
     const noise = rng.fillNormal(new Float32Array(B * A));
     const actorStep = await this.actorTrainer.run(

@@ -66,6 +66,10 @@ export interface RlSettings {
   rewardScale: number;
   /** Weight of the BC term on demo rows in the actor loss (sac.ts; 0: plain SAC). */
   bcWeight: number;
+  /** Steps per replayed transition (n-step returns). */
+  nStep: number;
+  /** Online control steps before the actor trains (the cloned policy collects meanwhile). */
+  actorDelaySteps: number;
   bufferCapacity: number;
   evalEvery: number;
   /** Evaluation episodes at intermediate points (the curve's shape) ... */
@@ -109,6 +113,7 @@ export interface RlResult {
   shaping: ShapingMode;
   seed: number;
   observation: string;
+  observationSize: number;
   reward: string;
   privileged: boolean;
   demos: { used: number; attempted: number };
@@ -193,7 +198,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const learnerSettings: LearnerSettings = {
     observationSize: encoder.size, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
     seed: s.seed, demoCapacity: Math.max(1, s.demos * env.maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
-    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight,
+    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
     executionProvider: s.executionProvider, threads: s.threads,
   };
   const local = options.remote ? undefined : await LocalLearner.create(learnerSettings, runDir, log);
@@ -306,7 +311,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const summaries = episodeRecords.map(summary);
   const failed = summaries.filter((s) => !s.success);
   const result: RlResult = {
-    task: settings.task, shaping: settings.shaping, seed: settings.seed, observation: encoder.label, reward: scorer.label, privileged: scorer.privileged || settings.observation === 'privileged',
+    task: settings.task, shaping: settings.shaping, seed: settings.seed, observation: encoder.label, observationSize: encoder.size, reward: scorer.label, privileged: scorer.privileged || settings.observation === 'privileged',
     demos: { used: demoRecords.length, attempted: demoAttempts }, curve, rollouts: summaries,
     trap: {
       failedRollouts: failed.length, threshold: settings.trapThreshold,

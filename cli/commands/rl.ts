@@ -33,6 +33,8 @@ interface RlOptions {
   finalEvalEpisodes?: string;
   criticWarmupSteps?: string;
   bcWeight?: string;
+  nStep?: string;
+  actorDelay?: string;
   maxSteps?: string;
   bcSteps?: string;
   learner?: string;
@@ -94,7 +96,9 @@ export function registerRl(program: Command): void {
     .option('--final-eval-episodes <n>', 'evaluation episodes at the last point (the reported figure)', '50')
     .option('--max-steps <n>', 'control steps per episode (default: the task time limit)')
     .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '2000')
-    .option('--bc-weight <w>', 'weight of the behaviour-cloning term on demo rows in the actor loss (0: plain SAC)', '1')
+    .option('--bc-weight <w>', 'weight of the behaviour-cloning term on demo rows in the actor loss (0: plain SAC)', '4')
+    .option('--n-step <n>', 'control steps per replayed transition (n-step returns)', '5')
+    .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
     .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
     .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md)');
   withCommonOptions(command).action(
@@ -124,6 +128,8 @@ export function registerRl(program: Command): void {
         initialAlpha: 0.01,
         rewardScale: 10,
         bcWeight: nonNegative('--bc-weight', options.bcWeight)!,
+        nStep: integer('--n-step', options.nStep, 1, 100)!,
+        actorDelaySteps: integer('--actor-delay', options.actorDelay, 0)!,
         bufferCapacity: 200_000,
         evalEvery: integer('--eval-every', options.evalEvery, 1)!,
         evalEpisodes: integer('--eval-episodes', options.evalEpisodes, 1)!,
