@@ -225,7 +225,7 @@ const result = {
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);
-const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point${quick ? ' (QUICK)' : ''}${privileged ? ' PRIVILEGED obs' : ''}`;
+const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${privileged ? ' PRIVILEGED obs+reward' : ''}`;
 await sharp(Buffer.from(plotSvg(runs, title))).png().toFile(`bench/results/${stem}.png`);
 for (const s of summary) {
   console.log(`${s.shaping.padEnd(6)} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, wall ${s.medianWallS.toFixed(0)} s`);

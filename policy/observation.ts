@@ -51,9 +51,9 @@ export function framesToTensor(frames: readonly CameraFrame[]): Float32Array {
 }
 
 /**
- * STAND-IN until the reward model's encoder is wired: the GRM-tiny encoder architecture with
- * seeded random weights, frozen. Random features keep coarse image content (colour and position
- * of large regions); they are not the trained encoder's features.
+ * A frozen encoder with seeded RANDOM weights (an image-encoder architecture, not trained): for
+ * tests and as a baseline to the trained GRM-tiny encoder below. Random features keep coarse image
+ * content (colour and position of large regions).
  */
 export async function randomFrozenEncoder(options: { width: number; height: number; views: number; seed: number; executionProvider?: ExecutionProviderSetting }): Promise<FrozenImageEncoder> {
   const store = new ParamStore({ seed: options.seed });
