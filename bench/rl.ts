@@ -4,11 +4,16 @@
  * wall time per run; and the semantic-trap figures of each arm (states near the goal in rollouts
  * that never finished). Writes bench/results/rl.json and bench/results/rl.png.
  *
- *   npm run bench:rl              the full ablation (3 seeds x 3 arms x 150 rollouts; hours on 2 CPU cores)
- *   npm run bench:rl -- --quick   1 seed, 20 short rollouts, 5 evaluation episodes per point
- *   (--seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n override either;
- *   --privileged: PRIVILEGED object positions instead of image features, a debugging run written
- *   to bench/results/rl-privileged.json / .png)
+ * Headline set-up: observations are proprioception + features of the FROZEN GRM-tiny encoder
+ * (models/grm-tiny.onnx); progress comes from GRM-tiny adapted one-shot on one clean expert demo
+ * of pick-place (adapted once, shared by every run); success (the sparse term and the end of an
+ * episode) is the simulator's success predicate, standing in for the operator's button.
+ *
+ *   npm run bench:rl              the full ablation (3 seeds x 3 arms x 150 rollouts)
+ *   npm run bench:rl -- --quick   1 seed, 30 rollouts
+ *   (--seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n, --final-eval-episodes n,
+ *   --updates-per-step n override either; --privileged: PRIVILEGED object state and PRIVILEGED
+ *   simulator progress instead, a debugging run written to bench/results/rl-privileged.json / .png)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -17,12 +22,16 @@ import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../common/log.js';
+import { adaptedRewardModel } from '../policy/adapted-reward.js';
+import { SimEnvironment } from '../policy/environment.js';
 import { allocateBatch, ReplayBuffer } from '../policy/replay.js';
 import { Rng } from '../policy/rng.js';
 import { SacLearner } from '../policy/sac.js';
 import type { RlResult, RlSettings } from '../policy/train.js';
 import { train } from '../policy/train.js';
+import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import type { ShapingMode } from '../reward/shaping.js';
+import { findTask } from '../robot/sim/tasks.js';
 
 const quick = process.argv.includes('--quick');
 /** `--flag value` from the command line (overrides for short checks). */
@@ -40,40 +49,50 @@ const log = createLogger('bench:rl');
 
 const base: RlSettings = {
   task: 'pick-place',
-  reward: 'privileged',
+  reward: privileged ? 'privileged' : 'model',
+  adapt: { steps: config.reward.adapt.steps, pairs: config.reward.adapt.pairs },
   shaping: 'pbrs',
   seed: 1,
-  rollouts: flag('--rollouts') ?? (quick ? 20 : 150),
+  rollouts: flag('--rollouts') ?? (quick ? 30 : 150),
   observation: privileged ? 'privileged' : 'features',
-  demos: flag('--demos') ?? (quick ? 10 : 20),
+  demos: flag('--demos') ?? 20,
   demoNoise: 0.3,
-  bcSteps: quick ? 200 : 500,
+  bcSteps: 2000,
+  criticWarmupSteps: 1000,
   hidden: [256, 256],
   batchSize: 256,
-  updatesPerStep: quick ? 1 : config.policy.updatesPerStep,
+  updatesPerStep: flag('--updates-per-step') ?? 2,
   learningRate: config.policy.learningRate,
   gamma: config.reward.shaping.gamma,
   tau: 0.005,
-  initialAlpha: 0.05,
+  initialAlpha: 0.01,
+  rewardScale: 10,
+  bcWeight: flag('--bc-weight') ?? 4,
+  nStep: flag('--n-step') ?? 5,
+  actorDelaySteps: flag('--actor-delay') ?? 1000,
   bufferCapacity: 200_000,
-  evalEvery: 10,
-  evalEpisodes: flag('--eval-episodes') ?? (quick ? 5 : 50),
-  success: config.reward.shaping.success,
+  evalEvery: flag('--eval-every') ?? 10,
+  evalEpisodes: flag('--eval-episodes') ?? 10,
+  finalEvalEpisodes: flag('--final-eval-episodes') ?? 50,
+  success: 'env',
   successDelta: config.reward.shaping.successDelta,
   terminalPotential: config.reward.shaping.terminalPotential,
   trapThreshold: 0.8,
-  ...(quick ? { maxSteps: 100 } : {}),
+  maxSteps: flag('--max-steps') ?? 100,
   controlHz: config.robot.controlHz,
   physicsStepS: config.robot.sim.physicsStepS,
   bounds: { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad, workspaceMin: config.safety.workspaceMin, workspaceMax: config.safety.workspaceMax },
   camera: { width: config.cameras.width, height: config.cameras.height },
   executionProvider: 'cpu',
-  threads: 0,
+  // One intra-op thread: the machine's cores are shared, and batch-256 MLP steps gain little from more.
+  threads: 1,
 };
 
 /** Mean time of one SAC update (critics + actor + temperature + Polyak) at batch 256, observation as in the runs. */
 async function updateTiming(observationSize: number): Promise<{ batch: number; hidden: number[]; observationSize: number; meanMs: number; updates: number }> {
-  const learner = await SacLearner.create({ observationSize, actionSize: 5, hidden: base.hidden, batchSize: 256, learningRate: 3e-4, gamma: 0.99, tau: 0.005, initialAlpha: 0.05, seed: 1, executionProvider: 'cpu' });
+  const learner = await SacLearner.create({
+    observationSize, actionSize: 5, hidden: base.hidden, batchSize: 256, learningRate: 3e-4, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, rewardScale: base.rewardScale, bcWeight: base.bcWeight, seed: 1, executionProvider: 'cpu', threads: base.threads,
+  });
   const rng = new Rng(1);
   const buffer = new ReplayBuffer('timing', 4096, observationSize, 5);
   for (let i = 0; i < 4096; i++) {
@@ -135,10 +154,19 @@ function plotSvg(runs: RlResult[], title: string): string {
 }
 
 const loadBefore = loadavg();
+let adaptS: number | null = null;
 const started = performance.now();
 const runs: RlResult[] = [];
 const root = mkdtempSync(join(tmpdir(), 'bench-rl-'));
 try {
+  if (base.reward === 'model') {
+    // One adapted reward model for every run (same demo, same model), as each run would cache it.
+    const env = await SimEnvironment.create({ task: base.task, physicsStepS: base.physicsStepS, controlHz: base.controlHz, bounds: base.bounds, cameras: base.camera });
+    const t0 = performance.now();
+    base.rewardModel = await adaptedRewardModel(env, findTask(base.task)!, { base: DEFAULT_GRM_TINY, dir: root, seed: 1, steps: base.adapt.steps, pairs: base.adapt.pairs, log });
+    adaptS = (performance.now() - t0) / 1000;
+    await env.close();
+  }
   for (const seed of seeds) {
     for (const shaping of arms) {
       log.info(`run: ${shaping}, seed ${seed}`);
@@ -150,7 +178,7 @@ try {
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
-const timing = await updateTiming(runs[0] ? 5 + 3 * 64 : 197);
+const timing = await updateTiming(runs[0]?.observationSize ?? 5 + 3 * 144);
 
 const arm = (shaping: ShapingMode) => {
   const armRuns = runs.filter((r) => r.shaping === shaping);
@@ -175,9 +203,8 @@ const cpu = cpus();
 const result = {
   task: base.task,
   quick,
-  note: quick
-    ? `QUICK run (npm run bench:rl -- --quick): ${seeds.length} seed(s), ${base.rollouts} rollouts of at most ${base.maxSteps ?? 'the task limit of'} steps, ${base.demos} demos, ${base.evalEpisodes} evaluation episodes per point, ${base.updatesPerStep} update(s) per step. Not the full ablation.`
-    : 'Full ablation: 3 seeds x 3 arms x 150 rollouts, 20 demos, 50 evaluation episodes per point.',
+  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${privileged ? ' PRIVILEGED observations and reward (debugging).' : ''}`,
+  adaptS,
   machine: {
     cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(),
     loadavg_before: loadBefore.map((l) => Math.round(l * 100) / 100), loadavg_after: loadavg().map((l) => Math.round(l * 100) / 100),
@@ -198,7 +225,7 @@ const result = {
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);
-const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point${quick ? ' (QUICK)' : ''}${privileged ? ' PRIVILEGED obs' : ''}`;
+const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${privileged ? ' PRIVILEGED obs+reward' : ''}`;
 await sharp(Buffer.from(plotSvg(runs, title))).png().toFile(`bench/results/${stem}.png`);
 for (const s of summary) {
   console.log(`${s.shaping.padEnd(6)} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, wall ${s.medianWallS.toFixed(0)} s`);

@@ -147,7 +147,7 @@ const policy = z.strictObject({
   algorithm: z.enum(['sac']).default('sac').describe('Learner algorithm.'),
   batchSize: z.number().int().positive().default(256).describe('Learner batch size.'),
   learningRate: z.number().positive().default(3e-4).describe('Learning rate of actor, critics and temperature.'),
-  updatesPerStep: z.number().int().positive().default(4).describe('Gradient updates per environment step (update-to-data ratio).'),
+  updatesPerStep: z.number().int().positive().default(2).describe('Gradient updates per environment step (update-to-data ratio).'),
   demos: z.number().int().min(0).max(100).default(20).describe('Demos used to initialise the policy.'),
   seed: z.number().int().min(0).default(1).describe('Seed of the learner and the actor.'),
   runDir: z.string().default('runs/default').describe('Folder of checkpoints, replay buffers and episodes (`serve` uses its `serve/` subfolder and resumes from it).'),

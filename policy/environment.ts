@@ -41,16 +41,28 @@ export interface ActionLimits {
   maxYawStepRad: number;
 }
 
-/** Policy output in [-1, 1]^5 to an arm command: translation and yaw scaled to the per-step caps, gripper to [0, 1]. */
+/**
+ * Policy output in [-1, 1]^5 to an arm command: translation and yaw scaled to the per-step caps;
+ * the gripper is binary, closed where the output is positive. (A continuous gripper command made
+ * exploration noise jiggle the fingers around a half-closed grip, and the task's success test
+ * reads the command as open or closed anyway.)
+ */
 export function vectorToAction(v: ArrayLike<number>, limits: ActionLimits): ArmAction {
   const c = (x: number): number => Math.max(-1, Math.min(1, x));
-  return { dx: c(v[0]!) * limits.maxStepM, dy: c(v[1]!) * limits.maxStepM, dz: c(v[2]!) * limits.maxStepM, dyaw: c(v[3]!) * limits.maxYawStepRad, gripper: (c(v[4]!) + 1) / 2 };
+  return { dx: c(v[0]!) * limits.maxStepM, dy: c(v[1]!) * limits.maxStepM, dz: c(v[2]!) * limits.maxStepM, dyaw: c(v[3]!) * limits.maxYawStepRad, gripper: v[4]! > 0 ? 1 : 0 };
 }
+
+/**
+ * Where a demo's gripper command sits in policy units: only its sign acts, and at +-0.5 the
+ * actor's tanh is far from saturation, so cloning does not push the pre-tanh mean to infinity
+ * and exploration noise can still flip the gripper (release over the bin) after cloning.
+ */
+export const GRIPPER_DEMO_UNIT = 0.5;
 
 /** The inverse of vectorToAction (clipped), for demo actions. */
 export function actionToVector(a: ArmAction, limits: ActionLimits): Float32Array {
   const c = (x: number): number => Math.max(-1, Math.min(1, x));
-  return Float32Array.of(c(a.dx / limits.maxStepM), c(a.dy / limits.maxStepM), c(a.dz / limits.maxStepM), c(a.dyaw / limits.maxYawStepRad), c(a.gripper * 2 - 1));
+  return Float32Array.of(c(a.dx / limits.maxStepM), c(a.dy / limits.maxStepM), c(a.dz / limits.maxStepM), c(a.dyaw / limits.maxYawStepRad), a.gripper > 0.5 ? GRIPPER_DEMO_UNIT : -GRIPPER_DEMO_UNIT);
 }
 
 /**
@@ -91,13 +103,30 @@ const dist = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1], 
 const distXY = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1]);
 const unit = (x: number): number => Math.max(0, Math.min(1, x));
 
+/** Object position relative to the hand, in decimetres (inputs of order 1 for the networks). */
+function relative(world: SimWorld, body: string): number[] {
+  const ee = world.eePosition();
+  const p = world.bodyPosition(body);
+  return [10 * (p[0] - ee[0]), 10 * (p[1] - ee[1]), 10 * (p[2] - ee[2])];
+}
+
+/** Cube yaw relative to the hand's, modulo the cube's quarter-turn symmetry, as (sin, cos). */
+function graspYaw(world: SimWorld, body: string): number[] {
+  const d = 4 * (world.bodyYaw(body) - world.eeYaw());
+  return [Math.sin(d), Math.cos(d)];
+}
+
 /**
- * PRIVILEGED geometric progress (debugging and development only; it reads object poses the
- * policy and the reward model never see). Monotone in the task's stages, 1 exactly at success.
+ * PRIVILEGED simulator state and geometric progress (debugging and development only; they read
+ * object poses the policy and the reward model never see). The state is what a perfect object
+ * detector would give: object positions relative to the hand and the cube's yaw relative to the
+ * hand's. Progress is monotone in the task's stages, 1 exactly at success.
  */
-const privilegedTasks: Record<string, { bodies: string[]; progress(world: SimWorld, start: Record<string, Vec3>): number }> = {
+export const PRIVILEGED_STATE_SIZE = 8;
+const privilegedTasks: Record<string, { bodies: string[]; state(world: SimWorld): number[]; progress(world: SimWorld, start: Record<string, Vec3>): number }> = {
   'pick-place': {
     bodies: ['cube', 'bin'],
+    state: (world) => [...relative(world, 'cube'), ...relative(world, 'bin'), ...graspYaw(world, 'cube')],
     progress(world) {
       if (world.task.success(world)) return 1;
       const ee = world.eePosition();
@@ -110,6 +139,7 @@ const privilegedTasks: Record<string, { bodies: string[]; progress(world: SimWor
   },
   'push-cube': {
     bodies: ['cube', 'target'],
+    state: (world) => [...relative(world, 'cube'), ...relative(world, 'target'), ...graspYaw(world, 'cube')],
     progress(world, start) {
       if (world.task.success(world)) return 1;
       const cube = world.bodyPosition('cube');
@@ -202,7 +232,7 @@ export class SimEnvironment implements RlEnvironment {
     };
     const spec = privilegedTasks[this.task];
     if (!spec) return { observation };
-    const state = Float32Array.from(spec.bodies.flatMap((b) => w.bodyPosition(b)));
+    const state = Float32Array.from(spec.state(w));
     return { observation, privileged: { state, progress: spec.progress(w, this.startPoses) } };
   }
 }

@@ -90,6 +90,13 @@ describe('episode manager', () => {
     // pbrs: r = success + gamma * Phi(s') - Phi(s), Phi(terminal) = 0.
     expect(transitions[3]!.reward).toBeCloseTo(1 + 0 - 0.75, 6);
     expect(transitions[0]!.reward).toBeCloseTo(0.9 * 0.25 - 0, 6);
+    // n-step transitions: discounted sums of the next rewards, shorter where the episode ends.
+    const threeStep = transitionsOf(scored, 3, 0.9);
+    expect(threeStep.map((t) => t.steps)).toEqual([3, 3, 2, 1]);
+    expect(threeStep[0]!.reward).toBeCloseTo(transitions[0]!.reward + 0.9 * transitions[1]!.reward + 0.81 * transitions[2]!.reward, 6);
+    expect(threeStep[0]!.nextObservation).toBe(scored.observations[3]);
+    expect(threeStep[2]!.reward).toBeCloseTo(transitions[2]!.reward + 0.9 * transitions[3]!.reward, 6);
+    expect(threeStep.map((t) => t.terminal)).toEqual([false, true, true, true]);
   });
 
   it('a success judged by late progress cuts the episode at the first successful state', async () => {

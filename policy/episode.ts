@@ -151,15 +151,26 @@ export async function scoreEpisode(episode: CollectedEpisode, shaping: ShapingSe
   return out;
 }
 
-/** The episode's transitions for the replay buffer. */
-export function transitionsOf(episode: ScoredEpisode): Transition[] {
-  return episode.actions.map((action, t) => ({
-    observation: episode.observations[t]!,
-    action,
-    reward: episode.rewards[t]!,
-    nextObservation: episode.observations[t + 1]!,
-    terminal: episode.terminal && t === episode.actions.length - 1,
-  }));
+/**
+ * The episode's transitions for the replay buffer. With nStep > 1, each is an n-step transition:
+ * the discounted sum of the next n rewards (fewer where the episode ends first) and the state n
+ * steps on, so a success reaches the critic's targets in fewer bootstraps.
+ */
+export function transitionsOf(episode: ScoredEpisode, nStep = 1, gamma = 1): Transition[] {
+  const T = episode.actions.length;
+  return episode.actions.map((action, t) => {
+    const steps = Math.min(nStep, T - t);
+    let reward = 0;
+    for (let k = steps - 1; k >= 0; k--) reward = episode.rewards[t + k]! + gamma * reward;
+    return {
+      observation: episode.observations[t]!,
+      action,
+      reward,
+      nextObservation: episode.observations[t + steps]!,
+      terminal: episode.terminal && t + steps === T,
+      steps,
+    };
+  });
 }
 
 /** Semantic-trap evidence: states at or above `threshold` progress in an episode that did not succeed. */

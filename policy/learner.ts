@@ -28,6 +28,16 @@ export interface LearnerSettings {
   bufferCapacity: number;
   updatesPerStep: number;
   bcSteps: number;
+  /** Critic-only updates on the demos after cloning, before the actor starts following Q. */
+  criticWarmupSteps: number;
+  /** Reward multiplier inside the critic target (sac.ts). */
+  rewardScale: number;
+  /** Weight of the BC term on demo rows in the actor loss (sac.ts; 0: plain SAC). */
+  bcWeight: number;
+  /** Steps per replayed transition (n-step returns; 1: one-step). */
+  nStep: number;
+  /** Online control steps before the actor and temperature train (the critic trains from the start). */
+  actorDelaySteps: number;
   executionProvider: ExecutionProviderSetting;
   threads: number;
 }
@@ -92,7 +102,7 @@ export class LocalLearner implements Learner {
       throw new RangeError(`${key}: expected observations of ${this.settings.observationSize} values, got ${record.observationSize}`);
     }
     const buffer = record.kind === 'demo' ? this.demos : this.online;
-    const transitions = transitionsOf(fromRecord(record));
+    const transitions = transitionsOf(fromRecord(record), this.settings.nStep, this.settings.gamma);
     for (const t of transitions) buffer.add(t);
     this.seen.add(key);
     if (record.kind === 'episode') {
@@ -120,6 +130,16 @@ export class LocalLearner implements Learner {
       loss = await this.sac.cloneStep(this.batch);
     }
     this.log.info(`behaviour cloning: ${this.settings.bcSteps} steps on ${this.demos.size} demo transitions, final NLL ${loss.toFixed(3)}`);
+    // An untrained critic would drag the cloned actor anywhere on its first updates; fit Q to the
+    // demos (with the cloned policy's next actions) first.
+    let critic = { criticLoss: 0, meanQ: 0 };
+    for (let s = 0; s < this.settings.criticWarmupSteps; s++) {
+      this.demos.sampleInto(this.batch, 0, this.batch.size, this.rng);
+      critic = await this.sac.criticUpdate(this.batch, this.rng);
+    }
+    if (this.settings.criticWarmupSteps > 0) {
+      this.log.info(`critic warm-up: ${this.settings.criticWarmupSteps} steps on the demos, critic loss ${critic.criticLoss.toFixed(4)}, mean Q ${critic.meanQ.toFixed(3)}`);
+    }
   }
 
   /** `count` SAC updates on RLPD batches (nothing while both buffers are empty). */
@@ -128,8 +148,18 @@ export class LocalLearner implements Learner {
     for (let u = 0; u < count; u++) {
       const t0 = performance.now();
       sampleSymmetric(this.demos, this.online, this.batch, this.rng);
-      await this.sac.update(this.batch, this.rng);
+      // The actor holds still (the cloned policy collects) until the critic has seen online data.
+      if (this.onlineTransitions < this.settings.actorDelaySteps) {
+        await this.sac.criticUpdate(this.batch, this.rng);
+        this.sac.updates++;
+        this.updateTimes.push(performance.now() - t0);
+        continue;
+      }
+      const stats = await this.sac.update(this.batch, this.rng);
       this.updateTimes.push(performance.now() - t0);
+      if (this.sac.updates % 2000 === 0) {
+        this.log.info(`update ${this.sac.updates}: critic loss ${stats.criticLoss.toFixed(4)}, mean Q ${stats.meanQ.toFixed(3)}, alpha ${stats.alpha.toFixed(4)}, log pi ${stats.logProb.toFixed(2)}`);
+      }
     }
   }
 

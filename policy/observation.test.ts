@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/load.js';
 import { SimRobot } from '../robot/sim/robot.js';
-import { RobotEnvironment, SimEnvironment, actionToVector, vectorToAction } from './environment.js';
+import { PRIVILEGED_STATE_SIZE, RobotEnvironment, SimEnvironment, actionToVector, vectorToAction } from './environment.js';
 import { runEpisode } from './episode.js';
-import { featureObservations, framesToTensor, privilegedObservations, randomFrozenEncoder } from './observation.js';
+import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
+import { featureObservations, framesToTensor, grmTinyFrozenEncoder, privilegedObservations, randomFrozenEncoder } from './observation.js';
 
 const bounds = { maxStepM: 0.03, maxYawStepRad: 0.1, workspaceMin: [0.25, -0.3, 0.02] as [number, number, number], workspaceMax: [0.75, 0.3, 0.45] as [number, number, number] };
 
@@ -25,11 +26,33 @@ describe('policy observations', () => {
     await env.close();
   });
 
+  it('features from the frozen GRM-tiny encoder: pooled vector + spatial-softmax keypoints per view, deterministic, scene-dependent', async () => {
+    const env = await SimEnvironment.create({ task: 'pick-place', physicsStepS: 0.002, controlHz: 10, bounds, cameras: { width: 128, height: 96 } });
+    const frozen = await grmTinyFrozenEncoder(DEFAULT_GRM_TINY, { views: 3, executionProvider: 'cpu', threads: 1 });
+    const encoder = featureObservations(frozen);
+    expect(encoder.label).toMatch(/frozen GRM-tiny encoder/);
+    expect(encoder.size).toBe(5 + 3 * frozen.featureSize);
+    const a = await encoder.encode(await env.reset(1));
+    const again = await encoder.encode(await env.reset(1));
+    const other = await encoder.encode(await env.reset(2));
+    expect(a.every(Number.isFinite)).toBe(true);
+    expect([...again]).toEqual([...a]);
+    expect(Math.hypot(...a.slice(5).map((v, i) => v - other[5 + i]!))).toBeGreaterThan(1e-3);
+    // Keypoints are expected grid positions: inside [-1, 1].
+    const dim = frozen.featureSize / 3;
+    for (let v = 0; v < 3; v++) {
+      const keypoints = a.slice(5 + v * frozen.featureSize + dim, 5 + (v + 1) * frozen.featureSize);
+      expect(keypoints.every((x) => x >= -1 && x <= 1)).toBe(true);
+    }
+    await expect(frozen.encode([])).rejects.toThrow(/expected 3 camera views, got 0/);
+    await env.close();
+  });
+
   it('privileged observations and progress are labelled and only exist for tasks that define them', async () => {
     const env = await SimEnvironment.create({ task: 'pick-place', physicsStepS: 0.002, controlHz: 10, bounds });
     const start = await env.reset(3);
     expect(privilegedObservations(6).label).toMatch(/PRIVILEGED/);
-    expect(await privilegedObservations(6).encode(start)).toHaveLength(11);
+    expect(await privilegedObservations(PRIVILEGED_STATE_SIZE).encode(start)).toHaveLength(5 + PRIVILEGED_STATE_SIZE);
     expect(start.privileged!.progress).toBeGreaterThanOrEqual(0);
     expect(start.privileged!.progress).toBeLessThan(0.35);
     await env.close();
@@ -56,7 +79,11 @@ describe('policy observations', () => {
     const limits = { maxStepM: 0.03, maxYawStepRad: 0.1 };
     const action = vectorToAction([1, -0.5, 2, -1, -1], limits);
     expect(action).toEqual({ dx: 0.03, dy: -0.015, dz: 0.03, dyaw: -0.1, gripper: 0 });
-    expect([...actionToVector(action, limits)]).toEqual([1, -0.5, 1, -1, -1]);
+    expect([...actionToVector(action, limits)]).toEqual([1, -0.5, 1, -1, -0.5]);
+    expect(actionToVector({ ...action, gripper: 1 }, limits)[4]).toBe(0.5);
+    // The gripper is binary: closed where the output is positive.
+    expect(vectorToAction([0, 0, 0, 0, 0.2], limits).gripper).toBe(1);
+    expect(vectorToAction([0, 0, 0, 0, -0.2], limits).gripper).toBe(0);
   });
 
   it('image bytes become a [-1, 1] NCHW batch; views of different sizes are refused', () => {

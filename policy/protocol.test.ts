@@ -16,7 +16,7 @@ const log = createLogger('test', 'silent');
 
 const settings: LearnerSettings = {
   observationSize: 3, hidden: [16], batchSize: 8, learningRate: 1e-3, gamma: 0.9, tau: 0.1, initialAlpha: 0.1, seed: 4,
-  demoCapacity: 100, bufferCapacity: 1000, updatesPerStep: 2, bcSteps: 20, executionProvider: 'cpu', threads: 1,
+  demoCapacity: 100, bufferCapacity: 1000, updatesPerStep: 2, bcSteps: 20, criticWarmupSteps: 5, rewardScale: 1, bcWeight: 0, nStep: 1, actorDelaySteps: 0, executionProvider: 'cpu', threads: 1,
 };
 
 function episode(seed: number, steps: number): ScoredEpisode {

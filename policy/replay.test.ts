@@ -44,6 +44,8 @@ describe('replay buffer', () => {
     expect(a.reward.reduce((s, x) => s + x, 0)).toBe(128);
     expect([...a.reward.subarray(0, 128)].every((x) => x === 1)).toBe(true);
     expect([...a.observation]).toEqual([...b.observation]);
+    // The demo rows are marked (the actor's BC term reads them).
+    expect([...a.demo]).toEqual([...a.reward]);
   });
 
   it('uses demos alone while the online buffer is empty, and refuses to sample nothing', () => {
@@ -54,6 +56,7 @@ describe('replay buffer', () => {
     fill(demo, 3, () => 1);
     sampleSymmetric(demo, online, batch, new Rng(1));
     expect([...batch.reward].every((x) => x === 1)).toBe(true);
+    expect([...batch.demo].every((x) => x === 1)).toBe(true);
   });
 
   it('rejects transitions of the wrong shape or with a non-finite reward', () => {

@@ -14,6 +14,8 @@ export interface Transition {
   nextObservation: ArrayLike<number>;
   /** s' ends the MDP (success, failure, safety stop): no bootstrap. False for a time-limit cut. */
   terminal: boolean;
+  /** Control steps from s to s' (an n-step transition; default 1): the bootstrap is discounted by gamma^steps. */
+  steps?: number;
 }
 
 /** A batch laid out as the learner's step graphs read it: row-major [size, width]. */
@@ -25,6 +27,10 @@ export interface Batch {
   nextObservation: Float32Array;
   /** 1 where s' is terminal, else 0. */
   done: Float32Array;
+  /** Control steps from s to s'. */
+  steps: Float32Array;
+  /** 1 where the row came from the demo buffer (set by sampleSymmetric), else 0. */
+  demo: Float32Array;
 }
 
 export function allocateBatch(size: number, observationSize: number, actionSize: number): Batch {
@@ -35,6 +41,8 @@ export function allocateBatch(size: number, observationSize: number, actionSize:
     reward: new Float32Array(size),
     nextObservation: new Float32Array(size * observationSize),
     done: new Float32Array(size),
+    steps: new Float32Array(size),
+    demo: new Float32Array(size),
   };
 }
 
@@ -44,6 +52,7 @@ export class ReplayBuffer {
   readonly reward: Float32Array;
   readonly nextObservation: Float32Array;
   readonly done: Float32Array;
+  readonly steps: Float32Array;
   /** Transitions held (at most capacity). */
   size = 0;
   /** Transitions ever added (the ring overwrites the oldest once full). */
@@ -61,6 +70,7 @@ export class ReplayBuffer {
     this.reward = new Float32Array(capacity);
     this.nextObservation = new Float32Array(capacity * observationSize);
     this.done = new Float32Array(capacity);
+    this.steps = new Float32Array(capacity);
   }
 
   add(t: Transition): void {
@@ -69,12 +79,15 @@ export class ReplayBuffer {
     }
     if (t.action.length !== this.actionSize) throw new RangeError(`${this.name}: action must have ${this.actionSize} values, got ${t.action.length}`);
     if (!Number.isFinite(t.reward)) throw new RangeError(`${this.name}: reward must be finite, got ${t.reward}`);
+    const steps = t.steps ?? 1;
+    if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`${this.name}: steps must be a positive integer, got ${steps}`);
     const row = this.added % this.capacity;
     this.observation.set(t.observation, row * this.observationSize);
     this.action.set(t.action, row * this.actionSize);
     this.reward[row] = t.reward;
     this.nextObservation.set(t.nextObservation, row * this.observationSize);
     this.done[row] = t.terminal ? 1 : 0;
+    this.steps[row] = steps;
     this.added++;
     this.size = Math.min(this.size + 1, this.capacity);
   }
@@ -91,6 +104,7 @@ export class ReplayBuffer {
       batch.reward[i] = this.reward[row]!;
       batch.nextObservation.set(this.nextObservation.subarray(row * o, row * o + o), i * o);
       batch.done[i] = this.done[row]!;
+      batch.steps[i] = this.steps[row]!;
     }
   }
 }
@@ -101,9 +115,9 @@ export class ReplayBuffer {
  */
 export function sampleSymmetric(demo: ReplayBuffer, online: ReplayBuffer, batch: Batch, rng: Rng): void {
   if (demo.size === 0 && online.size === 0) throw new Error('no transitions to sample: demo and online buffers are empty');
-  if (online.size === 0) return demo.sampleInto(batch, 0, batch.size, rng);
-  if (demo.size === 0) return online.sampleInto(batch, 0, batch.size, rng);
-  const half = Math.floor(batch.size / 2);
-  demo.sampleInto(batch, 0, half, rng);
-  online.sampleInto(batch, half, batch.size - half, rng);
+  const half = online.size === 0 ? batch.size : demo.size === 0 ? 0 : Math.floor(batch.size / 2);
+  if (half > 0) demo.sampleInto(batch, 0, half, rng);
+  if (half < batch.size) online.sampleInto(batch, half, batch.size - half, rng);
+  batch.demo.fill(1, 0, half);
+  batch.demo.fill(0, half);
 }

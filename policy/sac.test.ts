@@ -58,6 +58,35 @@ describe('SAC learner on the engine', () => {
     await learner.dispose();
   });
 
+  it('the BC term on demo rows holds the actor at the demo action where the critic is indifferent; online rows are not cloned', async () => {
+    // Zero reward everywhere: Q gives the actor no direction, so only the BC term moves its mode.
+    const learner = await SacLearner.create({ ...options, bcWeight: 5 });
+    const plain = await SacLearner.create({ ...options, bcWeight: 0 });
+    const rng = new Rng(4);
+    const batch = allocateBatch(64, 2, 5);
+    for (let i = 0; i < 64; i++) {
+      const demoRow = i < 32;
+      batch.observation.set(demoRow ? [1, 0] : [-1, 0], i * 2);
+      batch.action.set(demoRow ? [0.6, -0.3, 0, 0, 0.5] : [-0.7, 0.7, 0, 0, 0], i * 5);
+      batch.nextObservation.set(demoRow ? [1, 0] : [-1, 0], i * 2);
+      batch.done[i] = 1;
+      batch.demo[i] = demoRow ? 1 : 0;
+    }
+    for (let i = 0; i < 200; i++) {
+      await learner.update(batch, rng);
+      await plain.update(batch, rng);
+    }
+    const cloned = await learner.act(Float32Array.of(1, 0), rng, true);
+    expect(cloned[0]).toBeCloseTo(0.6, 1);
+    expect(cloned[1]).toBeCloseTo(-0.3, 1);
+    const online = await learner.act(Float32Array.of(-1, 0), rng, true);
+    expect(Math.abs(online[0]! + 0.7)).toBeGreaterThan(0.3); // not pulled to the online action
+    const unregularised = await plain.act(Float32Array.of(1, 0), rng, true);
+    expect(Math.abs(unregularised[0]! - 0.6)).toBeGreaterThan(0.2);
+    await learner.dispose();
+    await plain.dispose();
+  });
+
   it('a saved learner acts identically after loading; a corrupted file is refused and changes nothing', async () => {
     const a = await SacLearner.create(options);
     const rng = new Rng(5);

@@ -4,7 +4,7 @@
  *   actor      obs -> MLP -> (mean, logStd) -> a = tanh(mean + std * noise)        (tanh-Gaussian)
  *   critics    (obs, a) -> [linear -> LayerNorm -> ReLU] x depth -> Q, twice      (layer-normalised)
  *   targets    slow Polyak copies of both critics
- *   critic     y = r + gamma (1 - done) (min Q'(s', a') - alpha log pi(a'|s')),  a' ~ pi(s')
+ *   critic     y = r + gamma^n (1 - done) (min Q'(s', a') - alpha log pi(a'|s')),  a' ~ pi(s'), n-step rows
  *   actor      mean(alpha log pi(a|s) - min Q(s, a))
  *   alpha      learned: log alpha descends -mean(log alpha (log pi + target entropy))
  *   BC init    Gaussian negative log-likelihood of demo actions before tanh
@@ -15,7 +15,7 @@
 import type { Graph, Tensor } from '../engine/graph.js';
 import { concat } from '../engine/graph.js';
 import { layerNorm, linear, mlp } from '../engine/layers.js';
-import { actorLoss, clippedDoubleQTarget, squashedGaussian, temperatureLoss, twinCriticLoss } from '../engine/losses.js';
+import { actorLoss, squashedGaussian, temperatureLoss, twinCriticLoss } from '../engine/losses.js';
 import { ParamStore, polyakUpdate } from '../engine/params.js';
 import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import { Predictor, Trainer } from '../engine/trainer.js';
@@ -34,6 +34,18 @@ export interface SacOptions {
   /** Polyak rate of the target critics. */
   tau: number;
   initialAlpha: number;
+  /**
+   * Rewards are multiplied by this inside the critic target. Shaped progress moves by about 0.01
+   * per control step; unscaled, the entropy bonus (alpha * -log pi, summed over ~1/(1-gamma)
+   * steps) drowns it. Default 1.
+   */
+  rewardScale?: number;
+  /**
+   * Weight of a behaviour-cloning term in the actor loss on the batch's demo rows: squared error
+   * of the policy's mode to the demo action (as ConRFT's BC-regularised actor; 0: plain SAC).
+   * Default 0.
+   */
+  bcWeight?: number;
   /** Default -actionSize (one nat per action dimension). */
   targetEntropy?: number;
   seed: number;
@@ -88,7 +100,7 @@ export class SacLearner {
   }
 
   static async create(input: SacOptions): Promise<SacLearner> {
-    const options = { ...input, targetEntropy: input.targetEntropy ?? -input.actionSize };
+    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, targetEntropy: input.targetEntropy ?? -input.actionSize };
     const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma } = options;
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
@@ -101,16 +113,17 @@ export class SacLearner {
       optimizer: { ...adam, clipNorm: 10 },
       trainable: (n) => n.startsWith('q1.') || n.startsWith('q2.'),
       build: (g) => {
-        const [obs, action, reward, nextObs, done, nextNoise, alpha] = [
+        const [obs, action, reward, nextObs, done, steps, nextNoise, alpha] = [
           g.input('obs', [B, O]), g.input('action', [B, A]), g.input('reward', [B]), g.input('next_obs', [B, O]),
-          g.input('done', [B]), g.input('next_noise', [B, A]), g.input('alpha', []),
+          g.input('done', [B]), g.input('steps', [B]), g.input('next_noise', [B, A]), g.input('alpha', []),
         ];
         const next = actorHead(nextObs, hidden, A);
         const nextPi = squashedGaussian(next.mean, next.logStd, nextNoise);
-        const target = clippedDoubleQTarget({
-          reward, done, gamma, alpha, nextLogProb: nextPi.logProb,
-          nextQ1: critic(nextObs, nextPi.action, 'q1t', hidden), nextQ2: critic(nextObs, nextPi.action, 'q2t', hidden),
-        });
+        // Clipped double-Q target; an n-step transition bootstraps `steps` control steps on:
+        // y = r + gamma^steps (1 - done) (min(Q1', Q2') - alpha log pi(a'|s')), no gradient.
+        const bootstrap = steps.mul(Math.log(gamma)).exp().mul(done.neg().add(1));
+        const soft = critic(nextObs, nextPi.action, 'q1t', hidden).minimum(critic(nextObs, nextPi.action, 'q2t', hidden)).sub(nextPi.logProb.mul(alpha));
+        const target = reward.mul(options.rewardScale).add(bootstrap.mul(soft)).stopGradient();
         const q1 = critic(obs, action, 'q1', hidden);
         const q2 = critic(obs, action, 'q2', hidden);
         return { loss: twinCriticLoss(q1, q2, target), outputs: { mean_q: q1.add(q2).mul(0.5).mean() } };
@@ -125,12 +138,16 @@ export class SacLearner {
       store,
       optimizer: { ...adam, clipNorm: 10 },
       trainable: (n) => n.startsWith('actor.'),
-      build: (g) => {
+      build: (g): { loss: Tensor; outputs: Record<string, Tensor> } => {
         const [obs, noise, alpha] = [g.input('obs', [B, O]), g.input('noise', [B, A]), g.input('alpha', [])];
         const head = actorHead(obs, hidden, A);
         const pi = squashedGaussian(head.mean, head.logStd, noise);
-        const loss = actorLoss(pi.logProb, critic(obs, pi.action, 'q1', hidden), critic(obs, pi.action, 'q2', hidden), alpha);
-        return { loss, outputs: { log_prob: pi.logProb.mean() } };
+        const sacLoss = actorLoss(pi.logProb, critic(obs, pi.action, 'q1', hidden), critic(obs, pi.action, 'q2', hidden), alpha);
+        if (options.bcWeight === 0) return { loss: sacLoss, outputs: { log_prob: pi.logProb.mean() } };
+        const [demoAction, demo] = [g.input('action', [B, A]), g.input('demo', [B])];
+        const squaredError = head.mean.tanh().sub(demoAction).square().sum([1]).mul(demo); // [B], 0 on online rows
+        const bc = squaredError.sum().div(demo.sum().add(1));
+        return { loss: sacLoss.add(bc.mul(options.bcWeight)), outputs: { log_prob: pi.logProb.mean(), bc } };
       },
     });
 
@@ -192,15 +209,30 @@ export class SacLearner {
     return (await this.bcTrainer.run({ obs: batch.observation, action: batch.action })).loss;
   }
 
+  /** Critics only, then the Polyak step: fits Q to the cloned policy before the actor follows Q. */
+  async criticUpdate(batch: Batch, rng: Rng): Promise<{ criticLoss: number; meanQ: number }> {
+    const { batchSize: B, actionSize: A, tau } = this.options;
+    const criticStep = await this.criticTrainer.run({
+      obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done, steps: batch.steps,
+      next_noise: rng.fillNormal(new Float32Array(B * A)), alpha: Float32Array.of(this.alpha),
+    });
+    polyakUpdate(this.store, 'q1.', 'q1t.', tau);
+    polyakUpdate(this.store, 'q2.', 'q2t.', tau);
+    return { criticLoss: criticStep.loss, meanQ: criticStep.outputs.mean_q![0]! };
+  }
+
   /** One SAC update: critics, actor, temperature, then the Polyak step of the target critics. */
   async update(batch: Batch, rng: Rng): Promise<UpdateStats> {
     const { batchSize: B, actionSize: A, tau } = this.options;
     const alpha = Float32Array.of(this.alpha);
     const nextNoise = rng.fillNormal(new Float32Array(B * A));
     const criticStep = await this.criticTrainer.run({
-      obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done, next_noise: nextNoise, alpha,
+      obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done, steps: batch.steps, next_noise: nextNoise, alpha,
     });
-    const actorStep = await this.actorTrainer.run({ obs: batch.observation, noise: rng.fillNormal(new Float32Array(B * A)), alpha });
+    const noise = rng.fillNormal(new Float32Array(B * A));
+    const actorStep = await this.actorTrainer.run(
+      this.options.bcWeight === 0 ? { obs: batch.observation, noise, alpha } : { obs: batch.observation, noise, alpha, action: batch.action, demo: batch.demo },
+    );
     const logProb = actorStep.outputs.log_prob![0]!;
     await this.alphaTrainer.run({ log_prob: Float32Array.of(logProb) });
     polyakUpdate(this.store, 'q1.', 'q1t.', tau);

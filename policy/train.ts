@@ -11,13 +11,14 @@ import { writeFileAtomic } from '../engine/files.js';
 import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import type { ShapingMode, SuccessSource } from '../reward/shaping.js';
 import { deriveSeed } from '../robot/sim/rng.js';
-import { actionToVector, SimEnvironment, vectorToAction } from './environment.js';
+import { actionToVector, PRIVILEGED_STATE_SIZE, SimEnvironment, vectorToAction } from './environment.js';
 import type { CollectedEpisode, ShapingSettings } from './episode.js';
 import { runEpisode, scoreEpisode } from './episode.js';
 import type { Learner, LearnerSettings } from './learner.js';
 import { LocalLearner } from './learner.js';
 import type { ObservationEncoder, ObservationMode } from './observation.js';
-import { featureObservations, privilegedObservations, randomFrozenEncoder } from './observation.js';
+import { featureObservations, grmTinyFrozenEncoder, privilegedObservations } from './observation.js';
+import { adaptedRewardModel } from './adapted-reward.js';
 import type { EpisodeRecord, EvalRecord, LogRecord } from './records.js';
 import { toRecord } from './records.js';
 import { Rng } from './rng.js';
@@ -34,8 +35,15 @@ export interface RlSettings {
   task: string;
   /** privileged: the simulator's geometric progress (development stand-in); model: an ONNX GRM. */
   reward: 'privileged' | 'model';
-  /** The ONNX reward model (default GRM-tiny); an adapted one brings its task references. */
+  /**
+   * The ONNX reward model; an adapted one brings its task references. Default: GRM-tiny adapted
+   * one-shot on one clean expert demo of the task, cached in the run folder.
+   */
   rewardModel?: string;
+  /** One-shot adaptation of the default reward model. */
+  adapt: { steps: number; pairs: number };
+  /** GRM-tiny file whose frozen image encoder gives the `features` observations (default models/grm-tiny.onnx). */
+  encoderModel?: string;
   shaping: ShapingMode;
   seed: number;
   rollouts: number;
@@ -44,6 +52,8 @@ export interface RlSettings {
   demos: number;
   demoNoise: number;
   bcSteps: number;
+  /** Critic-only updates on the demos after cloning (learner.ts). */
+  criticWarmupSteps: number;
   hidden: number[];
   batchSize: number;
   /** Learner updates per environment step (update-to-data ratio). */
@@ -52,9 +62,20 @@ export interface RlSettings {
   gamma: number;
   tau: number;
   initialAlpha: number;
+  /** Reward multiplier inside the critic target (sac.ts). */
+  rewardScale: number;
+  /** Weight of the BC term on demo rows in the actor loss (sac.ts; 0: plain SAC). */
+  bcWeight: number;
+  /** Steps per replayed transition (n-step returns). */
+  nStep: number;
+  /** Online control steps before the actor trains (the cloned policy collects meanwhile). */
+  actorDelaySteps: number;
   bufferCapacity: number;
   evalEvery: number;
+  /** Evaluation episodes at intermediate points (the curve's shape) ... */
   evalEpisodes: number;
+  /** ... and at the last point (the figure that is reported against the goal). */
+  finalEvalEpisodes: number;
   success: SuccessSource;
   successDelta: number;
   terminalPotential: number;
@@ -73,6 +94,8 @@ export interface RlSettings {
 export interface CurvePoint {
   rollouts: number;
   success: number;
+  /** Evaluation episodes behind this point. */
+  episodes: number;
 }
 
 export interface RolloutSummary {
@@ -90,6 +113,7 @@ export interface RlResult {
   shaping: ShapingMode;
   seed: number;
   observation: string;
+  observationSize: number;
   reward: string;
   privileged: boolean;
   demos: { used: number; attempted: number };
@@ -145,7 +169,12 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   let scorer = options.scorer ?? privilegedProgressScorer();
   let rewardModel: OnnxRewardModel | undefined;
   if (!options.scorer && settings.reward === 'model') {
-    const path = settings.rewardModel ?? DEFAULT_GRM_TINY;
+    // Default: GRM-tiny adapted one-shot on one clean expert demo of this task (cached in the run folder).
+    const path =
+      settings.rewardModel ??
+      (await adaptedRewardModel(env, findTask(settings.task)!, {
+        base: DEFAULT_GRM_TINY, dir: runDir, seed: deriveSeed(settings.seed, DEMO_STREAM - 10), steps: settings.adapt.steps, pairs: settings.adapt.pairs, log,
+      }));
     rewardModel = await OnnxRewardModel.load(path, { executionProvider: settings.executionProvider, threads: settings.threads, logger: log });
     const stored = readReferences(path);
     const instruction = stored?.info.instructions[0] ?? findTask(settings.task)!.instructions[0]!;
@@ -158,9 +187,9 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   let encoder: ObservationEncoder;
   if (settings.observation === 'privileged') {
     if (!env.hasPrivileged) throw new InputError('--observation', `privileged observations exist for pick-place and push-cube, got task ${settings.task}`);
-    encoder = privilegedObservations(6);
+    encoder = privilegedObservations(PRIVILEGED_STATE_SIZE);
   } else {
-    encoder = featureObservations(await randomFrozenEncoder({ ...settings.camera, views: 3, seed: 7, executionProvider: settings.executionProvider }));
+    encoder = featureObservations(await grmTinyFrozenEncoder(settings.encoderModel ?? DEFAULT_GRM_TINY, { views: 3, executionProvider: settings.executionProvider, threads: settings.threads }));
   }
   log.info(`task ${settings.task}, shaping ${settings.shaping}, seed ${settings.seed}; observations: ${encoder.label}; reward: ${scorer.label}`);
 
@@ -169,6 +198,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const learnerSettings: LearnerSettings = {
     observationSize: encoder.size, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
     seed: s.seed, demoCapacity: Math.max(1, s.demos * env.maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
+    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
     executionProvider: s.executionProvider, threads: s.threads,
   };
   const local = options.remote ? undefined : await LocalLearner.create(learnerSettings, runDir, log);
@@ -179,7 +209,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   if (truncatedTail) log.warn(`episodes.log: cut off a torn last line (line ${truncatedTail.line}, ${truncatedTail.bytes} bytes): an episode that was being written when the run stopped`);
   const demoRecords = records.filter((r): r is EpisodeRecord => r.kind === 'demo');
   const episodeRecords = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
-  const curve: CurvePoint[] = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, success: r.success }));
+  const curve: CurvePoint[] = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, success: r.success, episodes: r.episodes }));
   // Both buffers are rebuilt from the log (a remote learner ignores records it already holds).
   for (const r of [...demoRecords, ...episodeRecords]) await learner.addRecord(r);
 
@@ -221,8 +251,9 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
 
   const limits = settings.bounds;
   async function evaluate(rollouts: number): Promise<void> {
+    const episodes = rollouts === settings.rollouts ? settings.finalEvalEpisodes : settings.evalEpisodes;
     let successes = 0;
-    for (let j = 0; j < settings.evalEpisodes; j++) {
+    for (let j = 0; j < episodes; j++) {
       const rng = new Rng(0);
       const e = await runEpisode({
         env, encoder, scorer: { label: 'none', privileged: false, beginEpisode: () => async () => 0 }, limits,
@@ -232,10 +263,10 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       await e.progress;
       if (e.end === 'success') successes++;
     }
-    const record: EvalRecord = { kind: 'eval', rollouts, episodes: settings.evalEpisodes, successes, success: successes / settings.evalEpisodes };
+    const record: EvalRecord = { kind: 'eval', rollouts, episodes, successes, success: successes / episodes };
     episodeLog.append(record);
-    curve.push({ rollouts, success: record.success });
-    log.info(`eval after ${rollouts} rollouts: ${successes}/${settings.evalEpisodes} successes`);
+    curve.push({ rollouts, success: record.success, episodes });
+    log.info(`eval after ${rollouts} rollouts: ${successes}/${episodes} successes`);
   }
   const evaluated = (n: number): boolean => curve.some((p) => p.rollouts === n);
   const due = (n: number): boolean => n === 0 || n % settings.evalEvery === 0 || n === settings.rollouts;
@@ -280,7 +311,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const summaries = episodeRecords.map(summary);
   const failed = summaries.filter((s) => !s.success);
   const result: RlResult = {
-    task: settings.task, shaping: settings.shaping, seed: settings.seed, observation: encoder.label, reward: scorer.label, privileged: scorer.privileged || settings.observation === 'privileged',
+    task: settings.task, shaping: settings.shaping, seed: settings.seed, observation: encoder.label, observationSize: encoder.size, reward: scorer.label, privileged: scorer.privileged || settings.observation === 'privileged',
     demos: { used: demoRecords.length, attempted: demoAttempts }, curve, rollouts: summaries,
     trap: {
       failedRollouts: failed.length, threshold: settings.trapThreshold,

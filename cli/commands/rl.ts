@@ -30,6 +30,11 @@ interface RlOptions {
   updatesPerStep?: string;
   evalEvery?: string;
   evalEpisodes?: string;
+  finalEvalEpisodes?: string;
+  criticWarmupSteps?: string;
+  bcWeight?: string;
+  nStep?: string;
+  actorDelay?: string;
   maxSteps?: string;
   bcSteps?: string;
   learner?: string;
@@ -41,6 +46,13 @@ function integer(flag: string, value: string | undefined, min: number, max = Num
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new InputError(flag, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function nonNegative(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InputError(flag, `expected a number >= 0, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -73,16 +85,21 @@ export function registerRl(program: Command): void {
     .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
     .option('--resume', 'continue the run in --run-dir (its stored settings are used)')
     .option('--reward <source>', 'privileged (the simulator\'s progress, a development stand-in) | model (an ONNX GRM, fused progress)', 'privileged')
-    .option('--reward-model <file>', 'ONNX reward model for --reward model (default models/grm-tiny.onnx; an adapted model brings its task references)')
-    .option('--observation <kind>', 'features (proprioception + frozen image features) | privileged (debugging only)', 'features')
+    .option('--reward-model <file>', 'ONNX reward model for --reward model (default: GRM-tiny adapted one-shot on one clean expert demo of the task, cached in the run folder); an adapted model brings its task references')
+    .option('--observation <kind>', 'features (proprioception + the frozen GRM-tiny encoder\'s image features) | privileged (debugging only)', 'features')
     .option('--demos <n>', 'expert demos for the demo buffer and behaviour cloning, at most 20 (default policy.demos)')
     .option('--hidden <sizes>', 'hidden layer widths of actor and critics, comma-separated', '256,256')
     .option('--batch-size <n>', 'learner batch (default policy.batchSize)')
     .option('--updates-per-step <n>', 'learner updates per control step (default policy.updatesPerStep)')
     .option('--eval-every <n>', 'evaluate after every n rollouts', '10')
-    .option('--eval-episodes <n>', 'evaluation episodes (fresh seeds) per point', '50')
+    .option('--eval-episodes <n>', 'evaluation episodes (fresh seeds) per intermediate point', '10')
+    .option('--final-eval-episodes <n>', 'evaluation episodes at the last point (the reported figure)', '50')
     .option('--max-steps <n>', 'control steps per episode (default: the task time limit)')
-    .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '500')
+    .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '2000')
+    .option('--bc-weight <w>', 'weight of the behaviour-cloning term on demo rows in the actor loss (0: plain SAC)', '4')
+    .option('--n-step <n>', 'control steps per replayed transition (n-step returns)', '5')
+    .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
+    .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
     .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md)');
   withCommonOptions(command).action(
     action('rl', async (context, options: RlOptions) => {
@@ -92,6 +109,7 @@ export function registerRl(program: Command): void {
         task: options.task ?? c.robot.task,
         reward: oneOf('--reward', options.reward, ['privileged', 'model'] as const)!,
         ...(options.rewardModel !== undefined ? { rewardModel: options.rewardModel } : {}),
+        adapt: { steps: c.reward.adapt.steps, pairs: c.reward.adapt.pairs },
         shaping: oneOf('--shaping', options.shaping, ['pbrs', 'naive', 'sparse'] as const) ?? c.reward.shaping.mode,
         seed: integer('--seed', options.seed, 0) ?? c.policy.seed,
         // With --resume and no --rollouts, 0 keeps the stored number (train takes the larger).
@@ -100,16 +118,22 @@ export function registerRl(program: Command): void {
         demos: integer('--demos', options.demos, 0, 20) ?? Math.min(20, c.policy.demos),
         demoNoise: 0.3,
         bcSteps: integer('--bc-steps', options.bcSteps, 0)!,
+        criticWarmupSteps: integer('--critic-warmup-steps', options.criticWarmupSteps, 0)!,
         hidden,
         batchSize: integer('--batch-size', options.batchSize, 2) ?? c.policy.batchSize,
         updatesPerStep: integer('--updates-per-step', options.updatesPerStep, 0, 64) ?? c.policy.updatesPerStep,
         learningRate: c.policy.learningRate,
         gamma: c.reward.shaping.gamma,
         tau: 0.005,
-        initialAlpha: 0.05,
+        initialAlpha: 0.01,
+        rewardScale: 10,
+        bcWeight: nonNegative('--bc-weight', options.bcWeight)!,
+        nStep: integer('--n-step', options.nStep, 1, 100)!,
+        actorDelaySteps: integer('--actor-delay', options.actorDelay, 0)!,
         bufferCapacity: 200_000,
         evalEvery: integer('--eval-every', options.evalEvery, 1)!,
         evalEpisodes: integer('--eval-episodes', options.evalEpisodes, 1)!,
+        finalEvalEpisodes: integer('--final-eval-episodes', options.finalEvalEpisodes, 1)!,
         success: c.reward.shaping.success,
         successDelta: c.reward.shaping.successDelta,
         terminalPotential: c.reward.shaping.terminalPotential,
