@@ -22,7 +22,8 @@ import type { ViewSet } from '../perception/images.js';
 import { actionToVector, vectorToAction, type ActionLimits } from '../policy/environment.js';
 import { scoreEpisode, type CollectedEpisode, type EpisodeEnd, type ShapingSettings } from '../policy/episode.js';
 import { LocalLearner, type LearnerSettings } from '../policy/learner.js';
-import { featureObservations, randomFrozenEncoder, type ObservationEncoder } from '../policy/observation.js';
+import { featureObservations, grmTinyFrozenEncoder, type ObservationEncoder } from '../policy/observation.js';
+import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { toRecord, type EpisodeRecord, type LogRecord } from '../policy/records.js';
 import { viewsOf } from '../policy/reward-model.js';
 import { Rng } from '../policy/rng.js';
@@ -149,17 +150,21 @@ export class ServeAgent {
   static async create(options: ServeAgentOptions): Promise<ServeAgent> {
     const { config, log, runDir } = options;
     const frameSize = { width: config.cameras.width, height: config.cameras.height };
+    // The policy sees the shipped GRM-tiny's frozen encoder (pooled vector + keypoints per view),
+    // whichever reward backend scores progress.
     const encoder = featureObservations(
-      await randomFrozenEncoder({ ...frameSize, views: config.cameras.views.length, seed: 7, executionProvider: config.engine.executionProvider }),
+      await grmTinyFrozenEncoder(DEFAULT_GRM_TINY, { views: config.cameras.views.length, executionProvider: config.engine.executionProvider, threads: config.engine.threads }),
     );
     const p = config.policy;
     const settings: LearnerSettings = {
       observationSize: encoder.size, hidden: HIDDEN, batchSize: p.batchSize, learningRate: p.learningRate, gamma: config.reward.shaping.gamma,
       tau: 0.005, initialAlpha: 0.05, seed: p.seed, demoCapacity: 1, bufferCapacity: 200_000, updatesPerStep: p.serve.updatesPerStep, bcSteps: 0,
+      // No demos in serve: no critic warm-up or cloning term; one-step targets, rewards scaled as in `dopamine rl`.
+      criticWarmupSteps: 0, rewardScale: 10, bcWeight: 0, nStep: 1, actorDelaySteps: 0,
       executionProvider: config.engine.executionProvider, threads: config.engine.threads,
     };
     // What must match for a stored run to be continued (the rest may change between starts).
-    const identity = { kind: 'serve', task: config.robot.task, observation: encoder.label, observationSize: encoder.size, hidden: HIDDEN, cameras: frameSize };
+    const identity = { kind: 'serve', task: config.robot.task, observation: encoder.label.replaceAll(`${process.cwd()}/`, ''), observationSize: encoder.size, hidden: HIDDEN, cameras: frameSize };
     mkdirSync(runDir, { recursive: true });
     const identityFile = join(runDir, 'serve.json');
     const logFile = join(runDir, 'episodes.log');
