@@ -7,11 +7,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
-import type { RgbImage } from '../reward/episode.js';
 import { adaptGrmTiny } from '../reward/grm-tiny/adapt.js';
 import { memoryEpisode } from '../reward/grm-tiny/memory-episode.js';
+import { views, type Views } from '../reward/grm-tiny/sim-data.js';
 import { readReferences } from '../reward/task-references.js';
-import type { CameraRole, Observation } from '../robot/types.js';
 import type { SimEnvironment } from './environment.js';
 
 export interface AdaptedRewardOptions {
@@ -24,15 +23,6 @@ export interface AdaptedRewardOptions {
   steps: number;
   pairs: number;
   log: Logger;
-}
-
-type Views = Partial<Record<CameraRole, RgbImage>> & { front: RgbImage };
-
-function views(observation: Observation): Views {
-  const out: Partial<Record<CameraRole, RgbImage>> = {};
-  for (const f of observation.frames) out[f.role] = { width: f.width, height: f.height, rgb: Uint8Array.from(f.rgb) };
-  if (!out.front) throw new Error('adaptation demo: the observation has no front camera frame');
-  return out as Views;
 }
 
 /** Path of the adapted model in `dir`, adapting first when it is not there yet. */

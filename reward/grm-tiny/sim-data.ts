@@ -18,9 +18,10 @@ export interface SimEpisode {
   noise: number;
 }
 
-type Views = Partial<Record<CameraRole, RgbImage>> & { front: RgbImage };
+/** The camera views of one observation, copied (the simulator reuses its frame buffers). */
+export type Views = Partial<Record<CameraRole, RgbImage>> & { front: RgbImage };
 
-function views(observation: Observation): Views {
+export function views(observation: Observation): Views {
   const out: Partial<Record<CameraRole, RgbImage>> = {};
   for (const frame of observation.frames) out[frame.role] = { width: frame.width, height: frame.height, rgb: Uint8Array.from(frame.rgb) };
   if (!out.front) throw new Error('simulator observation without a front camera frame');
