@@ -18,7 +18,7 @@ import { predictFusedStep } from '../reward/model.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { SimRobot } from '../robot/sim/robot.js';
 import { RecordingRobot } from '../robot/testing.js';
-import type { ArmAction, FrameSource, Observation, Robot, StepResult } from '../robot/types.js';
+import type { ArmAction, Observation, StepResult } from '../robot/types.js';
 import type { ProgressPoint } from './run-loop.js';
 import { startServing, type Serving } from './serve.js';
 import { interpolateProgress } from './serve-agent.js';
@@ -26,36 +26,17 @@ import { interpolateProgress } from './serve-agent.js';
 const log = createLogger('test', process.env.DOPAMINE_LOG === undefined ? 'silent' : undefined);
 
 /** Keeps every observation the simulator returns, per episode (index = RunLoop episode - 1), by step. */
-class ObservingRobot implements Robot {
+class ObservingRobot extends RecordingRobot {
   readonly episodes: Observation[][] = [];
-  constructor(private readonly inner: Robot) {}
-  get name(): string {
-    return this.inner.name;
-  }
-  get controlHz(): number {
-    return this.inner.controlHz;
-  }
-  get cameras(): readonly FrameSource[] {
-    return this.inner.cameras;
-  }
-  async reset(seed?: number): Promise<Observation> {
-    const observation = await this.inner.reset(seed);
+  override async reset(seed?: number): Promise<Observation> {
+    const observation = await super.reset(seed);
     this.episodes.push([observation]);
     return observation;
   }
-  async act(action: ArmAction): Promise<StepResult> {
-    const result = await this.inner.act(action);
+  override async act(action: ArmAction): Promise<StepResult> {
+    const result = await super.act(action);
     this.episodes.at(-1)!.push(result.observation);
     return result;
-  }
-  observe(): Promise<Observation> {
-    return this.inner.observe();
-  }
-  stop(reason: string): Promise<void> {
-    return this.inner.stop(reason);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
