@@ -11,13 +11,16 @@
  *
  *   npm run bench:rl              the full ablation (3 seeds x 3 arms x 150 rollouts)
  *   npm run bench:rl -- --quick   1 seed, 30 rollouts
- *   (--seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n, --final-eval-episodes n,
+ *   (--jobs n runs at a time, default 2; --work-dir d keeps the runs and resumes a killed benchmark;
+ *   --seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n, --final-eval-episodes n,
  *   --updates-per-step n override either; --privileged: PRIVILEGED object state and PRIVILEGED
  *   simulator progress instead, a debugging run written to bench/results/rl-privileged.json / .png)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { loadConfig } from '../config/load.js';
@@ -77,11 +80,13 @@ const base: RlSettings = {
   success: 'env',
   successDelta: config.reward.shaping.successDelta,
   terminalPotential: config.reward.shaping.terminalPotential,
+  successPotential: flag('--success-potential') ?? config.reward.shaping.successPotential,
   trapThreshold: 0.8,
   maxSteps: flag('--max-steps') ?? 100,
   controlHz: config.robot.controlHz,
   physicsStepS: config.robot.sim.physicsStepS,
   bounds: { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad, workspaceMin: config.safety.workspaceMin, workspaceMax: config.safety.workspaceMax },
+  onViolation: config.safety.onViolation,
   camera: { width: config.cameras.width, height: config.cameras.height },
   executionProvider: 'cpu',
   // One intra-op thread: the machine's cores are shared, and batch-256 MLP steps gain little from more.
@@ -153,30 +158,69 @@ function plotSvg(runs: RlResult[], title: string): string {
   return parts.join('\n');
 }
 
+/** A job: one (arm, seed) run in a child process of this script, so that runs use all the cores. */
+const JOB = '--job';
+const jobIndex = process.argv.indexOf(JOB);
+if (jobIndex >= 0) {
+  // Child: `--job <settings.json> <arm> <seed> <out.json>`: one run, its result written atomically.
+  const [file, shaping, seedText, out] = process.argv.slice(jobIndex + 1, jobIndex + 5) as [string, ShapingMode, string, string];
+  const settings = JSON.parse(readFileSync(file, 'utf8')) as RlSettings;
+  const seed = Number(seedText);
+  const runDir = join(dirname(out), `${shaping}-${seed}`);
+  // A run killed earlier resumes from its own episode log and checkpoints.
+  const r = await train({ ...settings, shaping, seed }, { runDir, resume: existsSync(join(runDir, 'episodes.log')), log: log.child(`${shaping}-${seed}`) });
+  writeFileSync(`${out}.tmp`, JSON.stringify(r));
+  renameSync(`${out}.tmp`, out);
+  process.exit(0);
+}
+
+/** Runs `node --import tsx bench/rl.ts --job ...` for every (arm, seed), `jobs` at a time; a finished job's result is reused. */
+async function runJobs(work: string, jobs: number): Promise<RlResult[]> {
+  const settingsFile = join(work, 'settings.json');
+  writeFileSync(settingsFile, JSON.stringify(base));
+  const queue = seeds.flatMap((seed) => arms.map((shaping) => ({ shaping, seed, out: join(work, `${shaping}-${seed}.result.json`) })));
+  const results = new Map<string, RlResult>();
+  const one = async (job: (typeof queue)[number]): Promise<void> => {
+    if (!existsSync(job.out)) {
+      log.info(`run: ${job.shaping}, seed ${job.seed}`);
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JOB, settingsFile, job.shaping, String(job.seed), job.out], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      if (code !== 0) throw new Error(`bench:rl: the ${job.shaping} seed ${job.seed} run exited with ${code}; rerun with --work-dir ${work} to resume it`);
+    }
+    const r = JSON.parse(readFileSync(job.out, 'utf8')) as RlResult;
+    results.set(`${job.shaping}-${job.seed}`, r);
+    log.info(`${job.shaping} seed ${job.seed}: curve ${r.curve.map((p) => `${p.rollouts}:${(p.success * 100).toFixed(0)}%`).join(' ')}, ${r.wallS.toFixed(0)} s`);
+  };
+  const pending = [...queue];
+  await Promise.all(
+    Array.from({ length: Math.max(1, jobs) }, async () => {
+      for (let job = pending.shift(); job; job = pending.shift()) await one(job);
+    }),
+  );
+  return queue.map((j) => results.get(`${j.shaping}-${j.seed}`)!);
+}
+
 const loadBefore = loadavg();
 let adaptS: number | null = null;
 const started = performance.now();
-const runs: RlResult[] = [];
-const root = mkdtempSync(join(tmpdir(), 'bench-rl-'));
+// --work-dir keeps the runs (and lets a killed benchmark resume); default: a temporary folder, removed at the end.
+const workIndex = process.argv.indexOf('--work-dir');
+const work = workIndex >= 0 ? process.argv[workIndex + 1]! : mkdtempSync(join(tmpdir(), 'bench-rl-'));
+mkdirSync(work, { recursive: true });
+const jobs = flag('--jobs') ?? Math.min(2, cpus().length);
+let runs: RlResult[];
 try {
   if (base.reward === 'model') {
     // One adapted reward model for every run (same demo, same model), as each run would cache it.
     const env = await SimEnvironment.create({ task: base.task, physicsStepS: base.physicsStepS, controlHz: base.controlHz, bounds: base.bounds, cameras: base.camera });
     const t0 = performance.now();
-    base.rewardModel = await adaptedRewardModel(env, findTask(base.task)!, { base: DEFAULT_GRM_TINY, dir: root, seed: 1, steps: base.adapt.steps, pairs: base.adapt.pairs, log });
+    base.rewardModel = await adaptedRewardModel(env, findTask(base.task)!, { base: DEFAULT_GRM_TINY, dir: work, seed: 1, steps: base.adapt.steps, pairs: base.adapt.pairs, log });
     adaptS = (performance.now() - t0) / 1000;
     await env.close();
   }
-  for (const seed of seeds) {
-    for (const shaping of arms) {
-      log.info(`run: ${shaping}, seed ${seed}`);
-      runs.push(await train({ ...base, shaping, seed }, { runDir: join(root, `${shaping}-${seed}`), resume: false, log: log.child(`${shaping}-${seed}`) }));
-      const r = runs.at(-1)!;
-      log.info(`${shaping} seed ${seed}: curve ${r.curve.map((p) => `${p.rollouts}:${(p.success * 100).toFixed(0)}%`).join(' ')}, ${r.wallS.toFixed(0)} s`);
-    }
-  }
+  runs = await runJobs(work, jobs);
 } finally {
-  rmSync(root, { recursive: true, force: true });
+  if (workIndex < 0) rmSync(work, { recursive: true, force: true });
 }
 const timing = await updateTiming(runs[0]?.observationSize ?? 5 + 3 * 144);
 
@@ -203,7 +247,7 @@ const cpu = cpus();
 const result = {
   task: base.task,
   quick,
-  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${privileged ? ' PRIVILEGED observations and reward (debugging).' : ''}`,
+  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${privileged ? ' PRIVILEGED observations and reward (debugging).' : ''}`,
   adaptS,
   machine: {
     cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(),

@@ -110,7 +110,13 @@ const reward = z.strictObject({
       gamma: z.number().gt(0).max(1).default(0.99).describe('Discount (paper: 0.99 simulation, 0.98 real world).'),
       successDelta: z.number().min(0).max(1).default(0.05).describe('Success when fused progress >= 1 - delta.'),
       success: z.enum(['progress', 'env', 'operator']).default('progress').describe('Who judges success.'),
-      terminalPotential: z.number().min(0).max(1).default(0).describe('Potential of a terminal state (0 keeps the optimal policy in episodic tasks).'),
+      terminalPotential: z.number().min(0).max(1).default(0).describe('Potential of a terminal state that is not a success (failure, safety stop); 0 keeps the optimal policy.'),
+      successPotential: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(1)
+        .describe('Potential of a successful terminal state (1: the goal\'s progress, so the success step pays r_success + gamma - P(s) instead of r_success - P(s); still policy-invariant, see reward/shaping.ts).'),
     })
     .prefault({})
     .describe('Reward shaping.'),

@@ -5,6 +5,10 @@
  * debugging options, which are labelled as such wherever they appear.
  */
 import { InputError } from '../common/errors.js';
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import type { EventStream } from '../robot/events.js';
+import { SafeRobot, type SafetySettings } from '../robot/safety.js';
 import type { ArmAction, CameraFrame, CameraRole, Observation, Robot } from '../robot/types.js';
 import { ScriptedExpert, stepLimit } from '../robot/sim/expert.js';
 import { RayCastRenderer } from '../robot/sim/render.js';
@@ -23,6 +27,8 @@ export interface EnvStep {
   next: EnvObservation;
   /** The environment's own success predicate, when it has one. */
   success: boolean | undefined;
+  /** Set when the safety layer forwarded nothing (e-stop, refused action): the episode stops. */
+  heldBy?: string;
 }
 
 export interface RlEnvironment {
@@ -234,5 +240,76 @@ export class SimEnvironment implements RlEnvironment {
     if (!spec) return { observation };
     const state = Float32Array.from(spec.state(w));
     return { observation, privileged: { state, progress: spec.progress(w, this.startPoses) } };
+  }
+}
+
+/**
+ * A simulator task behind the same safety layer as a lab arm (robot/safety.ts): every policy and
+ * demo action passes the SafeRobot (per-step caps on the translation's length and the yaw, the
+ * workspace box, refusal of non-finite actions, the latching e-stop) before it reaches the world,
+ * and what it clipped or refused is counted. The PRIVILEGED quantities of the debugging options
+ * still come from the simulator underneath.
+ */
+export class SafeSimEnvironment implements RlEnvironment {
+  readonly safety: SafeRobot;
+  private current: EnvObservation | undefined;
+
+  constructor(
+    readonly sim: SimEnvironment,
+    settings: SafetySettings,
+    deps: { clock: Clock; events: EventStream; log: Logger },
+  ) {
+    // The world behind the Robot interface, keeping the last observation with its privileged part.
+    const arm: Robot = {
+      name: `simulator (${sim.task})`,
+      controlHz: sim.world.controlHz,
+      cameras: [],
+      reset: async (seed) => {
+        this.current = await sim.reset(seed ?? 0);
+        return this.current.observation;
+      },
+      act: async (action) => {
+        const step = await sim.act(action);
+        this.current = step.next;
+        return { observation: step.next.observation, ...(step.success === undefined ? {} : { success: step.success }), timeLimit: false };
+      },
+      observe: async () => this.latest().observation,
+      stop: () => sim.stop(),
+      close: async () => undefined,
+    };
+    this.safety = new SafeRobot(arm, settings, deps);
+  }
+
+  get task(): string {
+    return this.sim.task;
+  }
+
+  get maxSteps(): number {
+    return this.sim.maxSteps;
+  }
+
+  private latest(): EnvObservation {
+    if (!this.current) throw new Error('the safe simulator environment was used before its first reset');
+    return this.current;
+  }
+
+  async reset(seed: number): Promise<EnvObservation> {
+    await this.safety.reset(seed);
+    return this.latest();
+  }
+
+  async act(action: ArmAction): Promise<EnvStep> {
+    const result = await this.safety.act(action);
+    if (result.applied === null) return { next: this.latest(), success: false, heldBy: result.heldBy ?? 'held by the safety layer' };
+    return { next: this.latest(), success: result.success };
+  }
+
+  /** Hold position until the next reset (a policy fault or the operator's stop during training). */
+  stop(): Promise<void> {
+    return this.sim.stop();
+  }
+
+  close(): Promise<void> {
+    return this.sim.close();
   }
 }

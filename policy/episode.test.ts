@@ -58,7 +58,7 @@ function gatedScorer(): RewardScorer & { release(): void; calls: number } {
   return scorer;
 }
 
-const shaping = (over: Partial<ShapingSettings> = {}): ShapingSettings => ({ mode: 'pbrs', gamma: 0.9, successDelta: 0.05, success: 'env', terminalPotential: 0, ...over });
+const shaping = (over: Partial<ShapingSettings> = {}): ShapingSettings => ({ mode: 'pbrs', gamma: 0.9, successDelta: 0.05, success: 'env', terminalPotential: 0, successPotential: 0, ...over });
 
 describe('episode manager', () => {
   it('control never waits for the reward model: the episode runs to its end with no score back', async () => {

@@ -18,6 +18,8 @@ export interface Operator {
   successRequested(): boolean;
   /** A reason when the operator pressed stop, else undefined. */
   stopRequested(): string | undefined;
+  /** Forget decisions about the previous episode (called when an episode starts). */
+  newEpisode?(): void;
 }
 
 export type EpisodeEnd = 'success' | 'time-limit' | 'stopped';
@@ -53,6 +55,7 @@ export interface EpisodeRunOptions {
 
 export async function runEpisode(o: EpisodeRunOptions): Promise<CollectedEpisode> {
   const queue = new ProgressQueue(o.scorer.beginEpisode());
+  o.operator?.newEpisode?.();
   let current = await o.env.reset(o.seed);
   queue.push(current);
   const observations = [await o.encoder.encode(current)];
@@ -73,6 +76,12 @@ export async function runEpisode(o: EpisodeRunOptions): Promise<CollectedEpisode
       break;
     }
     const step = await o.env.act(vectorToAction(action, o.limits));
+    if (step.heldBy !== undefined) {
+      // The safety layer forwarded nothing (e-stop, refused action): the episode ends here.
+      stopReason = `safety: ${step.heldBy}`;
+      end = 'stopped';
+      break;
+    }
     current = step.next;
     queue.push(current);
     actions.push(action);
@@ -115,6 +124,7 @@ export interface ShapingSettings {
   successDelta: number;
   success: SuccessSource;
   terminalPotential: number;
+  successPotential: number;
 }
 
 /** Index of the first state s_t (t >= 1) judged successful, or undefined. */

@@ -11,8 +11,11 @@ import { writeFileAtomic } from '../engine/files.js';
 import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import type { ShapingMode, SuccessSource } from '../reward/shaping.js';
 import { deriveSeed } from '../robot/sim/rng.js';
-import { actionToVector, PRIVILEGED_STATE_SIZE, SimEnvironment, vectorToAction } from './environment.js';
-import type { CollectedEpisode, ShapingSettings } from './episode.js';
+import { systemClock } from '../common/clock.js';
+import { EventStream } from '../robot/events.js';
+import type { SafetySettings } from '../robot/safety.js';
+import { actionToVector, PRIVILEGED_STATE_SIZE, SafeSimEnvironment, SimEnvironment, vectorToAction } from './environment.js';
+import type { CollectedEpisode, Operator, ShapingSettings } from './episode.js';
 import { runEpisode, scoreEpisode } from './episode.js';
 import type { Learner, LearnerSettings } from './learner.js';
 import { LocalLearner } from './learner.js';
@@ -79,6 +82,8 @@ export interface RlSettings {
   success: SuccessSource;
   successDelta: number;
   terminalPotential: number;
+  /** Potential of a successful terminal state (reward/shaping.ts; older run.json files lack it: 0). */
+  successPotential?: number;
   /** Progress counted as "near the goal" in the semantic-trap figures. */
   trapThreshold: number;
   /** Control steps per episode; default the task's time limit. */
@@ -86,6 +91,8 @@ export interface RlSettings {
   controlHz: number;
   physicsStepS: number;
   bounds: { maxStepM: number; maxYawStepRad: number; workspaceMin: [number, number, number]; workspaceMax: [number, number, number] };
+  /** What the safety layer does with an out-of-bounds action (run.json files older than the safety layer here lack it: clip). */
+  onViolation?: 'clip' | 'refuse';
   camera: { width: number; height: number };
   executionProvider: ExecutionProviderSetting;
   threads: number;
@@ -122,6 +129,8 @@ export interface RlResult {
   /** Semantic-trap figures over training rollouts that did not succeed. */
   trap: { failedRollouts: number; highProgressStepsPerFailedRollout: number; meanMaxProgressFailed: number; threshold: number };
   learner: { updates: number; batchSize: number; updateMs: number | null; parameters: number; where: string };
+  /** What the safety layer between policy and arm did (rollouts, demos and evaluation episodes). */
+  safety: { forwarded: number; clipped: number; refused: number; nonFinite: number; held: number; stoppedEpisodes: number };
   wallS: number;
   runDir: string;
   resumed: null | { episodesInLog: number; checkpoint: string | null; checkpointEpisodes: number; truncatedLogTail: boolean; badCheckpoints: { checkpoint: string; problem: string }[] };
@@ -142,6 +151,8 @@ export interface TrainOptions {
   log: Logger;
   /** Replaces the privileged stand-in (the GRM scorer, once wired). */
   scorer?: RewardScorer;
+  /** A human judging success (success source `operator`) or stopping an episode. */
+  operator?: Operator;
   /** A learner in another process (protocol.ts); default: in this process. */
   remote?: (settings: LearnerSettings) => Promise<Learner>;
 }
@@ -162,38 +173,41 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   }
   if (settings.demos > 20) throw new InputError('--demos', `expected at most 20 demos, got ${settings.demos}`);
 
-  const env = await SimEnvironment.create({
+  const sim = await SimEnvironment.create({
     task: settings.task, physicsStepS: settings.physicsStepS, controlHz: settings.controlHz, bounds: settings.bounds,
     cameras: settings.observation === 'features' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
   });
+  // Every demo, rollout and evaluation action passes the same safety layer as on a lab arm.
+  const safety: SafetySettings = { ...settings.bounds, onViolation: settings.onViolation ?? 'clip', staleFrameMs: 500, rewardTimeoutMs: 5000, actorTimeoutMs: 1000 };
+  const env = new SafeSimEnvironment(sim, safety, { clock: systemClock, events: new EventStream(systemClock), log: log.child('safety') });
   let scorer = options.scorer ?? privilegedProgressScorer();
   let rewardModel: OnnxRewardModel | undefined;
   if (!options.scorer && settings.reward === 'model') {
     // Default: GRM-tiny adapted one-shot on one clean expert demo of this task (cached in the run folder).
     const path =
       settings.rewardModel ??
-      (await adaptedRewardModel(env, findTask(settings.task)!, {
+      (await adaptedRewardModel(sim, findTask(settings.task)!, {
         base: DEFAULT_GRM_TINY, dir: runDir, seed: deriveSeed(settings.seed, DEMO_STREAM - 10), steps: settings.adapt.steps, pairs: settings.adapt.pairs, log,
       }));
     rewardModel = await OnnxRewardModel.load(path, { executionProvider: settings.executionProvider, threads: settings.threads, logger: log });
     const stored = readReferences(path);
     const instruction = stored?.info.instructions[0] ?? findTask(settings.task)!.instructions[0]!;
-    const goal = stored?.goal ?? (await expertGoal(env, settings));
+    const goal = stored?.goal ?? (await expertGoal(sim, settings));
     const base = rewardModelScorer(rewardModel, { instruction, goal });
     const references = stored ? `task references of ${stored.dir}` : 'goal: last frame of a clean expert episode; no task references (not adapted)';
     scorer = { ...base, label: `${base.label} (${path}; ${references})` };
   }
-  if (scorer.privileged && !env.hasPrivileged) throw new InputError('--task', `expected a task with privileged progress (pick-place, push-cube) while no reward model is wired, got ${settings.task}`);
+  if (scorer.privileged && !sim.hasPrivileged) throw new InputError('--task', `expected a task with privileged progress (pick-place, push-cube) while no reward model is wired, got ${settings.task}`);
   let encoder: ObservationEncoder;
   if (settings.observation === 'privileged') {
-    if (!env.hasPrivileged) throw new InputError('--observation', `privileged observations exist for pick-place and push-cube, got task ${settings.task}`);
+    if (!sim.hasPrivileged) throw new InputError('--observation', `privileged observations exist for pick-place and push-cube, got task ${settings.task}`);
     encoder = privilegedObservations(PRIVILEGED_STATE_SIZE);
   } else {
     encoder = featureObservations(await grmTinyFrozenEncoder(settings.encoderModel ?? DEFAULT_GRM_TINY, { views: 3, executionProvider: settings.executionProvider, threads: settings.threads }));
   }
   log.info(`task ${settings.task}, shaping ${settings.shaping}, seed ${settings.seed}; observations: ${encoder.label}; reward: ${scorer.label}`);
 
-  const shaping: ShapingSettings = { mode: settings.shaping, gamma: settings.gamma, successDelta: settings.successDelta, success: settings.success, terminalPotential: settings.terminalPotential };
+  const shaping: ShapingSettings = { mode: settings.shaping, gamma: settings.gamma, successDelta: settings.successDelta, success: settings.success, terminalPotential: settings.terminalPotential, successPotential: settings.successPotential ?? 0 };
   const s = settings;
   const learnerSettings: LearnerSettings = {
     observationSize: encoder.size, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
@@ -258,7 +272,9 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       const e = await runEpisode({
         env, encoder, scorer: { label: 'none', privileged: false, beginEpisode: () => async () => 0 }, limits,
         seed: deriveSeed(settings.seed, EVAL_STREAM + rollouts * 1000 + j),
-        policy: (o) => learner.act(o, rng, true), success: 'env', successDelta: 0,
+        policy: (o) => learner.act(o, rng, true), successDelta: 0,
+        // The simulator's predicate judges evaluation; with an operator, the operator does.
+        ...(settings.success === 'operator' && options.operator ? { success: 'operator' as const, operator: options.operator } : { success: 'env' as const }),
       });
       await e.progress;
       if (e.end === 'success') successes++;
@@ -291,6 +307,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     const collected = await runEpisode({
       env, encoder, scorer, limits, seed: deriveSeed(settings.seed, TRAIN_STREAM + i),
       policy: (o) => learner.act(o, actorRng, false), success: settings.success, successDelta: settings.successDelta,
+      ...(options.operator ? { operator: options.operator } : {}),
       afterStep: () => learner.afterStep(),
     });
     // The previous episode was being scored while this one ran; log it before handing this one over.
@@ -309,6 +326,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const stats = await learner.stats();
 
   const summaries = episodeRecords.map(summary);
+  const safetyCounts = env.safety.status().counts;
   const failed = summaries.filter((s) => !s.success);
   const result: RlResult = {
     task: settings.task, shaping: settings.shaping, seed: settings.seed, observation: encoder.label, observationSize: encoder.size, reward: scorer.label, privileged: scorer.privileged || settings.observation === 'privileged',
@@ -319,6 +337,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       meanMaxProgressFailed: failed.length ? failed.reduce((n, s) => n + s.maxProgress, 0) / failed.length : 0,
     },
     learner: { ...stats, batchSize: settings.batchSize, where: learner.label },
+    safety: { ...safetyCounts, stoppedEpisodes: episodeRecords.filter((r) => r.end === 'stopped').length },
     wallS: (performance.now() - started) / 1000, runDir, resumed,
   };
   await learner.close();
@@ -342,11 +361,11 @@ async function expertGoal(env: SimEnvironment, settings: RlSettings): Promise<Vi
 }
 
 /** One scripted-expert episode through the same recording path as the policy's rollouts. */
-async function collectDemo(env: SimEnvironment, encoder: ObservationEncoder, scorer: RewardScorer, seed: number, settings: RlSettings, expertSeed: number): Promise<CollectedEpisode> {
+async function collectDemo(env: SafeSimEnvironment, encoder: ObservationEncoder, scorer: RewardScorer, seed: number, settings: RlSettings, expertSeed: number): Promise<CollectedEpisode> {
   const queue = new ProgressQueue(scorer.beginEpisode());
   const first = await env.reset(seed);
   queue.push(first);
-  const expert = env.expert(settings.demoNoise, expertSeed);
+  const expert = env.sim.expert(settings.demoNoise, expertSeed);
   const observations = [await encoder.encode(first)];
   const actions: Float32Array[] = [];
   const envSuccess: boolean[] = [];
@@ -356,6 +375,7 @@ async function collectDemo(env: SimEnvironment, encoder: ObservationEncoder, sco
     if (!command) break;
     const action = actionToVector(command, settings.bounds);
     const step = await env.act(vectorToAction(action, settings.bounds));
+    if (step.heldBy !== undefined) break; // the safety layer refused it: not a demo
     queue.push(step.next);
     actions.push(action);
     observations.push(await encoder.encode(step.next));

@@ -5,18 +5,20 @@ import { discountedReturn, shapeEpisode, shapeTransition, type ShapingMode } fro
 const unit = fc.double({ min: 0, max: 1, noNaN: true });
 
 describe('reward shaping', () => {
-  it('telescopes: sum_t gamma^t (gamma Phi(s_t+1) - Phi(s_t)) = gamma^T Phi(s_T) - P(s_0), Phi(s_T) = terminal potential if s_T is terminal', () => {
+  it('telescopes: sum_t gamma^t (gamma Phi(s_t+1) - Phi(s_t)) = gamma^T Phi(s_T) - P(s_0), Phi(s_T) = success or terminal potential if s_T is terminal', () => {
     fc.assert(
       fc.property(
         fc.array(unit, { minLength: 2, maxLength: 200 }),
         fc.double({ min: 0.5, max: 1, noNaN: true }),
         fc.boolean(),
         unit,
-        (progress, gamma, terminal, terminalPotential) => {
-          const options = { mode: 'pbrs' as const, gamma, terminalPotential };
+        unit,
+        (progress, gamma, terminal, terminalPotential, successPotential) => {
+          const options = { mode: 'pbrs' as const, gamma, terminalPotential, successPotential };
           const shaped = shapeEpisode({ progress, terminal }, options);
           const T = progress.length - 1;
-          const finalPotential = terminal ? terminalPotential : progress[T]!;
+          const success = progress[T]! >= 0.95; // the default success source: progress >= 1 - 0.05
+          const finalPotential = terminal ? (success ? successPotential : terminalPotential) : progress[T]!;
           const expected = gamma ** T * finalPotential - progress[0]!;
           expect(discountedReturn(shaped.map((r) => r.shaping), gamma)).toBeCloseTo(expected, 9);
           // so the pbrs return is the sparse return plus a term that only depends on the end points
@@ -35,9 +37,13 @@ describe('reward shaping', () => {
     expect(shapeTransition(t, { mode: 'sparse' }).reward).toBe(1);
     expect(shapeTransition({ ...t, nextProgress: 0.94 }, { mode: 'sparse' }).reward).toBe(0);
     expect(shapeTransition({ ...t, nextProgress: 0.94 }, { mode: 'sparse', successDelta: 0.1 }).reward).toBe(1);
-    // terminal: Phi(s') = terminal potential (0 by default), whatever P(s') is
-    expect(shapeTransition({ ...t, terminal: true }, { gamma: 0.9 }).reward).toBeCloseTo(1 - 0.4, 12);
-    expect(shapeTransition({ ...t, terminal: true }, { gamma: 0.9, terminalPotential: 0.5 }).reward).toBeCloseTo(1 + 0.45 - 0.4, 12);
+    // a successful terminal: Phi(s') = success potential (1 by default), whatever P(s') is
+    expect(shapeTransition({ ...t, terminal: true }, { gamma: 0.9 }).reward).toBeCloseTo(1 + 0.9 - 0.4, 12);
+    expect(shapeTransition({ ...t, terminal: true }, { gamma: 0.9, successPotential: 0 }).reward).toBeCloseTo(1 - 0.4, 12);
+    expect(shapeTransition({ ...t, terminal: true }, { gamma: 0.9, successPotential: 0.5, terminalPotential: 0.2 }).reward).toBeCloseTo(1 + 0.45 - 0.4, 12);
+    // any other terminal (a safety stop): Phi(s') = terminal potential (0 by default)
+    expect(shapeTransition({ ...t, nextProgress: 0.6, terminal: true }, { gamma: 0.9 }).reward).toBeCloseTo(-0.4, 12);
+    expect(shapeTransition({ ...t, nextProgress: 0.6, terminal: true }, { gamma: 0.9, terminalPotential: 0.5 }).reward).toBeCloseTo(0.45 - 0.4, 12);
     // default gamma is 0.99
     expect(shapeTransition({ progress: 0.5, nextProgress: 0.5, terminal: false }).reward).toBeCloseTo(0.99 * 0.5 - 0.5, 12);
   });
@@ -69,11 +75,11 @@ describe('semantic trap: naive shaping lingers near the goal, PBRS keeps the spa
   const actions = ['advance', 'stay', 'back'] as const;
   const next = (s: number, a: (typeof actions)[number]): number => (a === 'advance' ? s + 1 : a === 'stay' ? s : Math.max(0, s - 1));
 
-  function solve(mode: ShapingMode, terminalPotential = 0): { values: number[]; policy: string[] } {
+  function solve(mode: ShapingMode, successPotential?: number): { values: number[]; policy: string[] } {
     const q = (values: number[], s: number, a: (typeof actions)[number]): number => {
       const s2 = next(s, a);
       const terminal = s2 === goal;
-      const { reward } = shapeTransition({ progress: progress[s]!, nextProgress: progress[s2]!, terminal }, { mode, gamma, terminalPotential });
+      const { reward } = shapeTransition({ progress: progress[s]!, nextProgress: progress[s2]!, terminal }, { mode, gamma, ...(successPotential === undefined ? {} : { successPotential }) });
       return reward + (terminal ? 0 : gamma * values[s2]!);
     };
     let values = new Array<number>(names.length).fill(0);
@@ -92,13 +98,18 @@ describe('semantic trap: naive shaping lingers near the goal, PBRS keeps the spa
 
   it('solves the three rewards exactly by value iteration and compares the optimal policies', () => {
     const sparse = solve('sparse');
-    const pbrs = solve('pbrs');
+    const pbrs = solve('pbrs', 0);
+    const pbrsGoal = solve('pbrs');
     const naive = solve('naive');
     // sparse: always head for the goal, through the re-grasp
     expect(sparse.policy).toEqual(new Array(goal).fill('advance'));
     // pbrs: the same policy, and values shifted by exactly -P(s) (Ng et al. 1999 with Phi(terminal) = 0)
     expect(pbrs.policy).toEqual(sparse.policy);
     pbrs.values.slice(0, goal).forEach((v, s) => expect(v).toBeCloseTo(sparse.values[s]! - progress[s]!, 9));
+    // the default goal potential 1: still the sparse policy; values are PBRS of the sparse task
+    // with success reward 1 + gamma, i.e. (1 + gamma) V_sparse(s) - P(s)
+    expect(pbrsGoal.policy).toEqual(sparse.policy);
+    pbrsGoal.values.slice(0, goal).forEach((v, s) => expect(v).toBeCloseTo((1 + gamma) * sparse.values[s]! - progress[s]!, 9));
     // naive: reach the near-goal state and stay there forever
     expect(naive.policy.slice(0, 5)).toEqual(new Array(5).fill('advance'));
     expect(naive.policy[names.indexOf('N')]).toBe('stay');

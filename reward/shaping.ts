@@ -5,11 +5,17 @@
  *   naive   r = P(s') - P(s)                           the semantic-trap baseline, for ablations
  *   sparse  r = r_success
  *
- * The potential Phi is the fused progress P, except at a terminal state (the MDP ended: success
- * or failure, not a time-limit cut) where Phi = terminalPotential, 0 by default. With Phi = 0 at
- * terminals the discounted sum of shaping terms over an episode is -P(s_0) whatever the policy
- * does, so the optimal policy of the sparse task is kept; any other constant c there adds
- * gamma^T * c, which depends on when the episode ends and can change the optimal policy.
+ * The potential Phi is the fused progress P, except at a terminal state (the MDP ended, not a
+ * time-limit cut): a successful terminal has Phi = successPotential (default 1, the progress of
+ * the goal), any other terminal (failure, safety stop) Phi = terminalPotential (default 0).
+ * Why 1 at the goal: with Phi = 0 there, the success step pays r_success - P(s), about 0.1 when
+ * the progress before success is 0.9, so the one transition that tells finishing from hovering
+ * near the goal carries a tenth of the sparse arm's signal; the rest of the difference reaches
+ * the critic only through ~1/(1 - gamma) bootstraps of the (gamma - 1) P(s') terms. Invariance is
+ * kept: a success potential c adds gamma^T c exactly when the sparse reward gamma^T r_success is
+ * paid, so it is PBRS of the sparse task with success reward r_success + gamma c, a positive
+ * multiple of the same objective (same optimal policy). A constant at failure terminals would not
+ * be (it would pay for ending the episode), hence 0 there.
  * A transition cut by a time limit is not terminal: Phi(s') = P(s') and the learner bootstraps.
  */
 import { checkFinite, clamp } from './hops.js';
@@ -24,8 +30,10 @@ export interface ShapingOptions {
   /** Success when P(s') >= 1 - successDelta (source `progress`). */
   successDelta?: number;
   success?: SuccessSource;
-  /** Potential of a terminal state (default 0). */
+  /** Potential of a terminal state that is not a success (failure, safety stop; default 0). */
   terminalPotential?: number;
+  /** Potential of a successful terminal state (default 1, the goal's progress). */
+  successPotential?: number;
   /** Reward of a successful transition (default 1). */
   successReward?: number;
 }
@@ -56,6 +64,7 @@ interface ResolvedOptions {
   successDelta: number;
   success: SuccessSource;
   terminalPotential: number;
+  successPotential: number;
   successReward: number;
 }
 
@@ -68,6 +77,7 @@ function resolve(options: ShapingOptions): ResolvedOptions {
     successDelta: clamp(checkFinite(options.successDelta ?? 0.05, 'success delta'), 0, 1),
     success: options.success ?? 'progress',
     terminalPotential: checkFinite(options.terminalPotential ?? 0, 'terminal potential'),
+    successPotential: checkFinite(options.successPotential ?? 1, 'success potential'),
     successReward: checkFinite(options.successReward ?? 1, 'success reward'),
   };
 }
@@ -86,7 +96,7 @@ export function shapeTransition(transition: Transition, options: ShapingOptions 
   const q = clamp(checkFinite(transition.nextProgress, 'next progress'), 0, 1);
   const success = o.success === 'progress' ? q >= 1 - o.successDelta : transition.envSuccess === true;
   const sparse = success ? o.successReward : 0;
-  const nextPotential = transition.terminal ? o.terminalPotential : q;
+  const nextPotential = transition.terminal ? (success ? o.successPotential : o.terminalPotential) : q;
   const shaping = o.gamma * nextPotential - p;
   let reward: number;
   if (o.mode === 'pbrs') reward = sparse + shaping;

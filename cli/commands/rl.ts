@@ -84,7 +84,7 @@ export function registerRl(program: Command): void {
     .option('--seed <n>', 'seed of demos, learner, actor and evaluation episodes (default policy.seed)')
     .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
     .option('--resume', 'continue the run in --run-dir (its stored settings are used)')
-    .option('--reward <source>', 'privileged (the simulator\'s progress, a development stand-in) | model (an ONNX GRM, fused progress)', 'privileged')
+    .option('--reward <source>', 'model (an ONNX GRM, fused progress: the headline set-up) | privileged (the simulator\'s geometric progress, a debugging stand-in)', 'model')
     .option('--reward-model <file>', 'ONNX reward model for --reward model (default: GRM-tiny adapted one-shot on one clean expert demo of the task, cached in the run folder); an adapted model brings its task references')
     .option('--observation <kind>', 'features (proprioception + the frozen GRM-tiny encoder\'s image features) | privileged (debugging only)', 'features')
     .option('--demos <n>', 'expert demos for the demo buffer and behaviour cloning, at most 20 (default policy.demos)')
@@ -137,11 +137,13 @@ export function registerRl(program: Command): void {
         success: c.reward.shaping.success,
         successDelta: c.reward.shaping.successDelta,
         terminalPotential: c.reward.shaping.terminalPotential,
+        successPotential: c.reward.shaping.successPotential,
         trapThreshold: 0.8,
         maxSteps: integer('--max-steps', options.maxSteps, 1),
         controlHz: c.robot.controlHz,
         physicsStepS: c.robot.sim.physicsStepS,
         bounds: { maxStepM: c.safety.maxStepM, maxYawStepRad: c.safety.maxYawStepRad, workspaceMin: c.safety.workspaceMin, workspaceMax: c.safety.workspaceMax },
+        onViolation: c.safety.onViolation,
         camera: { width: c.cameras.width, height: c.cameras.height },
         executionProvider: c.engine.executionProvider,
         threads: c.engine.threads,
@@ -152,10 +154,19 @@ export function registerRl(program: Command): void {
       // command starts fast.
       const { train } = await import('../../policy/train.js');
       const { RemoteLearner } = await import('../../policy/protocol.js');
-      const result = await train(settings, {
+      // reward.shaping.success: operator: the person at the terminal judges each episode.
+      const operator =
+        settings.success === 'operator'
+          ? new (await import('../../policy/operator.js')).LineOperator(process.stdin, (line) =>
+              context.log.warn(`operator: unknown input ${JSON.stringify(line)} (expected s or success, x or stop)`),
+            )
+          : undefined;
+      if (operator) context.log.info('operator: type s + Enter when the running episode has succeeded, x + Enter to stop it');
+      const training = train(settings, {
         runDir: options.runDir ?? c.policy.runDir,
         resume: options.resume === true,
         log: context.log,
+        ...(operator ? { operator } : {}),
         ...(remote
           ? {
               remote: (learnerSettings: LearnerSettings) =>
@@ -163,6 +174,7 @@ export function registerRl(program: Command): void {
             }
           : {}),
       });
+      const result = await training.finally(() => operator?.close());
       context.report(result, (r) => human(r as RlResult));
     }),
   );
