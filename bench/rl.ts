@@ -14,7 +14,9 @@
  *   (--jobs n runs at a time, default 2; --work-dir d keeps the runs and resumes a killed benchmark;
  *   --seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n, --final-eval-episodes n,
  *   --updates-per-step n override either; --privileged: PRIVILEGED object state and PRIVILEGED
- *   simulator progress instead, a debugging run written to bench/results/rl-privileged.json / .png)
+ *   simulator progress instead, a debugging run written to bench/results/rl-privileged.json / .png;
+ *   --privileged-observation: PRIVILEGED object state with the headline reward (the adapted
+ *   GRM-tiny), which separates the reward model from the image features: rl-privileged-obs.*)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,8 +45,10 @@ function flag(name: string): number | undefined {
   return i >= 0 ? Number(process.argv[i + 1]) : undefined;
 }
 const privileged = process.argv.includes('--privileged');
-/** Results file stem: rl (headline observations) or rl-privileged (debugging observations, labelled). */
-const stem = privileged ? 'rl-privileged' : 'rl';
+const privilegedObservation = privileged || process.argv.includes('--privileged-observation');
+/** Results file stem: rl (headline set-up), rl-privileged-obs or rl-privileged (debugging set-ups, labelled). */
+const stem = privileged ? 'rl-privileged' : privilegedObservation ? 'rl-privileged-obs' : 'rl';
+const variant = privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : '';
 const arms: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const seeds = Array.from({ length: flag('--seeds') ?? (quick ? 1 : 3) }, (_, i) => i + 1);
 const config = loadConfig(undefined);
@@ -57,7 +61,7 @@ const base: RlSettings = {
   shaping: 'pbrs',
   seed: 1,
   rollouts: flag('--rollouts') ?? (quick ? 30 : 150),
-  observation: privileged ? 'privileged' : 'features',
+  observation: privilegedObservation ? 'privileged' : 'features',
   demos: flag('--demos') ?? 20,
   demoNoise: 0.3,
   bcSteps: 2000,
@@ -247,7 +251,7 @@ const cpu = cpus();
 const result = {
   task: base.task,
   quick,
-  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${privileged ? ' PRIVILEGED observations and reward (debugging).' : ''}`,
+  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${variant}`,
   adaptS,
   machine: {
     cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(),
@@ -269,7 +273,7 @@ const result = {
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);
-const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${privileged ? ' PRIVILEGED obs+reward' : ''}`;
+const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${privileged ? ' PRIVILEGED obs+reward' : privilegedObservation ? ' PRIVILEGED obs' : ''}`;
 await sharp(Buffer.from(plotSvg(runs, title))).png().toFile(`bench/results/${stem}.png`);
 for (const s of summary) {
   console.log(`${s.shaping.padEnd(6)} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, wall ${s.medianWallS.toFixed(0)} s`);
