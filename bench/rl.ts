@@ -11,6 +11,7 @@
  *
  *   npm run bench:rl              the full ablation (3 seeds x 3 arms x 150 rollouts)
  *   npm run bench:rl -- --quick   1 seed, 30 rollouts
+ *   (defaults: 1 update per control step at batch 256, evaluation every 25 rollouts, 2 runs at a time)
  *   (--jobs n runs at a time, default 2; --work-dir d keeps the runs and resumes a killed benchmark;
  *   --seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n, --final-eval-episodes n,
  *   --updates-per-step n override either; --privileged: PRIVILEGED object state and PRIVILEGED
@@ -68,7 +69,8 @@ const base: RlSettings = {
   criticWarmupSteps: 1000,
   hidden: [256, 256],
   batchSize: 256,
-  updatesPerStep: flag('--updates-per-step') ?? 2,
+  // One update per control step: each costs about 20 ms with image features (learnerUpdate below), on the core that also renders and scores.
+  updatesPerStep: flag('--updates-per-step') ?? 1,
   learningRate: config.policy.learningRate,
   gamma: config.reward.shaping.gamma,
   tau: 0.005,
@@ -78,7 +80,7 @@ const base: RlSettings = {
   nStep: flag('--n-step') ?? 5,
   actorDelaySteps: flag('--actor-delay') ?? 1000,
   bufferCapacity: 200_000,
-  evalEvery: flag('--eval-every') ?? 10,
+  evalEvery: flag('--eval-every') ?? 25,
   evalEpisodes: flag('--eval-episodes') ?? 10,
   finalEvalEpisodes: flag('--final-eval-episodes') ?? 50,
   success: 'env',
