@@ -93,3 +93,22 @@ describe('policy observations', () => {
     expect(() => framesToTensor([frame(2, 0), frame(3, 0)])).toThrow(/expected 2x1, got 3x1/);
   });
 });
+
+describe('PRIVILEGED pick-place progress (debugging potential)', () => {
+  it('counts a cube released over the bin and falling in as one step from success, not as back to reaching', async () => {
+    const env = await SimEnvironment.create({ task: 'pick-place', physicsStepS: 0.002, controlHz: 10, bounds });
+    await env.reset(3);
+    const bin = env.world.bodyPosition('bin');
+    env.world.placeFreeBody('cube', [bin[0], bin[1], 0.3], 0);
+    const open = { dx: 0, dy: 0, dz: 0, dyaw: 0, gripper: 0 };
+    const falling = await env.act(open);
+    expect(env.world.bodyPosition('cube')[2]).toBeGreaterThan(0.05); // still above the walls
+    expect(falling.success).toBe(false);
+    expect(falling.next.privileged!.progress).toBe(0.95); // the old potential gave about 0.1-0.3 here
+    let landed = falling;
+    for (let t = 0; t < 20 && landed.success !== true; t++) landed = await env.act(open);
+    expect(landed.success).toBe(true);
+    expect(landed.next.privileged!.progress).toBe(1);
+    await env.close();
+  });
+});
