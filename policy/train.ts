@@ -12,6 +12,7 @@ import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import type { ShapingMode, SuccessSource } from '../reward/shaping.js';
 import { deriveSeed } from '../robot/sim/rng.js';
 import { systemClock } from '../common/clock.js';
+import { configSchema } from '../config/schema.js';
 import { EventStream } from '../robot/events.js';
 import type { SafetySettings } from '../robot/safety.js';
 import { actionToVector, PRIVILEGED_STATE_SIZE, SafeSimEnvironment, SimEnvironment, vectorToAction } from './environment.js';
@@ -178,7 +179,9 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     cameras: settings.observation === 'features' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
   });
   // Every demo, rollout and evaluation action passes the same safety layer as on a lab arm.
-  const safety: SafetySettings = { ...settings.bounds, onViolation: settings.onViolation ?? 'clip', staleFrameMs: 500, rewardTimeoutMs: 5000, actorTimeoutMs: 1000 };
+  // The run's caps and box; the watchdogs keep the configuration's defaults (they never fire here: nothing arms them).
+  const defaults = configSchema.parse({}).safety;
+  const safety: SafetySettings = { ...defaults, ...settings.bounds, onViolation: settings.onViolation ?? defaults.onViolation };
   const env = new SafeSimEnvironment(sim, safety, { clock: systemClock, events: new EventStream(systemClock), log: log.child('safety') });
   let scorer = options.scorer ?? privilegedProgressScorer();
   let rewardModel: OnnxRewardModel | undefined;
