@@ -3,14 +3,14 @@
  * set-up), or proprioception plus PRIVILEGED object positions (a debugging option, always named
  * so in logs and results).
  */
-import { attentionPool, imageEncoder, layerNorm, mlp, patchEmbed, transformerBlock } from '../engine/layers.js';
-import type { Tensor } from '../engine/graph.js';
+import { imageEncoder } from '../engine/layers.js';
 import { ParamStore } from '../engine/params.js';
 import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import { Predictor } from '../engine/trainer.js';
 import { Preprocessor } from '../perception/preprocess.js';
 import { loadGrmTiny } from '../reward/grm-tiny/io.js';
 import type { GrmTinyConfig } from '../reward/grm-tiny/model.js';
+import { encodeImageTokens, imageFeatures } from '../reward/grm-tiny/model.js';
 import type { CameraFrame, Observation } from '../robot/types.js';
 import type { EnvObservation } from './environment.js';
 
@@ -76,20 +76,6 @@ export async function randomFrozenEncoder(options: { width: number; height: numb
 }
 
 /**
- * Spatial softmax over a token map [views, rows * cols, dim]: per channel, a softmax over the
- * grid positions and the expected (x, y) in [-1, 1] under it -> [views, 2 * dim]. A keypoint per
- * channel: where in the image that channel responds most (pooled vectors lose the where).
- */
-function spatialSoftmax(tokens: Tensor, rows: number, cols: number): Tensor {
-  const [views, n, dim] = tokens.shape as [number, number, number];
-  const grid: number[] = [];
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) grid.push(cols > 1 ? (2 * c) / (cols - 1) - 1 : 0, rows > 1 ? (2 * r) / (rows - 1) - 1 : 0);
-  const weights = tokens.softmax(1); // [views, n, dim]
-  const xy = weights.mT().matmul(tokens.graph.constant(grid, [n, 2])); // [views, dim, 2]
-  return xy.reshape([views, 2 * dim]);
-}
-
-/**
  * The trained GRM-tiny image encoder (weights from the model file, frozen): the same patch
  * embedding, token MLP and normalisation as the reward model, read out two ways per view:
  * the reward model's own attention-pooled vector, and spatial-softmax keypoints of the
@@ -98,21 +84,12 @@ function spatialSoftmax(tokens: Tensor, rows: number, cols: number): Tensor {
 export async function grmTinyFrozenEncoder(file: string, options: { views: number; executionProvider?: ExecutionProviderSetting; threads?: number }): Promise<FrozenImageEncoder> {
   const { store, config } = loadGrmTiny(file);
   const c: GrmTinyConfig = config;
-  const rows = c.height / c.patch;
-  const cols = c.width / c.patch;
   const predictor = await Predictor.create({
     store,
     executionProvider: options.executionProvider,
     threads: options.threads,
     name: 'grm-tiny frozen encoder',
-    build: (g) => {
-      // As encodeImages (reward/grm-tiny/model.ts), keeping the token map.
-      let tokens = patchEmbed(g.input('images', [options.views, 3, c.height, c.width]), 'enc.patch', c.patch, c.dim);
-      for (let i = 0; i < c.depth; i++) tokens = transformerBlock(tokens, `enc.block${i}`, { heads: c.heads, hidden: 2 * c.dim });
-      if (c.tokenMlp) tokens = tokens.add(mlp(layerNorm(tokens, 'enc.mlp_norm'), 'enc.mlp', [2 * c.dim, c.dim], 'gelu'));
-      const normed = layerNorm(tokens, 'enc.norm');
-      return { pooled: attentionPool(normed, 'enc.pool', c.heads), keypoints: spatialSoftmax(normed, rows, cols) };
-    },
+    build: (g) => ({ features: imageFeatures(encodeImageTokens(g.input('images', [options.views, 3, c.height, c.width]), c), c) }),
   });
   const preprocessor = new Preprocessor({ width: c.width, height: c.height });
   const images = new Float32Array(options.views * preprocessor.imageFloats);
@@ -125,12 +102,7 @@ export async function grmTinyFrozenEncoder(file: string, options: { views: numbe
       if (frames.length !== options.views) throw new RangeError(`GRM-tiny encoder: expected ${options.views} camera views, got ${frames.length}`);
       await Promise.all(frames.map((f, v) => preprocessor.image(f, f.role, images, v * preprocessor.imageFloats)));
       const out = await predictor.run({ images });
-      const features = new Float32Array(options.views * featureSize);
-      for (let v = 0; v < options.views; v++) {
-        features.set(out.pooled!.subarray(v * c.dim, (v + 1) * c.dim), v * featureSize);
-        features.set(out.keypoints!.subarray(v * 2 * c.dim, (v + 1) * 2 * c.dim), v * featureSize + c.dim);
-      }
-      return features;
+      return Float32Array.from(out.features!);
     },
   };
 }

@@ -29,6 +29,7 @@ interface PretrainFlags {
   sampleFactor?: string;
   pairs?: string;
   tasks?: string;
+  locationWeight?: string;
 }
 
 interface EvalFlags {
@@ -55,7 +56,8 @@ export function registerGrm(program: Command): void {
     .option('--seed <n>', 'seed of episodes, pairs, augmentations and initial weights (default 1)')
     .option('--sample-factor <k>', 'simulator frames per label sample point (default 2: 5 points per second at 10 Hz)')
     .option('--pairs <n>', 'pairs sampled per episode (default 200)')
-    .option('--tasks <names>', 'comma-separated training tasks (default: every task not marked held-out)');
+    .option('--tasks <names>', 'comma-separated training tasks (default: every task not marked held-out)')
+    .option('--location-weight <w>', 'weight of the auxiliary loss that makes the encoder locate the task\'s objects relative to the hand (default 0: none)');
   withCommonOptions(pretrain).action(
     action('grm', async (context, flags: PretrainFlags) => {
       const out = flags.out ?? DEFAULT_GRM_TINY;
@@ -75,6 +77,8 @@ export function registerGrm(program: Command): void {
         seed: parseIntegerFlag('--seed', flags.seed, 1, 0),
         sampleFactor: parseIntegerFlag('--sample-factor', flags.sampleFactor, 2, 1, 1000),
         pairsPerEpisode: parseIntegerFlag('--pairs', flags.pairs, 200, 3, 100_000),
+        locationWeight: parseNumberFlag('--location-weight', flags.locationWeight, 0, 0, 1000),
+        threads: context.config.engine.threads,
         ...(tasks ? { tasks } : {}),
         logger: context.log,
       });
@@ -82,7 +86,7 @@ export function registerGrm(program: Command): void {
         [
           `wrote ${report.out} (${(report.bytes / 1e6).toFixed(2)} MB, ${report.parameters} parameters)`,
           `data: ${report.episodes.train} episodes of ${report.tasks.join(', ')}; held out: ${report.heldOut.join(', ')}`,
-          `training: ${report.steps} steps in ${report.seconds.train} s, loss ${report.loss.first.toFixed(3)} -> ${report.loss.last.toFixed(3)}`,
+          `training: ${report.steps} steps in ${report.seconds.train} s, loss ${report.loss.first.toFixed(3)} -> ${report.loss.last.toFixed(3)}${report.locationRmseCm ? `; location head RMSE ${report.locationRmseCm.first.toFixed(1)} -> ${report.locationRmseCm.last.toFixed(1)} cm` : ''}`,
           `unseen episodes of the training tasks: VOC fused ${report.validation.voc.fused}, MAE ${report.validation.mae} (pixel baseline VOC ${report.validation.baseline.voc}, MAE ${report.validation.baseline.mae})`,
         ].join('\n'),
       );

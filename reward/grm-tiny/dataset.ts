@@ -16,7 +16,7 @@ import { stepwiseLabels, type LabelRounding } from '../labels.js';
 import { samplePairs, type TrainingPair } from '../pairs.js';
 import type { Rng } from '../rng.js';
 import type { GrmTinyConfig } from './model.js';
-import { hopBins, imageFloats } from './model.js';
+import { hopBins, imageFloats, LOCATION_SIZE } from './model.js';
 import { twoHot } from '../../engine/index.js';
 
 /** The three views of one frame at model size, RGB bytes each. */
@@ -32,6 +32,8 @@ export interface EpisodeSamples {
   pairs: TrainingPair[];
   /** Frames the pairs and references need, by frame id. */
   frames: Map<number, FrameViews>;
+  /** Location targets of those frames (simulator episodes only; model.ts locationHead). */
+  locations?: Map<number, Float32Array>;
 }
 
 export interface CollectOptions {
@@ -40,6 +42,8 @@ export interface CollectOptions {
   /** Pairs per episode (the sampler's max). */
   pairs: number;
   seed: number;
+  /** Location target of every frame of the episode (simulator episodes; sim-data.ts). */
+  locations?: readonly Float32Array[];
 }
 
 /** Reads one episode into training samples: labels, sampled pairs and the frames they use. */
@@ -56,7 +60,13 @@ export async function collectEpisode(episode: Episode, task: string, preprocesso
   }
   const frames = new Map<number, FrameViews>();
   for (const id of [...needed].sort((a, b) => a - b)) frames.set(id, await frameViews(episode, id, preprocessor));
-  return { name: episode.name, task, instructions: episode.instructions, points: labels.frames, progress: labels.progress, pairs: sample.pairs, frames };
+  const samples: EpisodeSamples = { name: episode.name, task, instructions: episode.instructions, points: labels.frames, progress: labels.progress, pairs: sample.pairs, frames };
+  if (options.locations) {
+    const all = options.locations;
+    if (all.length !== episode.frameCount) throw new RangeError(`${episode.name}: expected ${episode.frameCount} location targets, got ${all.length}`);
+    samples.locations = new Map([...frames.keys()].map((id) => [id, all[id]!]));
+  }
+  return samples;
 }
 
 /** One frame's three views at model size (missing wrist cameras repeat front, as Episode does). */
@@ -76,6 +86,8 @@ export interface PairExample {
   /** Step-wise label progress of the BEFORE and AFTER states. */
   progressBefore: number;
   progressAfter: number;
+  /** Location targets of the BEFORE then AFTER views (6), where the episode has them. */
+  locations?: Float32Array[];
 }
 
 export interface Augmentation {
@@ -100,26 +112,32 @@ function last(samples: EpisodeSamples): FrameViews {
 export function drawExample(episodes: readonly EpisodeSamples[], index: number, rng: Rng, augmentation: Augmentation, byTask: Map<string, number[]>): PairExample {
   const episode = episodes[index]!;
   const pair = episode.pairs[rng.int(episode.pairs.length)]!;
-  const augmentViews = (views: FrameViews): FrameViews => {
+  // Each view's image, and the frame whose state it shows (a misleading view shows another moment).
+  const augmentViews = (frame: number): { views: FrameViews; shown: number[] } => {
+    const views = episode.frames.get(frame)!;
     const out: FrameViews = [views[0], views[1], views[2]];
+    const shown = [frame, frame, frame];
     for (const v of [1, 2] as const) {
       const r = rng.next();
       if (r < augmentation.viewDropout) out[v] = views[0];
       else if (r < augmentation.viewDropout + augmentation.misleadingView) {
         const other = episode.points[rng.int(episode.points.length)]!;
         out[v] = episode.frames.get(other)![v];
+        shown[v] = other;
       }
     }
-    return out;
+    return { views: out, shown };
   };
   let reference = episode;
   if (rng.next() < augmentation.referenceSwap) {
     const siblings = byTask.get(episode.task) ?? [];
     if (siblings.length > 1) reference = episodes[siblings[rng.int(siblings.length)]!]!;
   }
-  return {
-    before: augmentViews(episode.frames.get(pair.before)!),
-    after: augmentViews(episode.frames.get(pair.after)!),
+  const before = augmentViews(pair.before);
+  const after = augmentViews(pair.after);
+  const example: PairExample = {
+    before: before.views,
+    after: after.views,
     start: first(reference)[0],
     goal: last(reference)[0],
     instruction: pair.instruction,
@@ -127,6 +145,9 @@ export function drawExample(episodes: readonly EpisodeSamples[], index: number, 
     progressBefore: labelProgress(episode, pair.before),
     progressAfter: labelProgress(episode, pair.after),
   };
+  const locations = episode.locations;
+  if (locations) example.locations = [...before.shown, ...after.shown].map((id) => locations.get(id)!);
+  return example;
 }
 
 /**
@@ -165,6 +186,9 @@ export class PairBatch {
   /** Label progress of the BEFORE and AFTER states [batch]. */
   readonly targetBefore: Float32Array;
   readonly targetAfter: Float32Array;
+  /** With `locations`: location targets of the 6 BEFORE and AFTER views [batch, 6, LOCATION_SIZE], and a mask [batch, 6] (0 where an episode has none). */
+  readonly targetLocation: Float32Array;
+  readonly locationMask: Float32Array;
   private readonly bins: number[];
   private readonly textCache = new Map<string, Float32Array>();
 
@@ -172,6 +196,7 @@ export class PairBatch {
     readonly config: GrmTinyConfig,
     readonly size: number,
     private readonly preprocessor: Preprocessor,
+    private readonly options: { locations?: boolean } = {},
   ) {
     const image = imageFloats(config);
     this.start = new Float32Array(size * image);
@@ -183,6 +208,8 @@ export class PairBatch {
     this.targetHop = new Float32Array(size);
     this.targetBefore = new Float32Array(size);
     this.targetAfter = new Float32Array(size);
+    this.targetLocation = new Float32Array(options.locations ? size * 6 * LOCATION_SIZE : 0);
+    this.locationMask = new Float32Array(options.locations ? size * 6 : 0);
     this.bins = hopBins(config);
   }
 
@@ -207,6 +234,14 @@ export class PairBatch {
     this.targetHop[k] = example.hop;
     this.targetBefore[k] = example.progressBefore;
     this.targetAfter[k] = example.progressAfter;
+    if (this.options.locations) {
+      for (let v = 0; v < 6; v++) {
+        const location = example.locations?.[v];
+        this.locationMask[k * 6 + v] = location ? 1 : 0;
+        this.targetLocation.fill(0, (k * 6 + v) * LOCATION_SIZE, (k * 6 + v + 1) * LOCATION_SIZE);
+        if (location) this.targetLocation.set(location, (k * 6 + v) * LOCATION_SIZE);
+      }
+    }
   }
 
   feeds(): Record<string, Float32Array> {
@@ -220,6 +255,7 @@ export class PairBatch {
       target_hop: this.targetHop,
       target_before: this.targetBefore,
       target_after: this.targetAfter,
+      ...(this.options.locations ? { target_location: this.targetLocation, location_mask: this.locationMask } : {}),
     };
   }
 }

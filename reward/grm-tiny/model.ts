@@ -14,6 +14,10 @@
  *
  * The graph is split at the image vectors so that adaptation can train fusion and head on
  * precomputed vectors (the encoder frozen) at a fraction of the cost.
+ *
+ * Pretraining may add an auxiliary location head (params aux.*, never exported): where the task's
+ * objects are relative to the hand, read linearly from the features a policy gets from the frozen
+ * encoder (pooled vector + spatial-softmax keypoints).
  */
 import type { Graph, Tensor } from '../../engine/index.js';
 import { attentionPool, concat, layerNorm, linear, mlp, patchEmbed, transformerBlock } from '../../engine/index.js';
@@ -55,12 +59,58 @@ export function imageFloats(config: GrmTinyConfig): number {
   return 3 * config.width * config.height;
 }
 
-/** Image vectors of a batch of images [M, 3, H, W] -> [M, dim]. */
-export function encodeImages(images: Tensor, config: GrmTinyConfig): Tensor {
+/** The normalised token map of a batch of images [M, 3, H, W] -> [M, rows * cols, dim]. */
+export function encodeImageTokens(images: Tensor, config: GrmTinyConfig): Tensor {
   let tokens = patchEmbed(images, 'enc.patch', config.patch, config.dim);
   for (let i = 0; i < config.depth; i++) tokens = transformerBlock(tokens, `enc.block${i}`, { heads: config.heads, hidden: 2 * config.dim });
   if (config.tokenMlp) tokens = tokens.add(mlp(layerNorm(tokens, 'enc.mlp_norm'), 'enc.mlp', [2 * config.dim, config.dim], 'gelu'));
-  return attentionPool(layerNorm(tokens, 'enc.norm'), 'enc.pool', config.heads);
+  return layerNorm(tokens, 'enc.norm');
+}
+
+/** Image vectors of a batch of images [M, 3, H, W] -> [M, dim]. */
+export function encodeImages(images: Tensor, config: GrmTinyConfig): Tensor {
+  return poolTokens(encodeImageTokens(images, config), config);
+}
+
+function poolTokens(tokens: Tensor, config: GrmTinyConfig): Tensor {
+  return attentionPool(tokens, 'enc.pool', config.heads);
+}
+
+/**
+ * Spatial softmax over a token map [M, rows * cols, dim]: per channel, a softmax over the grid
+ * positions and the expected (x, y) in [-1, 1] under it -> [M, 2 * dim]. A keypoint per channel:
+ * where in the image that channel responds most (pooled vectors lose the where).
+ */
+export function spatialSoftmax(tokens: Tensor, config: GrmTinyConfig): Tensor {
+  const [m, n, dim] = tokens.shape as [number, number, number];
+  const rows = config.height / config.patch;
+  const cols = config.width / config.patch;
+  const grid: number[] = [];
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) grid.push(cols > 1 ? (2 * c) / (cols - 1) - 1 : 0, rows > 1 ? (2 * r) / (rows - 1) - 1 : 0);
+  const weights = tokens.softmax(1); // [m, n, dim]
+  const xy = weights.mT().matmul(tokens.graph.constant(grid, [n, 2])); // [m, dim, 2]
+  return xy.reshape([m, 2 * dim]);
+}
+
+/**
+ * What a policy reads from the frozen encoder per image (policy/observation.ts): the reward
+ * model's attention-pooled vector and the token map's spatial-softmax keypoints, [M, 3 * dim].
+ */
+export function imageFeatures(tokens: Tensor, config: GrmTinyConfig): Tensor {
+  return concat([poolTokens(tokens, config), spatialSoftmax(tokens, config)], 1);
+}
+
+/** Values of the location target per image: two key bodies' positions relative to the hand (x, y, z each). */
+export const LOCATION_SIZE = 6;
+
+/**
+ * Auxiliary pretraining head (training only, never exported): the key bodies' positions relative
+ * to the hand, linearly from an image's policy features. Training it with the reward losses makes
+ * the frozen encoder's features say where the objects are, which a grasping policy needs and the
+ * progress losses alone do not ask for.
+ */
+export function locationHead(features: Tensor): Tensor {
+  return linear(features, 'aux.location', LOCATION_SIZE);
 }
 
 /** Image vectors of one pair and its references. */
@@ -78,6 +128,8 @@ export interface PairVectors {
 }
 
 export interface GrmOutputs {
+  /** Training only, with `withLocations`: the location head's output per BEFORE and AFTER view [N, 6, LOCATION_SIZE]. */
+  locations?: Tensor;
   hop_logits: Tensor;
   hop: Tensor;
   view_weights: Tensor;
@@ -164,15 +216,16 @@ export function contractInputs(graph: Graph, n: number, config: GrmTinyConfig): 
  * The whole model on contract inputs. All 8 images of a pair go through the encoder in one
  * batch [8N, 3, H, W]: before views, after views, start, goal.
  */
-export function grmFromInputs(inputs: ReturnType<typeof contractInputs>, config: GrmTinyConfig): GrmOutputs {
+export function grmFromInputs(inputs: ReturnType<typeof contractInputs>, config: GrmTinyConfig, options: { withLocations?: boolean } = {}): GrmOutputs {
   const n = inputs.start.shape[0]!;
   const { width: w, height: h, dim } = config;
   const images = concat(
     [inputs.before.reshape([3 * n, 3, h, w]), inputs.after.reshape([3 * n, 3, h, w]), inputs.start, inputs.goal],
     0,
   );
-  const vectors = encodeImages(images, config);
-  return headFromVectors(
+  const tokens = encodeImageTokens(images, config);
+  const vectors = poolTokens(tokens, config);
+  const outputs = headFromVectors(
     {
       before: vectors.slice(0, 0, 3 * n).reshape([n, 3, dim]),
       after: vectors.slice(0, 3 * n, 6 * n).reshape([n, 3, dim]),
@@ -182,6 +235,13 @@ export function grmFromInputs(inputs: ReturnType<typeof contractInputs>, config:
     },
     config,
   );
+  if (options.withLocations) {
+    // Rows k * 3 + v are view v of pair k's BEFORE state, then the same for AFTER.
+    const stateViews = 6 * n;
+    const locations = locationHead(concat([vectors.slice(0, 0, stateViews), spatialSoftmax(tokens.slice(0, 0, stateViews), config)], 1));
+    outputs.locations = concat([locations.slice(0, 0, 3 * n).reshape([n, 3, LOCATION_SIZE]), locations.slice(0, 3 * n, 6 * n).reshape([n, 3, LOCATION_SIZE])], 1);
+  }
+  return outputs;
 }
 
 /** Names of the parameters one-shot adaptation trains: fusion, head and instruction projection. */

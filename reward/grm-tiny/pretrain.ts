@@ -36,6 +36,10 @@ export interface PretrainOptions {
   seed: number;
   sampleFactor: number;
   pairsPerEpisode: number;
+  /** Weight of the auxiliary location loss (train.ts; 0: none). */
+  locationWeight?: number;
+  /** onnxruntime intra-op threads of training (0: its default). */
+  threads?: number;
   /** Only these tasks (default: every task not marked held-out). */
   tasks?: string[];
   logger?: Logger;
@@ -52,10 +56,13 @@ export interface PretrainReport {
   batch: number;
   lr: number;
   seed: number;
+  locationWeight: number;
   parameters: number;
   bytes: number;
   seconds: { simulate: number; train: number; total: number };
   loss: { first: number; last: number };
+  /** With a location weight: the location head's RMSE on training batches (first and last 10% of steps), cm. */
+  locationRmseCm?: { first: number; last: number };
   validation: EpisodeFigures;
   machine: { cpu: string; cores: number; node: string; date: string };
 }
@@ -83,7 +90,7 @@ export async function pretrainGrmTiny(options: PretrainOptions): Promise<Pretrai
         continue;
       }
       if (kept < options.episodesPerTask) {
-        train.push(await collectEpisode(sim.episode, task, preprocessor, { sampleFactor: options.sampleFactor, pairs: options.pairsPerEpisode, seed: options.seed + sim.seed }));
+        train.push(await collectEpisode(sim.episode, task, preprocessor, { sampleFactor: options.sampleFactor, pairs: options.pairsPerEpisode, seed: options.seed + sim.seed, locations: sim.locations }));
       } else {
         validation.push(sim);
       }
@@ -101,6 +108,8 @@ export async function pretrainGrmTiny(options: PretrainOptions): Promise<Pretrai
     lr: options.lr,
     seed: options.seed,
     augmentation: PRETRAIN_AUGMENTATION,
+    locationWeight: options.locationWeight ?? 0,
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
     logger: log,
   });
   const trained = performance.now();
@@ -127,7 +136,9 @@ export async function pretrainGrmTiny(options: PretrainOptions): Promise<Pretrai
     batch: options.batch,
     lr: options.lr,
     seed: options.seed,
-    parameters: store.count(),
+    locationWeight: options.locationWeight ?? 0,
+    // The exported model's parameters (the auxiliary location head is training-only).
+    parameters: store.names().filter((n) => !n.startsWith('aux.')).reduce((total, n) => total + store.get(n).data.length, 0),
     bytes: bytes.length,
     seconds: {
       simulate: Math.round((simulated - started) / 1000),
@@ -135,6 +146,7 @@ export async function pretrainGrmTiny(options: PretrainOptions): Promise<Pretrai
       total: Math.round((performance.now() - started) / 1000),
     },
     loss: { first: report.firstLoss, last: report.lastLoss },
+    ...(report.locationRmseCm ? { locationRmseCm: report.locationRmseCm } : {}),
     validation: figures,
     machine: { cpu, cores: os.cpus().length, node: process.version, date: new Date().toISOString() },
   };

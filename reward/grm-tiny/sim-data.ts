@@ -10,9 +10,12 @@ import { SimRobot } from '../../robot/sim/robot.js';
 import type { CameraRole, Observation } from '../../robot/types.js';
 import type { Episode, RgbImage } from '../episode.js';
 import { memoryEpisode } from './memory-episode.js';
+import { LOCATION_SIZE } from './model.js';
 
 export interface SimEpisode {
   episode: Episode;
+  /** Per frame: the task's key bodies relative to the hand, in decimetres (the location target, model.ts). */
+  locations: Float32Array[];
   success: boolean;
   seed: number;
   noise: number;
@@ -28,11 +31,24 @@ export function views(observation: Observation): Views {
   return out as Views;
 }
 
+/** The task's two key bodies relative to the hand, decimetres (values of order 1 for the loss). */
+export function keyBodyLocations(robot: SimRobot): Float32Array {
+  const world = robot.world;
+  const ee = world.eePosition();
+  const out = new Float32Array(LOCATION_SIZE);
+  robot.task.keyBodies.forEach((body, b) => {
+    const p = world.bodyPosition(body);
+    for (let i = 0; i < 3; i++) out[3 * b + i] = 10 * (p[i]! - ee[i]!);
+  });
+  return out;
+}
+
 /** Runs one expert episode of the robot's task with seed `seed` and expert noise `noise`. */
 export async function runSimEpisode(robot: SimRobot, seed: number, noise: number, options: { stopAfterPhases?: number } = {}): Promise<SimEpisode> {
   let observation = await robot.reset(seed);
   const expert = new ScriptedExpert(robot.world, { noise, seed: expertSeed(seed) });
   const frames: Views[] = [views(observation)];
+  const locations: Float32Array[] = [keyBodyLocations(robot)];
   let success = robot.task.success(robot.world);
   const phaseLimit = options.stopAfterPhases;
   let phases = 0;
@@ -49,6 +65,7 @@ export async function runSimEpisode(robot: SimRobot, seed: number, noise: number
     observation = result.observation;
     success = result.success === true;
     frames.push(views(observation));
+    locations.push(keyBodyLocations(robot));
   }
   const keyframes = expert.keyframes(frames.length - 1).filter((k) => k.end_frame_id <= frames.length - 1);
   const segments = keyframes.map((k) => ({ label: k.anotation, startFrame: k.start_frame_id, endFrame: k.end_frame_id }));
@@ -59,7 +76,7 @@ export async function runSimEpisode(robot: SimRobot, seed: number, noise: number
     segments: segments.length > 0 ? segments : undefined,
     fps: robot.controlHz,
   });
-  return { episode, success, seed, noise };
+  return { episode, locations, success, seed, noise };
 }
 
 export interface SimEpisodesOptions {

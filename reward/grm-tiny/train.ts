@@ -11,7 +11,7 @@ import { createRng } from '../rng.js';
 import type { Augmentation, EpisodeSamples } from './dataset.js';
 import { drawExample, episodesByTask, PairBatch } from './dataset.js';
 import type { GrmTinyConfig } from './model.js';
-import { contractInputs, grmFromInputs } from './model.js';
+import { contractInputs, grmFromInputs, LOCATION_SIZE } from './model.js';
 
 export interface TrainOptions {
   steps: number;
@@ -22,6 +22,8 @@ export interface TrainOptions {
   mseWeight?: number;
   /** Weight of the squared error of the head's BEFORE and AFTER state progress against their labels (default 1). */
   progressWeight?: number;
+  /** Weight of the auxiliary location loss (model.ts locationHead; default 0: no location head). */
+  locationWeight?: number;
   weightDecay?: number;
   seed: number;
   augmentation: Augmentation;
@@ -37,6 +39,8 @@ export interface TrainReport {
   /** Mean loss of the first and last 10% of the steps. */
   firstLoss: number;
   lastLoss: number;
+  /** With a location weight: RMSE of the location head on the training batches of the first and last 10% of the steps, cm. */
+  locationRmseCm?: { first: number; last: number };
 }
 
 export function learningRate(step: number, steps: number, lr: number, warmup: number): number {
@@ -56,6 +60,10 @@ export async function trainGrmTiny(
   if (episodes.length === 0) throw new RangeError('training: expected at least one episode');
   const mseWeight = options.mseWeight ?? 1;
   const progressWeight = options.progressWeight ?? 1;
+  const locationWeight = options.locationWeight ?? 0;
+  if (!(locationWeight >= 0)) throw new RangeError(`location weight: expected >= 0, got ${locationWeight}`);
+  const withLocations = locationWeight > 0;
+  if (withLocations && !episodes.some((e) => e.locations)) throw new RangeError('location weight > 0: expected episodes with location targets (simulator episodes)');
   const trainer = await Trainer.create({
     store,
     name: 'grm-tiny',
@@ -68,17 +76,27 @@ export async function trainGrmTiny(
       const targetHop = graph.input('target_hop', [options.batch]);
       const targetBefore = graph.input('target_before', [options.batch]);
       const targetAfter = graph.input('target_after', [options.batch]);
-      const out = grmFromInputs(inputs, config);
+      const out = grmFromInputs(inputs, config, { withLocations });
       // The hop is a function of two state progress values; supervising those directly as well
       // gives the head two exact targets per pair instead of one ambiguous ratio.
       const progressLoss = mse(out.progress_before, targetBefore).add(mse(out.progress_after, targetAfter));
-      return { loss: crossEntropyBins(out.hop_logits, target).add(mse(out.hop, targetHop).mul(mseWeight)).add(progressLoss.mul(progressWeight)) };
+      const loss = crossEntropyBins(out.hop_logits, target).add(mse(out.hop, targetHop).mul(mseWeight)).add(progressLoss.mul(progressWeight));
+      if (withLocations) {
+        const targetLocation = graph.input('target_location', [options.batch, 6, LOCATION_SIZE]);
+        const mask = graph.input('location_mask', [options.batch, 6]);
+        // Squared error per view, averaged over the views that have a target.
+        const perView = out.locations!.sub(targetLocation).square().mean([2]);
+        const locationMse = perView.mul(mask).sum().div(mask.sum().add(1e-6));
+        return { loss: loss.add(locationMse.mul(locationWeight)), outputs: { location_mse: locationMse } };
+      }
+      return { loss };
     },
   });
-  const batch = new PairBatch(config, options.batch, preprocessor);
+  const batch = new PairBatch(config, options.batch, preprocessor, { locations: withLocations });
   const rng = createRng(options.seed);
   const byTask = episodesByTask(episodes);
   const losses: number[] = [];
+  const locationMse: number[] = [];
   const logEvery = options.logEvery ?? Math.max(1, Math.round(options.steps / 10));
   const started = performance.now();
   try {
@@ -87,10 +105,12 @@ export async function trainGrmTiny(
       const lr = learningRate(step, options.steps, options.lr, options.warmup ?? 0.03);
       const result = await trainer.run(batch.feeds(), { lr });
       losses.push(result.loss);
+      if (withLocations) locationMse.push(result.outputs.location_mse![0]!);
       if ((step + 1) % logEvery === 0 || step + 1 === options.steps) {
         const recent = losses.slice(-logEvery);
         const seconds = (performance.now() - started) / 1000;
-        options.logger?.info(`step ${step + 1}/${options.steps}: loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}, lr ${lr.toExponential(2)}, ${seconds.toFixed(0)} s`);
+        const location = withLocations ? `, location RMSE ${locationRmseCm(locationMse.slice(-logEvery)).toFixed(1)} cm` : '';
+        options.logger?.info(`step ${step + 1}/${options.steps}: loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}${location}, lr ${lr.toExponential(2)}, ${seconds.toFixed(0)} s`);
       }
     }
   } finally {
@@ -98,10 +118,17 @@ export async function trainGrmTiny(
   }
   const tenth = Math.max(1, Math.round(losses.length / 10));
   const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
-  return {
+  const report: TrainReport = {
     steps: options.steps,
     seconds: (performance.now() - started) / 1000,
     firstLoss: mean(losses.slice(0, tenth)),
     lastLoss: mean(losses.slice(-tenth)),
   };
+  if (withLocations) report.locationRmseCm = { first: locationRmseCm(locationMse.slice(0, tenth)), last: locationRmseCm(locationMse.slice(-tenth)) };
+  return report;
+}
+
+/** Targets are in decimetres (sim-data.ts): the root of the mean squared error, in cm. */
+function locationRmseCm(mse: readonly number[]): number {
+  return 10 * Math.sqrt(mse.reduce((a, b) => a + b, 0) / Math.max(1, mse.length));
 }

@@ -205,6 +205,8 @@ describe('success predicates', () => {
           await robot.reset(seed);
           expect(task.success(robot.world), `seed ${seed}`).toBe(false);
         }
+        // The key bodies (the reward model's location target) are bodies of this scene.
+        for (const body of task.keyBodies) expect(robot.world.bodyPosition(body).every(Number.isFinite), body).toBe(true);
         await cases[task.name]!(robot);
         // Let physics settle the placed objects (arm still, gripper open).
         for (let i = 0; i < 5; i++) await robot.act(still);

@@ -45,6 +45,11 @@ export interface SimTask {
   instructions: readonly string[];
   /** Kept out of reward-model pretraining, for one-shot adaptation. */
   heldOut: boolean;
+  /**
+   * The two bodies the task is about (what the hand moves, and where it goes or what holds it):
+   * their positions relative to the hand are the reward model's auxiliary pretraining target.
+   */
+  keyBodies: readonly [string, string];
   timeLimitS: number;
   /** Names of the expert's phases, in order. */
   phaseNames: readonly string[];
@@ -218,6 +223,7 @@ const pushCube: SimTask = {
     'nudge the cube over to the target spot',
   ],
   heldOut: false,
+  keyBodies: ['cube', 'target'],
   timeLimitS: 15,
   phaseNames: ['move behind the cube', 'push the cube onto the target', 'move the hand away'],
   objectsXml: () => `    ${freeBoxXml('cube', CUBE_HALF, 0.1)}
@@ -328,6 +334,7 @@ const pickPlace: SimTask = {
     'place the cube inside the tray',
   ],
   heldOut: true,
+  keyBodies: ['cube', 'bin'],
   timeLimitS: 20,
   phaseNames: ['reach above the cube', 'grasp the cube', 'lift the cube', 'carry the cube over the bin', 'release the cube into the bin', 'move the hand away'],
   objectsXml: () => {
@@ -390,6 +397,7 @@ const stackBlocks: SimTask = {
     'set the small cube on the big cube',
   ],
   heldOut: false,
+  keyBodies: ['small_block', 'big_block'],
   timeLimitS: 20,
   phaseNames: ['reach above the small block', 'grasp the small block', 'lift the small block', 'move it above the big block', 'lower and release it on the big block', 'move the hand away'],
   objectsXml: () => `    ${freeBoxXml('small_block', SMALL_HALF, 0.04)}
@@ -444,6 +452,7 @@ const openDrawer: SimTask = {
     'pull the drawer open by its handle',
   ],
   heldOut: false,
+  keyBodies: ['drawer', 'cabinet'],
   timeLimitS: 15,
   phaseNames: ['reach the drawer handle', 'grasp the handle', 'pull the drawer open', 'release the handle'],
   contactExcludes: [['cabinet', 'drawer']],
@@ -533,6 +542,7 @@ const pressButton: SimTask = {
     'push the button on the panel',
   ],
   heldOut: false,
+  keyBodies: ['button', 'button_base'],
   timeLimitS: 10,
   phaseNames: ['move above the button', 'press the button', 'lift the hand'],
   contactExcludes: [['button_base', 'button']],

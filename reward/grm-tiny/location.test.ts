@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { Preprocessor } from '../../perception/preprocess.js';
+import { createRng } from '../rng.js';
+import type { EpisodeSamples } from './dataset.js';
+import { collectEpisode, drawExample, episodesByTask, PairBatch } from './dataset.js';
+import { createGrmTinyStore, exportGrmTiny } from './io.js';
+import { GRM_TINY_CONFIG, LOCATION_SIZE } from './model.js';
+import { syntheticEpisode } from './synthetic.js';
+import { trainGrmTiny } from './train.js';
+
+const config = GRM_TINY_CONFIG;
+const preprocessor = new Preprocessor({ width: config.width, height: config.height });
+
+/** A location target per frame: the synthetic square's progress along its path, and the frame id (to trace which frame a view came from). */
+function squareLocations(frames: number): Float32Array[] {
+  return Array.from({ length: frames }, (_, t) => Float32Array.from([4 * (t / (frames - 1)) - 2, 0, 0, 0, 0, t]));
+}
+
+async function episodesWithLocations(count: number): Promise<EpisodeSamples[]> {
+  const out: EpisodeSamples[] = [];
+  for (let seed = 0; seed < count; seed++) {
+    out.push(await collectEpisode(syntheticEpisode({ seed }), 'slide', preprocessor, { sampleFactor: 2, pairs: 100, seed, locations: squareLocations(40) }));
+  }
+  return out;
+}
+
+describe('GRM-tiny auxiliary location target', () => {
+  it('gives every view the location of the frame it shows, misleading views included', async () => {
+    const episodes = await episodesWithLocations(1);
+    const episode = episodes[0]!;
+    const rng = createRng(5);
+    let misleading = 0;
+    for (let i = 0; i < 50; i++) {
+      const example = drawExample(episodes, 0, rng, { viewDropout: 0, misleadingView: 0.5, referenceSwap: 0 }, episodesByTask(episodes));
+      expect(example.locations).toHaveLength(6);
+      [...example.before, ...example.after].forEach((image, v) => {
+        const shown = example.locations![v]![5]!;
+        // the image is the stored view of the frame whose target it got
+        expect(image).toBe(episode.frames.get(shown)![v % 3]);
+      });
+      if (example.locations![1]![5] !== example.locations![0]![5]) misleading++;
+    }
+    expect(misleading).toBeGreaterThan(5);
+  });
+
+  it('masks examples without targets and refuses a weight without any target', async () => {
+    const batch = new PairBatch(config, 2, preprocessor, { locations: true });
+    const [withTargets] = await episodesWithLocations(1);
+    const plain = await collectEpisode(syntheticEpisode({ seed: 9 }), 'slide', preprocessor, { sampleFactor: 2, pairs: 20, seed: 9 });
+    const rng = createRng(1);
+    batch.set(0, drawExample([withTargets!], 0, rng, { viewDropout: 0, misleadingView: 0, referenceSwap: 0 }, new Map()));
+    batch.set(1, drawExample([plain], 0, rng, { viewDropout: 0, misleadingView: 0, referenceSwap: 0 }, new Map()));
+    expect([...batch.locationMask]).toEqual([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+    expect(batch.feeds().target_location).toHaveLength(2 * 6 * LOCATION_SIZE);
+    await expect(trainGrmTiny(createGrmTinyStore(config, 1), config, [plain], preprocessor, { steps: 1, batch: 2, lr: 1e-3, seed: 1, augmentation: { viewDropout: 0, misleadingView: 0, referenceSwap: 0 }, locationWeight: 1 })).rejects.toThrow(/location weight > 0: expected episodes with location targets/);
+  });
+
+  it('training with a location weight learns where the square is; the exported model carries no auxiliary weights', async () => {
+    const episodes = await episodesWithLocations(3);
+    // Only the square's position is learnable; the frame-id column is constant 0 here.
+    for (const e of episodes) for (const [id, target] of e.locations!) e.locations!.set(id, Float32Array.from([target[0]!, 0, 0, 0, 0, 0]));
+    const store = createGrmTinyStore(config, 2);
+    const report = await trainGrmTiny(store, config, episodes, preprocessor, { steps: 150, batch: 8, lr: 3e-3, seed: 2, augmentation: { viewDropout: 0, misleadingView: 0, referenceSwap: 0 }, locationWeight: 1 });
+    // The target's spread: a head predicting the mean would score sqrt(var / 6) over the 6 values.
+    const values = episodes.flatMap((e) => [...e.locations!.values()].map((t) => t[0]!));
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const constantRmseCm = 10 * Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length / LOCATION_SIZE);
+    expect(report.locationRmseCm!.last).toBeLessThan(0.5 * constantRmseCm);
+    const bytes = exportGrmTiny(store, config, 3);
+    expect(Buffer.from(bytes).includes('aux.location')).toBe(false);
+    expect(store.names().some((n) => n.startsWith('aux.'))).toBe(true);
+  });
+});
