@@ -5,7 +5,10 @@
  * on. The peer is proprioception alone (what the hand's own trajectory gives away). A diagnostic of
  * the RL ablation (bench/results/rl.json), not a timing: writes bench/results/rl-features.json.
  *
- *   npm run bench:rl-features [-- --episodes 150 --test 30]
+ *   npm run bench:rl-features [-- --episodes 150 --test 30 --candidate other.onnx --out file.json]
+ *
+ * --candidate adds a third observation: proprioception + the features of another GRM-tiny file
+ * (for example one pretrained with `grm pretrain --location-weight`), probed on the same frames.
  *
  * Data: scripted-expert episodes (noise 0.3, the demos' noise), the first 26 control steps of each
  * (approach and grasp, where the cube's position matters); the cube does not move before the grasp,
@@ -14,6 +17,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { mlp } from '../engine/layers.js';
 import { ParamStore } from '../engine/params.js';
@@ -27,7 +31,13 @@ function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
+function textFlag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 const episodes = flag('--episodes', 150);
+const candidate = textFlag('--candidate');
+const outFile = textFlag('--out') ?? 'bench/results/rl-features.json';
 const testEpisodes = flag('--test', 30);
 const STEPS = 26;
 const TARGETS = ['cube dx', 'cube dy', 'cube dz', 'bin dx', 'bin dy', 'bin dz', 'cube yaw sin', 'cube yaw cos'];
@@ -40,12 +50,14 @@ const env = await SimEnvironment.create({
   cameras: { width: config.cameras.width, height: config.cameras.height },
 });
 const encoder = featureObservations(await grmTinyFrozenEncoder(DEFAULT_GRM_TINY, { views: 3, executionProvider: 'cpu', threads: 1 }));
-const rows: { x: Float32Array; y: Float32Array; episode: number }[] = [];
+const candidateEncoder = candidate ? featureObservations(await grmTinyFrozenEncoder(candidate, { views: 3, executionProvider: 'cpu', threads: 1 })) : undefined;
+/** x: the shipped encoder's observation; xCandidate: the candidate's. */
+const rows: { x: Float32Array; xCandidate?: Float32Array; y: Float32Array; episode: number }[] = [];
 for (let e = 0; e < episodes; e++) {
   let o = await env.reset(10_000 + e);
   const expert = env.expert(0.3, 20_000 + e);
   for (let t = 0; t < STEPS; t++) {
-    rows.push({ x: await encoder.encode(o), y: o.privileged!.state, episode: e });
+    rows.push({ x: await encoder.encode(o), ...(candidateEncoder ? { xCandidate: await candidateEncoder.encode(o) } : {}), y: o.privileged!.state, episode: e });
     const command = expert.next();
     if (!command) break;
     const step = await env.act(command);
@@ -55,8 +67,8 @@ for (let e = 0; e < episodes; e++) {
 await env.close();
 
 /** Fits an MLP (256, 256) on the rows of `train` with the observation masked to `inputs`; R2 and RMSE per target on `test`. */
-async function probe(train: typeof rows, test: typeof rows, inputs: number): Promise<{ r2: number[]; rmse: number[] }> {
-  const O = rows[0]!.x.length;
+async function probe(train: typeof rows, test: typeof rows, inputs: number, which: 'x' | 'xCandidate' = 'x'): Promise<{ r2: number[]; rmse: number[] }> {
+  const O = rows[0]![which]!.length;
   const T = TARGETS.length;
   const B = 256;
   const store = new ParamStore({ seed: 1 });
@@ -65,26 +77,33 @@ async function probe(train: typeof rows, test: typeof rows, inputs: number): Pro
     build: (g) => ({ loss: mlp(g.input('x', [B, O]), 'probe', [256, 256, T]).sub(g.input('y', [B, T])).square().mean() }),
   });
   const predictor = await Predictor.create({ store, threads: 1, executionProvider: 'cpu', build: (g) => ({ y: mlp(g.input('x', [1, O]), 'probe', [256, 256, T]) }) });
-  const masked = (x: Float32Array): Float32Array => x.map((v, i) => (i < inputs ? v : 0));
+  // Inputs standardised with the fitting rows' mean and deviation, as the policy's observations are
+  // (policy/normaliser.ts): keypoints move by hundredths while pooled values move by tenths.
+  const mean = new Float64Array(O);
+  const deviation = new Float64Array(O);
+  for (const r of train) for (let i = 0; i < O; i++) mean[i]! += r[which]![i]! / train.length;
+  for (const r of train) for (let i = 0; i < O; i++) deviation[i]! += (r[which]![i]! - mean[i]!) ** 2 / train.length;
+  const scale = Array.from(deviation, (v) => 1 / Math.max(Math.sqrt(v), 1e-3));
+  const masked = (x: Float32Array): Float32Array => x.map((v, i) => (i < inputs ? (v - mean[i]!) * scale[i]! : 0));
   const rng = new Rng(3);
   const xb = new Float32Array(B * O);
   const yb = new Float32Array(B * T);
   for (let s = 0; s < 3000; s++) {
     for (let b = 0; b < B; b++) {
       const r = train[rng.int(train.length)]!;
-      xb.set(masked(r.x), b * O);
+      xb.set(masked(r[which]!), b * O);
       yb.set(r.y, b * T);
     }
     await trainer.run({ x: xb, y: yb });
   }
-  const mean = TARGETS.map((_, k) => test.reduce((a, r) => a + r.y[k]!, 0) / test.length);
+  const targetMean = TARGETS.map((_, k) => test.reduce((a, r) => a + r.y[k]!, 0) / test.length);
   const se = new Array<number>(T).fill(0);
   const variance = new Array<number>(T).fill(0);
   for (const r of test) {
-    const y = (await predictor.run({ x: masked(r.x) })).y!;
+    const y = (await predictor.run({ x: masked(r[which]!) })).y!;
     for (let k = 0; k < T; k++) {
       se[k]! += (y[k]! - r.y[k]!) ** 2;
-      variance[k]! += (r.y[k]! - mean[k]!) ** 2;
+      variance[k]! += (r.y[k]! - targetMean[k]!) ** 2;
     }
   }
   await trainer.dispose();
@@ -98,8 +117,13 @@ const test = rows.filter((r) => r.episode >= episodes - testEpisodes);
 const probes = [];
 for (const trainEpisodes of [20, episodes - testEpisodes]) {
   const train = rows.filter((r) => r.episode < trainEpisodes);
-  for (const [name, inputs] of [['proprioception only (peer)', PROPRIO_SIZE], ['proprioception + frozen GRM-tiny features (the headline observation)', encoder.size]] as const) {
-    const p = await probe(train, test, inputs);
+  const arms: Array<[string, number, 'x' | 'xCandidate']> = [
+    ['proprioception only (peer)', PROPRIO_SIZE, 'x'],
+    ['proprioception + frozen GRM-tiny features (the headline observation)', encoder.size, 'x'],
+  ];
+  if (candidateEncoder) arms.push([`proprioception + frozen features of ${candidate}`, candidateEncoder.size, 'xCandidate']);
+  for (const [name, inputs, which] of arms) {
+    const p = await probe(train, test, inputs, which);
     probes.push({ observation: name, trainEpisodes, ...p });
     console.log(`${String(trainEpisodes).padStart(3)} episodes, ${name}: R2 ${p.r2.join(' ')}; RMSE ${p.rmse.join(' ')}`);
   }
@@ -107,7 +131,7 @@ for (const trainEpisodes of [20, episodes - testEpisodes]) {
 const cpu = cpus();
 const result = {
   task: 'pick-place',
-  note: `MLP probes (256, 256, 3000 Adam steps) from the policy observation to the PRIVILEGED state, scored on ${testEpisodes} held-out episodes; first ${STEPS} control steps of scripted-expert episodes with noise 0.3. RMSE: cm for positions, unitless for the yaw's sin and cos.`,
+  note: `MLP probes (256, 256, 3000 Adam steps; inputs standardised with the fitting rows' mean and deviation) from the policy observation to the PRIVILEGED state, scored on ${testEpisodes} held-out episodes; first ${STEPS} control steps of scripted-expert episodes with noise 0.3. RMSE: cm for positions, unitless for the yaw's sin and cos.`,
   targets: TARGETS,
   observationSize: encoder.size,
   samples: rows.length,
@@ -115,5 +139,5 @@ const result = {
   machine: { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(), loadavg: loadavg().map((l) => Math.round(l * 100) / 100) },
   wallS: (performance.now() - started) / 1000,
 };
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/rl-features.json', `${JSON.stringify(result, null, 1)}\n`);
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(outFile, `${JSON.stringify(result, null, 1)}\n`);

@@ -17,12 +17,15 @@
  *   --updates-per-step n override either; --privileged: PRIVILEGED object state and PRIVILEGED
  *   simulator progress instead, a debugging run written to bench/results/rl-privileged.json / .png;
  *   --privileged-observation: PRIVILEGED object state with the headline reward (the adapted
- *   GRM-tiny), which separates the reward model from the image features: rl-privileged-obs.*)
+ *   GRM-tiny), which separates the reward model from the image features: rl-privileged-obs.*;
+ *   --grm file: another GRM-tiny as the base of the adapted reward and the frozen encoder, written
+ *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --no-normaliser: observations
+ *   unscaled, as before the demo normaliser)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
@@ -47,10 +50,20 @@ function flag(name: string): number | undefined {
 }
 const privileged = process.argv.includes('--privileged');
 const privilegedObservation = privileged || process.argv.includes('--privileged-observation');
-/** Results file stem: rl (headline set-up), rl-privileged-obs or rl-privileged (debugging set-ups, labelled). */
-const stem = privileged ? 'rl-privileged' : privilegedObservation ? 'rl-privileged-obs' : 'rl';
-const variant = privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : '';
-const arms: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
+function textFlag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+/** Base GRM-tiny of the adapted reward and of the frozen encoder (default: the shipped one). */
+const grmFile = textFlag('--grm');
+/** Results file stem: rl (headline set-up), rl-privileged-obs or rl-privileged (debugging set-ups, labelled), rl-grm-<name> with --grm. */
+const stem = privileged ? 'rl-privileged' : `${privilegedObservation ? 'rl-privileged-obs' : 'rl'}${grmFile ? `-grm-${basename(grmFile, '.onnx')}` : ''}`;
+const variant = `${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}`;
+const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
+const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
+  if (!ALL_ARMS.includes(a as ShapingMode)) throw new Error(`--arms: expected a comma-separated subset of ${ALL_ARMS.join(', ')}, got ${JSON.stringify(a)}`);
+  return a as ShapingMode;
+});
 const seeds = Array.from({ length: flag('--seeds') ?? (quick ? 1 : 3) }, (_, i) => i + 1);
 const config = loadConfig(undefined);
 const log = createLogger('bench:rl');
@@ -67,6 +80,7 @@ const base: RlSettings = {
   demoNoise: 0.3,
   bcSteps: 2000,
   criticWarmupSteps: 1000,
+  observationNormaliser: process.argv.includes('--no-normaliser') ? 'none' : 'demos',
   hidden: [256, 256],
   batchSize: 256,
   // One update per control step: each costs about 20 ms with image features (learnerUpdate below), on the core that also renders and scores.
@@ -94,6 +108,7 @@ const base: RlSettings = {
   bounds: { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad, workspaceMin: config.safety.workspaceMin, workspaceMax: config.safety.workspaceMax },
   onViolation: config.safety.onViolation,
   camera: { width: config.cameras.width, height: config.cameras.height },
+  ...(grmFile ? { encoderModel: grmFile } : {}),
   executionProvider: 'cpu',
   // One intra-op thread: the machine's cores are shared, and batch-256 MLP steps gain little from more.
   threads: 1,
@@ -220,7 +235,7 @@ try {
     // One adapted reward model for every run (same demo, same model), as each run would cache it.
     const env = await SimEnvironment.create({ task: base.task, physicsStepS: base.physicsStepS, controlHz: base.controlHz, bounds: base.bounds, cameras: base.camera });
     const t0 = performance.now();
-    base.rewardModel = await adaptedRewardModel(env, findTask(base.task)!, { base: DEFAULT_GRM_TINY, dir: work, seed: 1, steps: base.adapt.steps, pairs: base.adapt.pairs, log });
+    base.rewardModel = await adaptedRewardModel(env, findTask(base.task)!, { base: grmFile ?? DEFAULT_GRM_TINY, dir: work, seed: 1, steps: base.adapt.steps, pairs: base.adapt.pairs, log });
     adaptS = (performance.now() - t0) / 1000;
     await env.close();
   }

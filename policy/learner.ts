@@ -13,7 +13,7 @@ import { allocateBatch, ReplayBuffer, sampleSymmetric, type Batch } from './repl
 import { Rng } from './rng.js';
 import type { CheckpointProblem, CheckpointState } from './run-store.js';
 import { CheckpointStore } from './run-store.js';
-import { SacLearner } from './sac.js';
+import { SacLearner, type ObservationNormaliser } from './sac.js';
 
 export interface LearnerSettings {
   observationSize: number;
@@ -40,6 +40,8 @@ export interface LearnerSettings {
   actorDelaySteps: number;
   executionProvider: ExecutionProviderSetting;
   threads: number;
+  /** Fixed observation standardisation inside the networks (sac.ts); absent: none. */
+  observationNormaliser?: ObservationNormaliser;
 }
 
 export interface Learner {

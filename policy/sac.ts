@@ -48,6 +48,8 @@ export interface SacOptions {
   bcWeight?: number;
   /** Default -actionSize (one nat per action dimension). */
   targetEntropy?: number;
+  /** Fixed per-value standardisation of observations inside every network (default none). */
+  observationNormaliser?: ObservationNormaliser;
   seed: number;
   executionProvider?: ExecutionProviderSetting;
   threads?: number;
@@ -60,6 +62,26 @@ export interface UpdateStats {
   /** Mean log pi(a|s) of the batch (minus the policy's entropy). */
   logProb: number;
   meanQ: number;
+}
+
+/**
+ * obs -> clip((obs - shift) * scale, +-NORMALISED_CLIP), per value. Observations mix metres,
+ * radians, pooled features and keypoints whose spreads differ a hundredfold; without it the
+ * networks hardly see the small-spread values (keypoints move by hundredths). Fixed once (from the
+ * demos, normaliser.ts) so that replayed transitions keep their meaning.
+ */
+export interface ObservationNormaliser {
+  shift: number[];
+  scale: number[];
+}
+const NORMALISED_CLIP = 10;
+
+function normalise(obs: Tensor, normaliser: ObservationNormaliser | undefined): Tensor {
+  if (!normaliser) return obs;
+  const size = obs.shape[1]!;
+  if (normaliser.shift.length !== size || normaliser.scale.length !== size) throw new RangeError(`observation normaliser: expected ${size} values, got ${normaliser.shift.length} and ${normaliser.scale.length}`);
+  const g = obs.graph;
+  return obs.sub(g.constant(normaliser.shift, [1, size])).mul(g.constant(normaliser.scale, [1, size])).maximum(-NORMALISED_CLIP).minimum(NORMALISED_CLIP);
 }
 
 const LOG_STD_MIN = -5;
@@ -88,7 +110,7 @@ export class SacLearner {
   readonly store: ParamStore;
   updates = 0;
   private constructor(
-    readonly options: Required<Omit<SacOptions, 'executionProvider' | 'threads'>> & Pick<SacOptions, 'executionProvider' | 'threads'>,
+    readonly options: Required<Omit<SacOptions, 'executionProvider' | 'threads' | 'observationNormaliser'>> & Pick<SacOptions, 'executionProvider' | 'threads' | 'observationNormaliser'>,
     store: ParamStore,
     private readonly criticTrainer: Trainer,
     private readonly actorTrainer: Trainer,
@@ -105,6 +127,7 @@ export class SacLearner {
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
     const adam = { kind: 'adam' as const, lr: options.learningRate };
+    const observation = (g: Graph, name: string, batch: number): Tensor => normalise(g.input(name, [batch, O]), options.observationNormaliser);
 
     const criticTrainer = await Trainer.create({
       ...runtime,
@@ -114,7 +137,7 @@ export class SacLearner {
       trainable: (n) => n.startsWith('q1.') || n.startsWith('q2.'),
       build: (g) => {
         const [obs, action, reward, nextObs, done, steps, nextNoise, alpha] = [
-          g.input('obs', [B, O]), g.input('action', [B, A]), g.input('reward', [B]), g.input('next_obs', [B, O]),
+          observation(g, 'obs', B), g.input('action', [B, A]), g.input('reward', [B]), observation(g, 'next_obs', B),
           g.input('done', [B]), g.input('steps', [B]), g.input('next_noise', [B, A]), g.input('alpha', []),
         ];
         const next = actorHead(nextObs, hidden, A);
@@ -139,7 +162,7 @@ export class SacLearner {
       optimizer: { ...adam, clipNorm: 10 },
       trainable: (n) => n.startsWith('actor.'),
       build: (g): { loss: Tensor; outputs: Record<string, Tensor> } => {
-        const [obs, noise, alpha] = [g.input('obs', [B, O]), g.input('noise', [B, A]), g.input('alpha', [])];
+        const [obs, noise, alpha] = [observation(g, 'obs', B), g.input('noise', [B, A]), g.input('alpha', [])];
         const head = actorHead(obs, hidden, A);
         const pi = squashedGaussian(head.mean, head.logStd, noise);
         const sacLoss = actorLoss(pi.logProb, critic(obs, pi.action, 'q1', hidden), critic(obs, pi.action, 'q2', hidden), alpha);
@@ -171,7 +194,7 @@ export class SacLearner {
       optimizer: adam,
       trainable: (n) => n.startsWith('actor.'),
       build: (g) => {
-        const [obs, action] = [g.input('obs', [B, O]), g.input('action', [B, A])];
+        const [obs, action] = [observation(g, 'obs', B), g.input('action', [B, A])];
         const head = actorHead(obs, hidden, A);
         const clipped = action.maximum(-0.97).minimum(0.97);
         const preTanh = clipped.add(1).div(clipped.neg().add(1)).log().mul(0.5);
@@ -185,7 +208,7 @@ export class SacLearner {
       name: 'acting',
       store,
       build: (g: Graph) => {
-        const [obs, noise] = [g.input('obs', [1, O]), g.input('noise', [1, A])];
+        const [obs, noise] = [observation(g, 'obs', 1), g.input('noise', [1, A])];
         const head = actorHead(obs, hidden, A);
         return { sample: squashedGaussian(head.mean, head.logStd, noise).action, mode: head.mean.tanh() };
       },

@@ -25,6 +25,7 @@ import { featureObservations, grmTinyFrozenEncoder, privilegedObservations } fro
 import { adaptedRewardModel } from './adapted-reward.js';
 import type { EpisodeRecord, EvalRecord, LogRecord } from './records.js';
 import { toRecord } from './records.js';
+import { demoNormaliser } from './normaliser.js';
 import { Rng } from './rng.js';
 import { RecordLog } from './run-store.js';
 import { privilegedProgressScorer, ProgressQueue, type RewardScorer } from './scorer.js';
@@ -58,6 +59,11 @@ export interface RlSettings {
   bcSteps: number;
   /** Critic-only updates on the demos after cloning (learner.ts). */
   criticWarmupSteps: number;
+  /**
+   * Standardise observations inside the networks with the demos' mean and deviation per value
+   * (normaliser.ts), or not (run.json files older than this setting lack it: none).
+   */
+  observationNormaliser?: 'demos' | 'none';
   hidden: number[];
   batchSize: number;
   /** Learner updates per environment step (update-to-data ratio). */
@@ -218,8 +224,6 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
     executionProvider: s.executionProvider, threads: s.threads,
   };
-  const local = options.remote ? undefined : await LocalLearner.create(learnerSettings, runDir, log);
-  const learner: Learner = local ?? (await options.remote!(learnerSettings));
   const episodeLog = new RecordLog<LogRecord>(join(runDir, 'episodes.log'));
 
   const { records, truncatedTail } = episodeLog.read();
@@ -227,9 +231,6 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const demoRecords = records.filter((r): r is EpisodeRecord => r.kind === 'demo');
   const episodeRecords = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
   const curve: CurvePoint[] = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, success: r.success, episodes: r.episodes }));
-  // Both buffers are rebuilt from the log (a remote learner ignores records it already holds).
-  for (const r of [...demoRecords, ...episodeRecords]) await learner.addRecord(r);
-
   let demoAttempts = 0;
   let resumed: RlResult['resumed'] = null;
   if (episodeRecords.length === 0 && demoRecords.length < settings.demos) {
@@ -244,11 +245,20 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       const record: EpisodeRecord = { ...toRecord('demo', demoRecords.length, scored, settings.trapThreshold), attempt: j };
       episodeLog.append(record);
       demoRecords.push(record);
-      await learner.addRecord(record);
     }
     if (demoRecords.length < settings.demos) log.warn(`demos: only ${demoRecords.length} of ${settings.demos} wanted succeeded in ${demoAttempts} expert attempts (episodes of ${env.maxSteps} steps)`);
     log.info(`demos: ${demoRecords.length} successful; ${demoAttempts} expert attempts in this session (noise ${settings.demoNoise})`);
   }
+  // The learner's observation standardisation is a function of the logged demos, so a resumed run
+  // (or a restarted learner process) gets the same one.
+  if ((settings.observationNormaliser ?? 'none') === 'demos') {
+    if (demoRecords.length === 0) log.warn('observation normaliser: no demos to compute it from; observations go to the networks unscaled');
+    else learnerSettings.observationNormaliser = demoNormaliser(demoRecords);
+  }
+  const local = options.remote ? undefined : await LocalLearner.create(learnerSettings, runDir, log);
+  const learner: Learner = local ?? (await options.remote!(learnerSettings));
+  // Both buffers are rebuilt from the log (a remote learner ignores records it already holds).
+  for (const r of [...demoRecords, ...episodeRecords]) await learner.addRecord(r);
   const restored = local ? local.restore() : { restored: true, checkpoint: null, checkpointEpisodes: 0, problems: [] };
   if (local && restored.restored) log.info(`resumed from ${restored.checkpoint}: ${local.sac.updates} updates; ${episodeRecords.length} episodes in the log`);
   if (!local) {

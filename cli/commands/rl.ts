@@ -32,6 +32,7 @@ interface RlOptions {
   evalEpisodes?: string;
   finalEvalEpisodes?: string;
   criticWarmupSteps?: string;
+  observationNormaliser?: string;
   bcWeight?: string;
   nStep?: string;
   actorDelay?: string;
@@ -100,6 +101,7 @@ export function registerRl(program: Command): void {
     .option('--n-step <n>', 'control steps per replayed transition (n-step returns)', '5')
     .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
     .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
+    .option('--observation-normaliser <kind>', 'demos (standardise each observation value with the demos\' mean and deviation inside the networks) | none', 'demos')
     .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md)');
   withCommonOptions(command).action(
     action('rl', async (context, options: RlOptions) => {
@@ -119,6 +121,7 @@ export function registerRl(program: Command): void {
         demoNoise: 0.3,
         bcSteps: integer('--bc-steps', options.bcSteps, 0)!,
         criticWarmupSteps: integer('--critic-warmup-steps', options.criticWarmupSteps, 0)!,
+        observationNormaliser: oneOf('--observation-normaliser', options.observationNormaliser, ['demos', 'none'] as const)!,
         hidden,
         batchSize: integer('--batch-size', options.batchSize, 2) ?? c.policy.batchSize,
         updatesPerStep: integer('--updates-per-step', options.updatesPerStep, 0, 64) ?? c.policy.updatesPerStep,
