@@ -99,19 +99,26 @@ describe('dopamine adapt and score', () => {
 });
 
 describe('dopamine grm pretrain (shortened)', () => {
-  it('pretrains on a few simulator episodes and writes a contract model', () => {
+  it('pretrains on a few simulator episodes (with the location target) and writes a contract model', () => {
     const out = join(root, 'pretrained.onnx');
     const run = runCli(
-      ['grm', 'pretrain', '--out', out, '--tasks', 'push-cube', '--episodes-per-task', '2', '--validation-per-task', '1', '--steps', '4', '--batch', '4', '--pairs', '20', '--json'],
+      ['grm', 'pretrain', '--out', out, '--tasks', 'push-cube', '--episodes-per-task', '2', '--validation-per-task', '1', '--steps', '4', '--batch', '4', '--pairs', '20', '--location-weight', '1', '--json'],
       { timeoutMs: 240_000 },
     );
     expect(run.code, run.stderr).toBe(0);
-    const report = JSON.parse(run.stdout) as { episodes: { train: number; validation: number }; steps: number; heldOut: string[]; validation: { voc: { fused: number } } };
+    const report = JSON.parse(run.stdout) as { episodes: { train: number; validation: number }; steps: number; heldOut: string[]; validation: { voc: { fused: number } }; locationRmseCm: { first: number; last: number }; parameters: number };
     expect(report.episodes.train).toBe(2);
     expect(report.episodes.validation).toBe(1);
     expect(report.heldOut).toEqual(['pick-place']);
     expect(Number.isFinite(report.validation.voc.fused)).toBe(true);
+    // the location head trained on the simulator's key-body positions, and is not part of the model
+    expect(report.locationRmseCm.first).toBeGreaterThan(0);
+    expect(Number.isFinite(report.locationRmseCm.last)).toBe(true);
+    expect(report.parameters).toBe(127_356);
     expect(existsSync(out)).toBe(true);
+    const weight = runCli(['grm', 'pretrain', '--location-weight', '-1', '--out', out]);
+    expect(weight.code).toBe(2);
+    expect(weight.stderr).toMatch(/--location-weight: expected a number in \[0, 1000\], got "-1"/);
     const bad = runCli(['grm', 'pretrain', '--tasks', 'fly', '--out', out]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--tasks: expected task names among/);
