@@ -50,7 +50,9 @@ const env = await SimEnvironment.create({
   cameras: { width: config.cameras.width, height: config.cameras.height },
 });
 const encoder = featureObservations(await grmTinyFrozenEncoder(DEFAULT_GRM_TINY, { views: 3, executionProvider: 'cpu', threads: 1 }));
-const candidateEncoder = candidate ? featureObservations(await grmTinyFrozenEncoder(candidate, { views: 3, executionProvider: 'cpu', threads: 1 })) : undefined;
+/** --sharpness k: the candidate is the shipped encoder with keypoint sharpness k (model.ts spatialSoftmax). */
+const sharpness = flag('--sharpness', 1);
+const candidateEncoder = candidate || sharpness !== 1 ? featureObservations(await grmTinyFrozenEncoder(candidate ?? DEFAULT_GRM_TINY, { views: 3, executionProvider: 'cpu', threads: 1, keypointSharpness: sharpness })) : undefined;
 /** x: the shipped encoder's observation; xCandidate: the candidate's. */
 const rows: { x: Float32Array; xCandidate?: Float32Array; y: Float32Array; episode: number }[] = [];
 for (let e = 0; e < episodes; e++) {
@@ -121,7 +123,7 @@ for (const trainEpisodes of [20, episodes - testEpisodes]) {
     ['proprioception only (peer)', PROPRIO_SIZE, 'x'],
     ['proprioception + frozen GRM-tiny features (the headline observation)', encoder.size, 'x'],
   ];
-  if (candidateEncoder) arms.push([`proprioception + frozen features of ${candidate}`, candidateEncoder.size, 'xCandidate']);
+  if (candidateEncoder) arms.push([`proprioception + frozen features of ${candidate ?? DEFAULT_GRM_TINY}${sharpness !== 1 ? ` with keypoint sharpness ${sharpness}` : ''}`, candidateEncoder.size, 'xCandidate']);
   for (const [name, inputs, which] of arms) {
     const p = await probe(train, test, inputs, which);
     probes.push({ observation: name, trainEpisodes, ...p });

@@ -81,7 +81,8 @@ export async function randomFrozenEncoder(options: { width: number; height: numb
  * the reward model's own attention-pooled vector, and spatial-softmax keypoints of the
  * normalised token map. Images are resized to the model's input size as the reward model does.
  */
-export async function grmTinyFrozenEncoder(file: string, options: { views: number; executionProvider?: ExecutionProviderSetting; threads?: number }): Promise<FrozenImageEncoder> {
+export async function grmTinyFrozenEncoder(file: string, options: { views: number; executionProvider?: ExecutionProviderSetting; threads?: number; keypointSharpness?: number }): Promise<FrozenImageEncoder> {
+  const sharpness = options.keypointSharpness ?? 1;
   const { store, config } = loadGrmTiny(file);
   const c: GrmTinyConfig = config;
   const predictor = await Predictor.create({
@@ -89,7 +90,7 @@ export async function grmTinyFrozenEncoder(file: string, options: { views: numbe
     executionProvider: options.executionProvider,
     threads: options.threads,
     name: 'grm-tiny frozen encoder',
-    build: (g) => ({ features: imageFeatures(encodeImageTokens(g.input('images', [options.views, 3, c.height, c.width]), c), c) }),
+    build: (g) => ({ features: imageFeatures(encodeImageTokens(g.input('images', [options.views, 3, c.height, c.width]), c), c, sharpness) }),
   });
   const preprocessor = new Preprocessor({ width: c.width, height: c.height });
   const images = new Float32Array(options.views * preprocessor.imageFloats);

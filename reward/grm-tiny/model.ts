@@ -79,15 +79,17 @@ function poolTokens(tokens: Tensor, config: GrmTinyConfig): Tensor {
 /**
  * Spatial softmax over a token map [M, rows * cols, dim]: per channel, a softmax over the grid
  * positions and the expected (x, y) in [-1, 1] under it -> [M, 2 * dim]. A keypoint per channel:
- * where in the image that channel responds most (pooled vectors lose the where).
+ * where in the image that channel responds most (pooled vectors lose the where). `sharpness`
+ * multiplies the tokens before the softmax: above 1 the keypoint follows the strongest response
+ * more closely, instead of drifting to the image centre.
  */
-export function spatialSoftmax(tokens: Tensor, config: GrmTinyConfig): Tensor {
+export function spatialSoftmax(tokens: Tensor, config: GrmTinyConfig, sharpness = 1): Tensor {
   const [m, n, dim] = tokens.shape as [number, number, number];
   const rows = config.height / config.patch;
   const cols = config.width / config.patch;
   const grid: number[] = [];
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) grid.push(cols > 1 ? (2 * c) / (cols - 1) - 1 : 0, rows > 1 ? (2 * r) / (rows - 1) - 1 : 0);
-  const weights = tokens.softmax(1); // [m, n, dim]
+  const weights = (sharpness === 1 ? tokens : tokens.mul(sharpness)).softmax(1); // [m, n, dim]
   const xy = weights.mT().matmul(tokens.graph.constant(grid, [n, 2])); // [m, dim, 2]
   return xy.reshape([m, 2 * dim]);
 }
@@ -96,8 +98,8 @@ export function spatialSoftmax(tokens: Tensor, config: GrmTinyConfig): Tensor {
  * What a policy reads from the frozen encoder per image (policy/observation.ts): the reward
  * model's attention-pooled vector and the token map's spatial-softmax keypoints, [M, 3 * dim].
  */
-export function imageFeatures(tokens: Tensor, config: GrmTinyConfig): Tensor {
-  return concat([poolTokens(tokens, config), spatialSoftmax(tokens, config)], 1);
+export function imageFeatures(tokens: Tensor, config: GrmTinyConfig, keypointSharpness = 1): Tensor {
+  return concat([poolTokens(tokens, config), spatialSoftmax(tokens, config, keypointSharpness)], 1);
 }
 
 /** Values of the location target per image: two key bodies' positions relative to the hand (x, y, z each). */
