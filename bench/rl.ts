@@ -19,8 +19,8 @@
  *   --privileged-observation: PRIVILEGED object state with the headline reward (the adapted
  *   GRM-tiny), which separates the reward model from the image features: rl-privileged-obs.*;
  *   --grm file: another GRM-tiny as the base of the adapted reward and the frozen encoder, written
- *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --no-normaliser: observations
- *   unscaled, as before the demo normaliser)
+ *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --normaliser: observations
+ *   standardised with the demos' statistics, policy/normaliser.ts)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -80,7 +80,7 @@ const base: RlSettings = {
   demoNoise: 0.3,
   bcSteps: 2000,
   criticWarmupSteps: 1000,
-  observationNormaliser: process.argv.includes('--no-normaliser') ? 'none' : 'demos',
+  observationNormaliser: process.argv.includes('--normaliser') ? 'demos' : 'none',
   hidden: [256, 256],
   batchSize: 256,
   // One update per control step: each costs about 20 ms with image features (learnerUpdate below), on the core that also renders and scores.

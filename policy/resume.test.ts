@@ -18,7 +18,7 @@ writeFileSync(config, 'engine:\n  executionProvider: cpu\n');
 const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
 
 const ROLLOUTS = 6;
-const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--demos', '2', '--hidden', '16,16', '--batch-size', '16', '--updates-per-step', '1', '--eval-every', '3', '--eval-episodes', '1', '--max-steps', '60', '--bc-steps', '10', '--critic-warmup-steps', '10', '--final-eval-episodes', '1'];
+const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--demos', '2', '--hidden', '16,16', '--batch-size', '16', '--updates-per-step', '1', '--eval-every', '3', '--eval-episodes', '1', '--max-steps', '60', '--bc-steps', '10', '--critic-warmup-steps', '10', '--final-eval-episodes', '1', '--observation-normaliser', 'demos'];
 
 /** Complete lines of the log (a torn last line, if any, is not a completed record). */
 function completeLines(path: string): string[] {

@@ -61,7 +61,7 @@ export interface RlSettings {
   criticWarmupSteps: number;
   /**
    * Standardise observations inside the networks with the demos' mean and deviation per value
-   * (normaliser.ts), or not (run.json files older than this setting lack it: none).
+   * (normaliser.ts), or not (the default; run.json files older than this setting lack it: none).
    */
   observationNormaliser?: 'demos' | 'none';
   hidden: number[];

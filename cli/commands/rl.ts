@@ -101,7 +101,7 @@ export function registerRl(program: Command): void {
     .option('--n-step <n>', 'control steps per replayed transition (n-step returns)', '5')
     .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
     .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
-    .option('--observation-normaliser <kind>', 'demos (standardise each observation value with the demos\' mean and deviation inside the networks) | none', 'demos')
+    .option('--observation-normaliser <kind>', 'none | demos (standardise each observation value with the demos\' mean and deviation inside the networks; measured worse, see README)', 'none')
     .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md)');
   withCommonOptions(command).action(
     action('rl', async (context, options: RlOptions) => {
