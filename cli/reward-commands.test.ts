@@ -119,6 +119,9 @@ describe('dopamine grm pretrain (shortened)', () => {
     const weight = runCli(['grm', 'pretrain', '--location-weight', '-1', '--out', out]);
     expect(weight.code).toBe(2);
     expect(weight.stderr).toMatch(/--location-weight: expected a number in \[0, 1000\], got "-1"/);
+    const patch = runCli(['grm', 'pretrain', '--patch', '5', '--out', out]);
+    expect(patch.code).toBe(2);
+    expect(patch.stderr).toMatch(/--patch: expected 4, 8 or 16/);
     const bad = runCli(['grm', 'pretrain', '--tasks', 'fly', '--out', out]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--tasks: expected task names among/);

@@ -6,8 +6,15 @@ import { SIM_TASKS } from '../../robot/sim/tasks.js';
 import { evaluateHeldOut } from '../../reward/grm-tiny/evaluate.js';
 import { pretrainGrmTiny } from '../../reward/grm-tiny/pretrain.js';
 import { DEFAULT_GRM_TINY } from '../../reward/grm-tiny/paths.js';
+import { GRM_TINY_CONFIG } from '../../reward/grm-tiny/model.js';
 import { action, withCommonOptions } from '../command.js';
 import { parseIntegerFlag } from '../episode-options.js';
+
+function patchFlag(value: string | undefined): number {
+  if (value === undefined) return GRM_TINY_CONFIG.patch;
+  if (!['4', '8', '16'].includes(value.trim())) throw new InputError('--patch', `expected 4, 8 or 16 (a divisor of the 64x48 input), got ${describeValue(value)}`);
+  return Number(value);
+}
 
 function parseNumberFlag(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -30,6 +37,7 @@ interface PretrainFlags {
   pairs?: string;
   tasks?: string;
   locationWeight?: string;
+  patch?: string;
 }
 
 interface EvalFlags {
@@ -57,6 +65,7 @@ export function registerGrm(program: Command): void {
     .option('--sample-factor <k>', 'simulator frames per label sample point (default 2: 5 points per second at 10 Hz)')
     .option('--pairs <n>', 'pairs sampled per episode (default 200)')
     .option('--tasks <names>', 'comma-separated training tasks (default: every task not marked held-out)')
+    .option('--patch <px>', 'image patch size of the encoder: 4, 8 (default) or 16')
     .option('--location-weight <w>', 'weight of the auxiliary loss that makes the encoder locate the task\'s objects relative to the hand (default 0: none)');
   withCommonOptions(pretrain).action(
     action('grm', async (context, flags: PretrainFlags) => {
@@ -78,6 +87,7 @@ export function registerGrm(program: Command): void {
         sampleFactor: parseIntegerFlag('--sample-factor', flags.sampleFactor, 2, 1, 1000),
         pairsPerEpisode: parseIntegerFlag('--pairs', flags.pairs, 200, 3, 100_000),
         locationWeight: parseNumberFlag('--location-weight', flags.locationWeight, 0, 0, 1000),
+        model: { ...GRM_TINY_CONFIG, patch: patchFlag(flags.patch) },
         threads: context.config.engine.threads,
         ...(tasks ? { tasks } : {}),
         logger: context.log,
