@@ -66,9 +66,10 @@ export interface UpdateStats {
 
 /**
  * obs -> clip((obs - shift) * scale, +-NORMALISED_CLIP), per value. Observations mix metres,
- * radians, pooled features and keypoints whose spreads differ a hundredfold; without it the
- * networks hardly see the small-spread values (keypoints move by hundredths). Fixed once (from the
- * demos, normaliser.ts) so that replayed transitions keep their meaning.
+ * radians, pooled features and keypoints whose spreads differ a hundredfold, and a value that
+ * moves by hundredths barely moves an unscaled network (normaliser.test.ts). Fixed once (from the
+ * demos, normaliser.ts) so that replayed transitions keep their meaning. On pick-place it did not
+ * pay (README, Benchmarks), so runs leave it off unless asked.
  */
 export interface ObservationNormaliser {
   shift: number[];
