@@ -1,4 +1,10 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeFileAtomic } from '../engine/files.js';
+import { createGrmTinyStore, exportGrmTiny } from '../reward/grm-tiny/io.js';
+import { GRM_TINY_CONFIG } from '../reward/grm-tiny/model.js';
 import { loadConfig } from '../config/load.js';
 import { SimRobot } from '../robot/sim/robot.js';
 import { PRIVILEGED_STATE_SIZE, RobotEnvironment, SimEnvironment, actionToVector, vectorToAction } from './environment.js';
@@ -45,6 +51,36 @@ describe('policy observations', () => {
       expect(keypoints.every((x) => x >= -1 && x <= 1)).toBe(true);
     }
     await expect(frozen.encode([])).rejects.toThrow(/expected 3 camera views, got 0/);
+    await env.close();
+  });
+
+  it('keypoint sharpness changes only the keypoints, pulling them off the image centre; a 4x4-patch GRM-tiny file reads out the same way', async () => {
+    const env = await SimEnvironment.create({ task: 'pick-place', physicsStepS: 0.002, controlHz: 10, bounds, cameras: { width: 128, height: 96 } });
+    const frames = (await env.reset(1)).observation.frames;
+    const plain = await grmTinyFrozenEncoder(DEFAULT_GRM_TINY, { views: 3, executionProvider: 'cpu', threads: 1 });
+    const sharp = await grmTinyFrozenEncoder(DEFAULT_GRM_TINY, { views: 3, executionProvider: 'cpu', threads: 1, keypointSharpness: 5 });
+    const a = await plain.encode(frames);
+    const b = await sharp.encode(frames);
+    const dim = plain.featureSize / 3;
+    let spreadPlain = 0;
+    let spreadSharp = 0;
+    for (let v = 0; v < 3; v++) {
+      const base = v * plain.featureSize;
+      expect([...b.slice(base, base + dim)]).toEqual([...a.slice(base, base + dim)]); // pooled vector untouched
+      for (let i = base + dim; i < base + plain.featureSize; i++) {
+        spreadPlain += Math.abs(a[i]!);
+        spreadSharp += Math.abs(b[i]!);
+      }
+    }
+    expect(spreadSharp).toBeGreaterThan(1.2 * spreadPlain);
+
+    const file = join(mkdtempSync(join(tmpdir(), 'patch4-')), 'p4.onnx');
+    const config = { ...GRM_TINY_CONFIG, patch: 4 };
+    writeFileAtomic(file, exportGrmTiny(createGrmTinyStore(config, 1), config, 3));
+    const small = await grmTinyFrozenEncoder(file, { views: 3, executionProvider: 'cpu', threads: 1 });
+    expect(small.featureSize).toBe(plain.featureSize);
+    const c = await small.encode(frames);
+    expect(c.every((x) => Number.isFinite(x))).toBe(true);
     await env.close();
   });
 
