@@ -37,6 +37,7 @@ import { allocateBatch, ReplayBuffer } from '../policy/replay.js';
 import { Rng } from '../policy/rng.js';
 import { SacLearner } from '../policy/sac.js';
 import type { RlResult, RlSettings } from '../policy/train.js';
+import { benchRlSettings } from './rl-settings.js';
 import { train } from '../policy/train.js';
 import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import type { ShapingMode } from '../reward/shaping.js';
@@ -69,49 +70,23 @@ const config = loadConfig(undefined);
 const log = createLogger('bench:rl');
 
 const base: RlSettings = {
-  task: 'pick-place',
+  ...benchRlSettings(config),
   reward: privileged ? 'privileged' : 'model',
-  adapt: { steps: config.reward.adapt.steps, pairs: config.reward.adapt.pairs },
-  shaping: 'pbrs',
-  seed: 1,
   rollouts: flag('--rollouts') ?? (quick ? 30 : 150),
   observation: privilegedObservation ? 'privileged' : 'features',
   demos: flag('--demos') ?? 20,
-  demoNoise: 0.3,
-  bcSteps: 2000,
-  criticWarmupSteps: 1000,
   observationNormaliser: process.argv.includes('--normaliser') ? 'demos' : 'none',
-  hidden: [256, 256],
-  batchSize: 256,
   // One update per control step: each costs about 20 ms with image features (learnerUpdate below), on the core that also renders and scores.
   updatesPerStep: flag('--updates-per-step') ?? 1,
-  learningRate: config.policy.learningRate,
-  gamma: config.reward.shaping.gamma,
-  tau: 0.005,
-  initialAlpha: 0.01,
-  rewardScale: 10,
   bcWeight: flag('--bc-weight') ?? 4,
   nStep: flag('--n-step') ?? 5,
   actorDelaySteps: flag('--actor-delay') ?? 1000,
-  bufferCapacity: 200_000,
   evalEvery: flag('--eval-every') ?? 25,
   evalEpisodes: flag('--eval-episodes') ?? 10,
   finalEvalEpisodes: flag('--final-eval-episodes') ?? 50,
-  success: 'env',
-  successDelta: config.reward.shaping.successDelta,
-  terminalPotential: config.reward.shaping.terminalPotential,
   successPotential: flag('--success-potential') ?? config.reward.shaping.successPotential,
-  trapThreshold: 0.8,
   maxSteps: flag('--max-steps') ?? 100,
-  controlHz: config.robot.controlHz,
-  physicsStepS: config.robot.sim.physicsStepS,
-  bounds: { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad, workspaceMin: config.safety.workspaceMin, workspaceMax: config.safety.workspaceMax },
-  onViolation: config.safety.onViolation,
-  camera: { width: config.cameras.width, height: config.cameras.height },
   ...(grmFile ? { encoderModel: grmFile } : {}),
-  executionProvider: 'cpu',
-  // One intra-op thread: the machine's cores are shared, and batch-256 MLP steps gain little from more.
-  threads: 1,
 };
 
 /** Mean time of one SAC update (critics + actor + temperature + Polyak) at batch 256, observation as in the runs. */

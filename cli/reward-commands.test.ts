@@ -125,6 +125,23 @@ describe('dopamine grm pretrain (shortened)', () => {
     const bad = runCli(['grm', 'pretrain', '--tasks', 'fly', '--out', out]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--tasks: expected task names among/);
+    const target = runCli(['grm', 'pretrain', '--location-weight', '1', '--location-target', 'world', '--out', out]);
+    expect(target.code).toBe(2);
+    expect(target.stderr).toMatch(/--location-target: expected hand or image, got "world"/);
+  }, 300_000);
+
+  it('with --location-target image, the head learns where the objects appear in each view, reported in the image frame', () => {
+    const out = join(root, 'pretrained-image.onnx');
+    const run = runCli(
+      ['grm', 'pretrain', '--out', out, '--tasks', 'push-cube', '--episodes-per-task', '1', '--validation-per-task', '1', '--steps', '3', '--batch', '4', '--pairs', '20', '--location-weight', '1', '--location-target', 'image', '--json'],
+      { timeoutMs: 240_000 },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { locationTarget: string; locationRmseImage?: { first: number; last: number }; locationRmseCm?: unknown; parameters: number };
+    expect(report.locationTarget).toBe('image');
+    expect(report.locationRmseImage!.first).toBeGreaterThan(0);
+    expect(report.locationRmseCm).toBeUndefined();
+    expect(report.parameters).toBe(127_356);
   }, 300_000);
 });
 

@@ -15,6 +15,7 @@ import { RayCastRenderer } from '../robot/sim/render.js';
 import { SIM_CAMERAS } from '../robot/sim/scene.js';
 import { findTask, taskNames } from '../robot/sim/tasks.js';
 import { SimWorld } from '../robot/sim/world.js';
+import { Rng } from './rng.js';
 
 /** What the loop gets after a reset or a step. */
 export interface EnvObservation {
@@ -170,18 +171,26 @@ export interface SimEnvironmentOptions {
   cameras?: { width: number; height: number };
   /** Override of the task's time limit, in control steps (short test runs). */
   maxSteps?: number;
+  /**
+   * PRIVILEGED debugging: the first key body's (the object the hand moves) horizontal position in
+   * the privileged state is off by one offset per episode, N(0, error^2) metres per axis: a
+   * detector with that error. Measures how precisely an image encoder must locate the object.
+   */
+  privilegedErrorM?: number;
 }
 
 export class SimEnvironment implements RlEnvironment {
   readonly task: string;
   readonly maxSteps: number;
   private startPoses: Record<string, Vec3> = {};
+  /** This episode's error of the privileged object position, decimetres (the state's unit). */
+  private privilegedOffsetDm: [number, number] = [0, 0];
   private readonly cameraIds: { role: CameraRole; camera: string; id: number }[];
 
   private constructor(
     readonly world: SimWorld,
     private readonly renderer: RayCastRenderer | undefined,
-    options: SimEnvironmentOptions,
+    private readonly options: SimEnvironmentOptions,
   ) {
     this.task = options.task;
     this.maxSteps = options.maxSteps ?? stepLimit(world);
@@ -205,6 +214,11 @@ export class SimEnvironment implements RlEnvironment {
     this.world.reset(seed);
     const spec = privilegedTasks[this.task];
     this.startPoses = Object.fromEntries((spec?.bodies ?? []).map((b) => [b, this.world.bodyPosition(b)]));
+    const error = this.options.privilegedErrorM ?? 0;
+    if (error > 0) {
+      const rng = new Rng(seed);
+      this.privilegedOffsetDm = [10 * error * rng.normal(), 10 * error * rng.normal()];
+    }
     return this.observe();
   }
 
@@ -243,6 +257,8 @@ export class SimEnvironment implements RlEnvironment {
     const spec = privilegedTasks[this.task];
     if (!spec) return { observation };
     const state = Float32Array.from(spec.state(w));
+    state[0] = state[0]! + this.privilegedOffsetDm[0];
+    state[1] = state[1]! + this.privilegedOffsetDm[1];
     return { observation, privileged: { state, progress: spec.progress(w, this.startPoses) } };
   }
 }

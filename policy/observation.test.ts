@@ -15,6 +15,32 @@ import { featureObservations, framesToTensor, grmTinyFrozenEncoder, privilegedOb
 const bounds = { maxStepM: 0.03, maxYawStepRad: 0.1, workspaceMin: [0.25, -0.3, 0.02] as [number, number, number], workspaceMax: [0.75, 0.3, 0.45] as [number, number, number] };
 
 describe('policy observations', () => {
+  it('PRIVILEGED object positions with a per-episode error: one fixed offset per episode, on the moved object only, of about the asked size', async () => {
+    const exact = await SimEnvironment.create({ task: 'pick-place', physicsStepS: 0.002, controlHz: 10, bounds });
+    const erring = await SimEnvironment.create({ task: 'pick-place', physicsStepS: 0.002, controlHz: 10, bounds, privilegedErrorM: 0.02 });
+    const offsets: number[] = [];
+    const step = { dx: 0.01, dy: -0.01, dz: -0.01, dyaw: 0.05, gripper: 0 };
+    for (let seed = 1; seed <= 40; seed++) {
+      const [a, b] = [(await exact.reset(seed)).privileged!, (await erring.reset(seed)).privileged!];
+      expect(b.progress).toBe(a.progress);
+      expect([...b.state.slice(2)]).toEqual([...a.state.slice(2)]); // height, the bin, the yaw: exact
+      const offset = [b.state[0]! - a.state[0]!, b.state[1]! - a.state[1]!];
+      const [a1, b1] = [(await exact.act(step)).next.privileged!, (await erring.act(step)).next.privileged!];
+      expect(b1.state[0]! - a1.state[0]!).toBeCloseTo(offset[0]!, 4); // the same offset all episode
+      expect(b1.state[1]! - a1.state[1]!).toBeCloseTo(offset[1]!, 4);
+      offsets.push(...offset);
+    }
+    // decimetres: 2 cm is 0.2; 80 draws of N(0, 0.2^2) have a root mean square within [0.15, 0.25]
+    const rms = Math.sqrt(offsets.reduce((s, v) => s + v * v, 0) / offsets.length);
+    expect(rms).toBeGreaterThan(0.15);
+    expect(rms).toBeLessThan(0.25);
+    const again = (await erring.reset(40)).privileged!.state[0]! - (await exact.reset(40)).privileged!.state[0]!;
+    expect(again).toBeCloseTo(offsets[78]!, 5); // the same seed, the same error
+    expect(privilegedObservations(8, 2).label).toMatch(/PRIVILEGED object positions with a per-episode error of 2 cm/);
+    await exact.close();
+    await erring.close();
+  });
+
   it('proprioception + frozen image features of the three rendered views; they change when the scene does', async () => {
     const env = await SimEnvironment.create({ task: 'pick-place', physicsStepS: 0.002, controlHz: 10, bounds, cameras: { width: 64, height: 48 } });
     const encoder = featureObservations(await randomFrozenEncoder({ width: 64, height: 48, views: 3, seed: 7, executionProvider: 'cpu' }));

@@ -130,10 +130,11 @@ export function featureObservations(encoder: FrozenImageEncoder): ObservationEnc
   };
 }
 
-export function privilegedObservations(stateSize: number): ObservationEncoder {
+/** `errorCm`: the environment's per-episode error of the moved object's position, named in the label. */
+export function privilegedObservations(stateSize: number, errorCm = 0): ObservationEncoder {
   return {
     mode: 'privileged',
-    label: 'proprioception + PRIVILEGED object positions (debugging only)',
+    label: `proprioception + PRIVILEGED object positions${errorCm > 0 ? ` with a per-episode error of ${errorCm} cm (sd per horizontal axis) on the moved object` : ''} (debugging only)`,
     size: PROPRIO_SIZE + stateSize,
     async encode(input) {
       if (!input.privileged) throw new Error('privileged observations requested but the environment gives no privileged state');

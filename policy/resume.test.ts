@@ -66,5 +66,11 @@ describe('rl: bad input', () => {
     const resume = runCli(['rl', '--config', config, '--resume', '--run-dir', join(dir, 'nothing-here')]);
     expect(resume.code).toBe(2);
     expect(resume.stderr).toMatch(/--resume: expected a run folder with run.json/);
+    const error = runCli(['rl', '--config', config, '--privileged-error', '2', '--run-dir', join(dir, 'y')]);
+    expect(error.code).toBe(2);
+    expect(error.stderr).toMatch(/--privileged-error: expected --observation privileged/);
+    const negative = runCli(['rl', '--config', config, '--observation', 'privileged', '--privileged-error', '-1', '--run-dir', join(dir, 'z')]);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toMatch(/--privileged-error: expected a number >= 0, got "-1"/);
   });
 });

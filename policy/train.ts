@@ -93,6 +93,11 @@ export interface RlSettings {
   successPotential?: number;
   /** Progress counted as "near the goal" in the semantic-trap figures. */
   trapThreshold: number;
+  /**
+   * PRIVILEGED debugging, with observation privileged only: per-episode error (standard deviation,
+   * cm per horizontal axis) of the moved object's position in the state (environment.ts).
+   */
+  privilegedErrorCm?: number;
   /** Control steps per episode; default the task's time limit. */
   maxSteps?: number;
   controlHz: number;
@@ -179,10 +184,14 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     writeFileAtomic(runFile, Buffer.from(JSON.stringify(settings, null, 1)));
   }
   if (settings.demos > 20) throw new InputError('--demos', `expected at most 20 demos, got ${settings.demos}`);
+  if (settings.privilegedErrorCm && settings.observation !== 'privileged') {
+    throw new InputError('--privileged-error', `expected --observation privileged (the error is put on the privileged object position), got --observation ${settings.observation}`);
+  }
 
   const sim = await SimEnvironment.create({
     task: settings.task, physicsStepS: settings.physicsStepS, controlHz: settings.controlHz, bounds: settings.bounds,
     cameras: settings.observation === 'features' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
+    ...(settings.privilegedErrorCm ? { privilegedErrorM: settings.privilegedErrorCm / 100 } : {}),
   });
   // Every demo, rollout and evaluation action passes the same safety layer as on a lab arm.
   // The run's caps and box; the watchdogs keep the configuration's defaults (they never fire here: nothing arms them).
@@ -210,7 +219,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   let encoder: ObservationEncoder;
   if (settings.observation === 'privileged') {
     if (!sim.hasPrivileged) throw new InputError('--observation', `privileged observations exist for pick-place and push-cube, got task ${settings.task}`);
-    encoder = privilegedObservations(PRIVILEGED_STATE_SIZE);
+    encoder = privilegedObservations(PRIVILEGED_STATE_SIZE, settings.privilegedErrorCm ?? 0);
   } else {
     encoder = featureObservations(await grmTinyFrozenEncoder(settings.encoderModel ?? DEFAULT_GRM_TINY, { views: 3, executionProvider: settings.executionProvider, threads: settings.threads }));
   }

@@ -7,8 +7,15 @@ import { evaluateHeldOut } from '../../reward/grm-tiny/evaluate.js';
 import { pretrainGrmTiny } from '../../reward/grm-tiny/pretrain.js';
 import { DEFAULT_GRM_TINY } from '../../reward/grm-tiny/paths.js';
 import { GRM_TINY_CONFIG } from '../../reward/grm-tiny/model.js';
+import type { LocationTarget } from '../../reward/grm-tiny/sim-data.js';
 import { action, withCommonOptions } from '../command.js';
 import { parseIntegerFlag } from '../episode-options.js';
+
+function locationTargetFlag(value: string | undefined): LocationTarget {
+  if (value === undefined) return 'hand';
+  if (value !== 'hand' && value !== 'image') throw new InputError('--location-target', `expected hand or image, got ${describeValue(value)}`);
+  return value;
+}
 
 function patchFlag(value: string | undefined): number {
   if (value === undefined) return GRM_TINY_CONFIG.patch;
@@ -37,6 +44,7 @@ interface PretrainFlags {
   pairs?: string;
   tasks?: string;
   locationWeight?: string;
+  locationTarget?: string;
   patch?: string;
 }
 
@@ -66,7 +74,8 @@ export function registerGrm(program: Command): void {
     .option('--pairs <n>', 'pairs sampled per episode (default 200)')
     .option('--tasks <names>', 'comma-separated training tasks (default: every task not marked held-out)')
     .option('--patch <px>', 'image patch size of the encoder: 4, 8 (default) or 16')
-    .option('--location-weight <w>', 'weight of the auxiliary loss that makes the encoder locate the task\'s objects relative to the hand (default 0: none)');
+    .option('--location-weight <w>', 'weight of the auxiliary loss that makes the encoder locate the task\'s objects (default 0: none)')
+    .option('--location-target <kind>', 'with --location-weight: hand (the objects relative to the hand, the default) or image (where each object appears in each view)');
   withCommonOptions(pretrain).action(
     action('grm', async (context, flags: PretrainFlags) => {
       const out = flags.out ?? DEFAULT_GRM_TINY;
@@ -87,6 +96,7 @@ export function registerGrm(program: Command): void {
         sampleFactor: parseIntegerFlag('--sample-factor', flags.sampleFactor, 2, 1, 1000),
         pairsPerEpisode: parseIntegerFlag('--pairs', flags.pairs, 200, 3, 100_000),
         locationWeight: parseNumberFlag('--location-weight', flags.locationWeight, 0, 0, 1000),
+        locationTarget: locationTargetFlag(flags.locationTarget),
         model: { ...GRM_TINY_CONFIG, patch: patchFlag(flags.patch) },
         threads: context.config.engine.threads,
         ...(tasks ? { tasks } : {}),
@@ -96,7 +106,7 @@ export function registerGrm(program: Command): void {
         [
           `wrote ${report.out} (${(report.bytes / 1e6).toFixed(2)} MB, ${report.parameters} parameters)`,
           `data: ${report.episodes.train} episodes of ${report.tasks.join(', ')}; held out: ${report.heldOut.join(', ')}`,
-          `training: ${report.steps} steps in ${report.seconds.train} s, loss ${report.loss.first.toFixed(3)} -> ${report.loss.last.toFixed(3)}${report.locationRmseCm ? `; location head RMSE ${report.locationRmseCm.first.toFixed(1)} -> ${report.locationRmseCm.last.toFixed(1)} cm` : ''}`,
+          `training: ${report.steps} steps in ${report.seconds.train} s, loss ${report.loss.first.toFixed(3)} -> ${report.loss.last.toFixed(3)}${report.locationRmseCm ? `; location head RMSE ${report.locationRmseCm.first.toFixed(1)} -> ${report.locationRmseCm.last.toFixed(1)} cm` : ''}${report.locationRmseImage ? `; location head RMSE ${report.locationRmseImage.first.toFixed(3)} -> ${report.locationRmseImage.last.toFixed(3)} (image frame)` : ''}`,
           `unseen episodes of the training tasks: VOC fused ${report.validation.voc.fused}, MAE ${report.validation.mae} (pixel baseline VOC ${report.validation.baseline.voc}, MAE ${report.validation.baseline.mae})`,
         ].join('\n'),
       );

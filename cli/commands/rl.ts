@@ -24,6 +24,7 @@ interface RlOptions {
   runDir?: string;
   resume?: boolean;
   observation?: string;
+  privilegedError?: string;
   demos?: string;
   hidden?: string;
   batchSize?: string;
@@ -88,6 +89,7 @@ export function registerRl(program: Command): void {
     .option('--reward <source>', 'model (an ONNX GRM, fused progress: the headline set-up) | privileged (the simulator\'s geometric progress, a debugging stand-in)', 'model')
     .option('--reward-model <file>', 'ONNX reward model for --reward model (default: GRM-tiny adapted one-shot on one clean expert demo of the task, cached in the run folder); an adapted model brings its task references')
     .option('--observation <kind>', 'features (proprioception + the frozen GRM-tiny encoder\'s image features) | privileged (debugging only)', 'features')
+    .option('--privileged-error <cm>', 'with --observation privileged: per-episode error (sd, cm per horizontal axis) of the moved object\'s position, a detector that good (debugging: how precise image features must be)')
     .option('--demos <n>', 'expert demos for the demo buffer and behaviour cloning, at most 20 (default policy.demos)')
     .option('--hidden <sizes>', 'hidden layer widths of actor and critics, comma-separated', '256,256')
     .option('--batch-size <n>', 'learner batch (default policy.batchSize)')
@@ -117,6 +119,7 @@ export function registerRl(program: Command): void {
         // With --resume and no --rollouts, 0 keeps the stored number (train takes the larger).
         rollouts: integer('--rollouts', options.rollouts, 0, 100_000) ?? (options.resume === true ? 0 : 150),
         observation: oneOf('--observation', options.observation, ['features', 'privileged'] as const)!,
+        ...(options.privilegedError !== undefined ? { privilegedErrorCm: nonNegative('--privileged-error', options.privilegedError)! } : {}),
         demos: integer('--demos', options.demos, 0, 20) ?? Math.min(20, c.policy.demos),
         demoNoise: 0.3,
         bcSteps: integer('--bc-steps', options.bcSteps, 0)!,

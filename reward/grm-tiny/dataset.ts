@@ -113,20 +113,24 @@ export function drawExample(episodes: readonly EpisodeSamples[], index: number, 
   const episode = episodes[index]!;
   const pair = episode.pairs[rng.int(episode.pairs.length)]!;
   // Each view's image, and the frame whose state it shows (a misleading view shows another moment).
-  const augmentViews = (frame: number): { views: FrameViews; shown: number[] } => {
+  // `cameras`: which camera's image each view holds (a dropped wrist view holds the front one).
+  const augmentViews = (frame: number): { views: FrameViews; shown: number[]; cameras: number[] } => {
     const views = episode.frames.get(frame)!;
     const out: FrameViews = [views[0], views[1], views[2]];
     const shown = [frame, frame, frame];
+    const cameras = [0, 1, 2];
     for (const v of [1, 2] as const) {
       const r = rng.next();
-      if (r < augmentation.viewDropout) out[v] = views[0];
-      else if (r < augmentation.viewDropout + augmentation.misleadingView) {
+      if (r < augmentation.viewDropout) {
+        out[v] = views[0];
+        cameras[v] = 0;
+      } else if (r < augmentation.viewDropout + augmentation.misleadingView) {
         const other = episode.points[rng.int(episode.points.length)]!;
         out[v] = episode.frames.get(other)![v];
         shown[v] = other;
       }
     }
-    return { views: out, shown };
+    return { views: out, shown, cameras };
   };
   let reference = episode;
   if (rng.next() < augmentation.referenceSwap) {
@@ -146,7 +150,14 @@ export function drawExample(episodes: readonly EpisodeSamples[], index: number, 
     progressAfter: labelProgress(episode, pair.after),
   };
   const locations = episode.locations;
-  if (locations) example.locations = [...before.shown, ...after.shown].map((id) => locations.get(id)!);
+  if (locations) {
+    // A frame's target is the same for every view (LOCATION_SIZE values) or one per camera (3 * LOCATION_SIZE).
+    const target = (id: number, camera: number): Float32Array => {
+      const all = locations.get(id)!;
+      return all.length === LOCATION_SIZE ? all : all.subarray(camera * LOCATION_SIZE, (camera + 1) * LOCATION_SIZE);
+    };
+    example.locations = [before, after].flatMap((state) => state.shown.map((id, v) => target(id, state.cameras[v]!)));
+  }
   return example;
 }
 

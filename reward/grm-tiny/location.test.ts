@@ -7,6 +7,9 @@ import { createGrmTinyStore, exportGrmTiny } from './io.js';
 import { GRM_TINY_CONFIG, LOCATION_SIZE } from './model.js';
 import { syntheticEpisode } from './synthetic.js';
 import { trainGrmTiny } from './train.js';
+import { loadConfig } from '../../config/load.js';
+import { SimRobot } from '../../robot/sim/robot.js';
+import { keyBodyImageLocations } from './sim-data.js';
 
 const config = GRM_TINY_CONFIG;
 const preprocessor = new Preprocessor({ width: config.width, height: config.height });
@@ -25,6 +28,51 @@ async function episodesWithLocations(count: number): Promise<EpisodeSamples[]> {
 }
 
 describe('GRM-tiny auxiliary location target', () => {
+  it('image targets: where the cube centre projects is where the cube shows, in the front view and in both wrist views above it', async () => {
+    const robot = await SimRobot.create(loadConfig(undefined), { task: 'pick-place', render: true });
+    try {
+      const world = robot.world;
+      const cubeId = world.id('geom', 'cube');
+      // The centroid, in the [-1, 1] image frame, of the pixels close to the cube's colour (its lit faces).
+      const cubeCentroid = (frame: { width: number; height: number; rgb: Uint8Array }): [number, number, number] => {
+        const colour = [...(world.model.geom_rgba as Float32Array).subarray(cubeId * 4, cubeId * 4 + 3)].map((v) => 255 * v);
+        let [n, sx, sy] = [0, 0, 0];
+        for (let row = 0; row < frame.height; row++) {
+          for (let col = 0; col < frame.width; col++) {
+            const i = 3 * (row * frame.width + col);
+            if (Math.hypot(frame.rgb[i]! - colour[0]!, frame.rgb[i + 1]! - colour[1]!, frame.rgb[i + 2]! - colour[2]!) < 60) [n, sx, sy] = [n + 1, sx + col + 0.5, sy + row + 0.5];
+          }
+        }
+        return [(2 * sx) / n / frame.width - 1, (2 * sy) / n / frame.height - 1, n];
+      };
+      const expectAt = (target: Float32Array, view: number, frame: { width: number; height: number; rgb: Uint8Array }): void => {
+        const [x, y, pixels] = cubeCentroid(frame);
+        expect(pixels).toBeGreaterThan(3);
+        expect(target[view * LOCATION_SIZE + 2]).toBe(1); // in view
+        expect(Math.abs(target[view * LOCATION_SIZE]! - x)).toBeLessThan(0.12);
+        expect(Math.abs(target[view * LOCATION_SIZE + 1]! - y)).toBeLessThan(0.12);
+      };
+      for (const seed of [1, 2, 3, 4]) {
+        const observation = await robot.reset(seed);
+        const target = keyBodyImageLocations(robot, observation.frames[0]!.width / observation.frames[0]!.height);
+        expect(target).toHaveLength(3 * LOCATION_SIZE);
+        expectAt(target, 0, observation.frames[0]!);
+      }
+      // the hand 10 cm straight above the cube: the cube is in both wrist views, where the targets say
+      let observation = await robot.reset(5);
+      const cube = world.bodyPosition('cube');
+      const toward = (d: number): number => Math.max(-0.03, Math.min(0.03, d));
+      for (let i = 0; i < 30; i++) {
+        const ee = world.eePosition();
+        observation = (await robot.act({ dx: toward(cube[0] - ee[0]), dy: toward(cube[1] - ee[1]), dz: toward(0.12 - ee[2]), dyaw: 0, gripper: 0 })).observation;
+      }
+      const target = keyBodyImageLocations(robot, observation.frames[0]!.width / observation.frames[0]!.height);
+      for (const view of [1, 2]) expectAt(target, view, observation.frames[view]!);
+    } finally {
+      await robot.close();
+    }
+  });
+
   it('gives every view the location of the frame it shows, misleading views included', async () => {
     const episodes = await episodesWithLocations(1);
     const episode = episodes[0]!;
@@ -41,6 +89,25 @@ describe('GRM-tiny auxiliary location target', () => {
       if (example.locations![1]![5] !== example.locations![0]![5]) misleading++;
     }
     expect(misleading).toBeGreaterThan(5);
+  });
+
+  it('with a target per camera, every view gets the target of the camera whose image it holds (a dropped wrist view: the front one)', async () => {
+    // per frame, camera c's target is (c, frame id, 0, 0, 0, 0)
+    const perCamera = (frames: number): Float32Array[] =>
+      Array.from({ length: frames }, (_, t) => Float32Array.from({ length: 3 * LOCATION_SIZE }, (_, i) => (i % LOCATION_SIZE === 0 ? Math.floor(i / LOCATION_SIZE) : i % LOCATION_SIZE === 1 ? t : 0)));
+    const episode = await collectEpisode(syntheticEpisode({ seed: 3 }), 'slide', preprocessor, { sampleFactor: 2, pairs: 50, seed: 3, locations: perCamera(40) });
+    const rng = createRng(8);
+    let dropped = 0;
+    for (let i = 0; i < 40; i++) {
+      const example = drawExample([episode], 0, rng, { viewDropout: 0.5, misleadingView: 0.2, referenceSwap: 0 }, new Map());
+      [...example.before, ...example.after].forEach((image, v) => {
+        const [camera, frame] = [example.locations![v]![0]!, example.locations![v]![1]!];
+        expect(example.locations![v]).toHaveLength(LOCATION_SIZE);
+        expect(image).toBe(episode.frames.get(frame)![camera]);
+        if (v % 3 !== 0 && camera === 0) dropped++;
+      });
+    }
+    expect(dropped).toBeGreaterThan(10);
   });
 
   it('masks examples without targets and refuses a weight without any target', async () => {

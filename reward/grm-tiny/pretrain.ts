@@ -19,7 +19,7 @@ import { evaluateEpisodes, type EpisodeFigures } from './figures.js';
 import { createGrmTinyStore, exportGrmTiny } from './io.js';
 import type { GrmTinyConfig } from './model.js';
 import { GRM_TINY_CONFIG } from './model.js';
-import { simEpisodes, type SimEpisode } from './sim-data.js';
+import { simEpisodes, type LocationTarget, type SimEpisode } from './sim-data.js';
 import { trainGrmTiny } from './train.js';
 
 export interface PretrainOptions {
@@ -38,6 +38,8 @@ export interface PretrainOptions {
   pairsPerEpisode: number;
   /** Weight of the auxiliary location loss (train.ts; 0: none). */
   locationWeight?: number;
+  /** What the location loss asks for: the key bodies relative to the hand (default) or where they appear in each view (sim-data.ts). */
+  locationTarget?: LocationTarget;
   /** onnxruntime intra-op threads of training (0: its default). */
   threads?: number;
   /** Only these tasks (default: every task not marked held-out). */
@@ -57,12 +59,16 @@ export interface PretrainReport {
   lr: number;
   seed: number;
   locationWeight: number;
+  /** With a location weight: what the location target was. */
+  locationTarget?: LocationTarget;
   parameters: number;
   bytes: number;
   seconds: { simulate: number; train: number; total: number };
   loss: { first: number; last: number };
   /** With a location weight: the location head's RMSE on training batches (first and last 10% of steps), cm. */
   locationRmseCm?: { first: number; last: number };
+  /** With image location targets: that RMSE in the [-1, 1] image frame. */
+  locationRmseImage?: { first: number; last: number };
   validation: EpisodeFigures;
   machine: { cpu: string; cores: number; node: string; date: string };
 }
@@ -84,7 +90,7 @@ export async function pretrainGrmTiny(options: PretrainOptions): Promise<Pretrai
     let kept = 0;
     // Seeds of task t start at seed + 100000 t; failures (the expert's noise can make it miss)
     // have no valid step-wise labels and are skipped.
-    for await (const sim of simEpisodes({ config: options.config, task, count: 3 * wanted, seed: options.seed + 100_000 * t, noise: pretrainNoise })) {
+    for await (const sim of simEpisodes({ config: options.config, task, count: 3 * wanted, seed: options.seed + 100_000 * t, noise: pretrainNoise, locationTarget: options.locationTarget ?? 'hand' })) {
       if (!sim.success) {
         rejected++;
         continue;
@@ -109,6 +115,7 @@ export async function pretrainGrmTiny(options: PretrainOptions): Promise<Pretrai
     seed: options.seed,
     augmentation: PRETRAIN_AUGMENTATION,
     locationWeight: options.locationWeight ?? 0,
+    locationUnit: options.locationTarget === 'image' ? 'image' : 'dm',
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     logger: log,
   });
@@ -137,6 +144,7 @@ export async function pretrainGrmTiny(options: PretrainOptions): Promise<Pretrai
     lr: options.lr,
     seed: options.seed,
     locationWeight: options.locationWeight ?? 0,
+    ...((options.locationWeight ?? 0) > 0 ? { locationTarget: options.locationTarget ?? 'hand' } : {}),
     // The exported model's parameters (the auxiliary location head is training-only).
     parameters: store.names().filter((n) => !n.startsWith('aux.')).reduce((total, n) => total + store.get(n).data.length, 0),
     bytes: bytes.length,
@@ -147,6 +155,7 @@ export async function pretrainGrmTiny(options: PretrainOptions): Promise<Pretrai
     },
     loss: { first: report.firstLoss, last: report.lastLoss },
     ...(report.locationRmseCm ? { locationRmseCm: report.locationRmseCm } : {}),
+    ...(report.locationRmseImage ? { locationRmseImage: report.locationRmseImage } : {}),
     validation: figures,
     machine: { cpu, cores: os.cpus().length, node: process.version, date: new Date().toISOString() },
   };

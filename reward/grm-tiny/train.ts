@@ -24,6 +24,8 @@ export interface TrainOptions {
   progressWeight?: number;
   /** Weight of the auxiliary location loss (model.ts locationHead; default 0: no location head). */
   locationWeight?: number;
+  /** Unit of the location targets: dm (key bodies relative to the hand; reported in cm, the default) or image ([-1, 1] image frame). */
+  locationUnit?: 'dm' | 'image';
   weightDecay?: number;
   seed: number;
   augmentation: Augmentation;
@@ -39,8 +41,10 @@ export interface TrainReport {
   /** Mean loss of the first and last 10% of the steps. */
   firstLoss: number;
   lastLoss: number;
-  /** With a location weight: RMSE of the location head on the training batches of the first and last 10% of the steps, cm. */
+  /** With a location weight and dm targets: RMSE of the location head on the training batches of the first and last 10% of the steps, cm. */
   locationRmseCm?: { first: number; last: number };
+  /** With a location weight and image targets: the same RMSE in the [-1, 1] image frame. */
+  locationRmseImage?: { first: number; last: number };
 }
 
 export function learningRate(step: number, steps: number, lr: number, warmup: number): number {
@@ -63,6 +67,7 @@ export async function trainGrmTiny(
   const locationWeight = options.locationWeight ?? 0;
   if (!(locationWeight >= 0)) throw new RangeError(`location weight: expected >= 0, got ${locationWeight}`);
   const withLocations = locationWeight > 0;
+  const imageUnits = options.locationUnit === 'image';
   if (withLocations && !episodes.some((e) => e.locations)) throw new RangeError('location weight > 0: expected episodes with location targets (simulator episodes)');
   const trainer = await Trainer.create({
     store,
@@ -109,7 +114,8 @@ export async function trainGrmTiny(
       if ((step + 1) % logEvery === 0 || step + 1 === options.steps) {
         const recent = losses.slice(-logEvery);
         const seconds = (performance.now() - started) / 1000;
-        const location = withLocations ? `, location RMSE ${locationRmseCm(locationMse.slice(-logEvery)).toFixed(1)} cm` : '';
+        const rmse = rootMean(locationMse.slice(-logEvery));
+        const location = !withLocations ? '' : imageUnits ? `, location RMSE ${rmse.toFixed(3)} (image frame)` : `, location RMSE ${(10 * rmse).toFixed(1)} cm`;
         options.logger?.info(`step ${step + 1}/${options.steps}: loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}${location}, lr ${lr.toExponential(2)}, ${seconds.toFixed(0)} s`);
       }
     }
@@ -124,11 +130,16 @@ export async function trainGrmTiny(
     firstLoss: mean(losses.slice(0, tenth)),
     lastLoss: mean(losses.slice(-tenth)),
   };
-  if (withLocations) report.locationRmseCm = { first: locationRmseCm(locationMse.slice(0, tenth)), last: locationRmseCm(locationMse.slice(-tenth)) };
+  if (withLocations) {
+    const [first, last] = [rootMean(locationMse.slice(0, tenth)), rootMean(locationMse.slice(-tenth))];
+    // dm targets (sim-data.ts) are reported in cm
+    if (imageUnits) report.locationRmseImage = { first, last };
+    else report.locationRmseCm = { first: 10 * first, last: 10 * last };
+  }
   return report;
 }
 
-/** Targets are in decimetres (sim-data.ts): the root of the mean squared error, in cm. */
-function locationRmseCm(mse: readonly number[]): number {
-  return 10 * Math.sqrt(mse.reduce((a, b) => a + b, 0) / Math.max(1, mse.length));
+/** The root of the mean of squared errors. */
+function rootMean(mse: readonly number[]): number {
+  return Math.sqrt(mse.reduce((a, b) => a + b, 0) / Math.max(1, mse.length));
 }
