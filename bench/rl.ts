@@ -20,7 +20,9 @@
  *   GRM-tiny), which separates the reward model from the image features: rl-privileged-obs.*;
  *   --grm file: another GRM-tiny as the base of the adapted reward and the frozen encoder, written
  *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --normaliser: observations
- *   standardised with the demos' statistics, policy/normaliser.ts)
+ *   standardised with the demos' statistics, policy/normaliser.ts; --learner-process: each run's
+ *   learner in a process of its own, one run at a time by default; --stem name: write
+ *   bench/results/<name>.json / .png instead)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +38,8 @@ import { SimEnvironment } from '../policy/environment.js';
 import { allocateBatch, ReplayBuffer } from '../policy/replay.js';
 import { Rng } from '../policy/rng.js';
 import { SacLearner } from '../policy/sac.js';
+import type { LearnerSettings } from '../policy/learner.js';
+import { RemoteLearner } from '../policy/protocol.js';
 import type { RlResult, RlSettings } from '../policy/train.js';
 import { benchRlSettings } from './rl-settings.js';
 import { train } from '../policy/train.js';
@@ -58,7 +62,15 @@ function textFlag(name: string): string | undefined {
 /** Base GRM-tiny of the adapted reward and of the frozen encoder (default: the shipped one). */
 const grmFile = textFlag('--grm');
 /** Results file stem: rl (headline set-up), rl-privileged-obs or rl-privileged (debugging set-ups, labelled), rl-grm-<name> with --grm. */
-const stem = privileged ? 'rl-privileged' : `${privilegedObservation ? 'rl-privileged-obs' : 'rl'}${grmFile ? `-grm-${basename(grmFile, '.onnx')}` : ''}`;
+const stemOverride = textFlag('--stem');
+const stem = stemOverride ?? (privileged ? 'rl-privileged' : `${privilegedObservation ? 'rl-privileged-obs' : 'rl'}${grmFile ? `-grm-${basename(grmFile, '.onnx')}` : ''}`);
+/**
+ * --learner-process: each run's learner in its own process (`dopamine rl-learner`, the two-process
+ * set-up of docs/actor-learner-protocol.md), so one run uses two cores: the actor renders, encodes
+ * and scores while the learner trains. The actor waits at each episode start until every update
+ * owed for the episodes it sent is done (--learner-max-lag 0), which bounds the policy's lag.
+ */
+const learnerProcess = process.argv.includes('--learner-process');
 const variant = `${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}`;
 const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
@@ -159,15 +171,47 @@ const JOB = '--job';
 const jobIndex = process.argv.indexOf(JOB);
 if (jobIndex >= 0) {
   // Child: `--job <settings.json> <arm> <seed> <out.json>`: one run, its result written atomically.
-  const [file, shaping, seedText, out] = process.argv.slice(jobIndex + 1, jobIndex + 5) as [string, ShapingMode, string, string];
+  const [file, shaping, seedText, out, where] = process.argv.slice(jobIndex + 1, jobIndex + 6) as [string, ShapingMode, string, string, string];
   const settings = JSON.parse(readFileSync(file, 'utf8')) as RlSettings;
   const seed = Number(seedText);
   const runDir = join(dirname(out), `${shaping}-${seed}`);
-  // A run killed earlier resumes from its own episode log and checkpoints.
-  const r = await train({ ...settings, shaping, seed }, { runDir, resume: existsSync(join(runDir, 'episodes.log')), log: log.child(`${shaping}-${seed}`) });
+  const runLog = log.child(`${shaping}-${seed}`);
+  const learner = where === 'learner-process' ? await startLearnerProcess(`${runDir}-learner`) : undefined;
+  // A run killed earlier resumes from its own episode log and checkpoints (the learner from its own).
+  const r = await train(
+    { ...settings, shaping, seed },
+    {
+      runDir, resume: existsSync(join(runDir, 'episodes.log')), log: runLog,
+      ...(learner ? { remote: (s: LearnerSettings) => RemoteLearner.connect(s, { host: '127.0.0.1', port: learner.port, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: runLog, maxLagUpdates: 0 }) } : {}),
+    },
+  ).finally(() => learner?.stop());
   writeFileSync(`${out}.tmp`, JSON.stringify(r));
   renameSync(`${out}.tmp`, out);
   process.exit(0);
+}
+
+/** `dopamine rl-learner --port 0` as a child process; resolves with the port it printed. */
+async function startLearnerProcess(runDir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, 'rl-learner', '--port', '0', '--run-dir', runDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      text += chunk;
+      const match = /learner listening on \S+:(\d+)/.exec(text);
+      if (match) resolve(Number(match[1]));
+    });
+    void exited.then((code) => reject(new Error(`bench:rl: the learner process exited with ${code} before listening`)));
+  });
+  return {
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 /** Runs `node --import tsx bench/rl.ts --job ...` for every (arm, seed), `jobs` at a time; a finished job's result is reused. */
@@ -179,7 +223,7 @@ async function runJobs(work: string, jobs: number): Promise<RlResult[]> {
   const one = async (job: (typeof queue)[number]): Promise<void> => {
     if (!existsSync(job.out)) {
       log.info(`run: ${job.shaping}, seed ${job.seed}`);
-      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JOB, settingsFile, job.shaping, String(job.seed), job.out], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JOB, settingsFile, job.shaping, String(job.seed), job.out, learnerProcess ? 'learner-process' : 'in-process'], { stdio: ['ignore', 'inherit', 'inherit'] });
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       if (code !== 0) throw new Error(`bench:rl: the ${job.shaping} seed ${job.seed} run exited with ${code}; rerun with --work-dir ${work} to resume it`);
     }
@@ -203,7 +247,8 @@ const started = performance.now();
 const workIndex = process.argv.indexOf('--work-dir');
 const work = workIndex >= 0 ? process.argv[workIndex + 1]! : mkdtempSync(join(tmpdir(), 'bench-rl-'));
 mkdirSync(work, { recursive: true });
-const jobs = flag('--jobs') ?? Math.min(2, cpus().length);
+// A run with a learner process already keeps two cores busy.
+const jobs = flag('--jobs') ?? (learnerProcess ? 1 : Math.min(2, cpus().length));
 let runs: RlResult[];
 try {
   if (base.reward === 'model') {
@@ -243,7 +288,7 @@ const cpu = cpus();
 const result = {
   task: base.task,
   quick,
-  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${variant}`,
+  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each${learnerProcess ? '; each run as two processes, actor and `dopamine rl-learner`, the actor waiting at each episode start until every update owed for the episodes sent is done' : ''}), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${variant}`,
   adaptS,
   machine: {
     cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(),
@@ -258,7 +303,7 @@ const result = {
   goal: { success: 0.95, evalEpisodes: 50, withinRollouts: 150, wallSPerSeed: 600 },
   summary,
   runs: runs.map((r) => ({
-    shaping: r.shaping, seed: r.seed, curve: r.curve, wallS: r.wallS, updates: r.learner.updates, updateMsInRun: r.learner.updateMs, demos: r.demos, trap: r.trap,
+    shaping: r.shaping, seed: r.seed, curve: r.curve, wallS: r.wallS, updates: r.learner.updates, updateMsInRun: r.learner.updateMs, learner: r.learner.where, ...(r.learner.actorWaitS === undefined ? {} : { actorWaitS: r.learner.actorWaitS }), demos: r.demos, trap: r.trap,
     trainingRollouts: r.rollouts.map((s) => ({ index: s.index, success: s.success, steps: s.steps, maxProgress: Math.round(s.maxProgress * 1000) / 1000, highProgressSteps: s.highProgressSteps })),
   })),
   totalWallS: (performance.now() - started) / 1000,

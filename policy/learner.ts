@@ -57,7 +57,8 @@ export interface Learner {
   act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array>;
   /** Checkpoint now (the in-process learner; a remote learner checkpoints itself). */
   checkpoint(): Promise<void>;
-  stats(): Promise<{ updates: number; updateMs: number | null; parameters: number }>;
+  /** actorWaitS: time the actor spent waiting for a remote learner to catch up (bounded lag). */
+  stats(): Promise<{ updates: number; updateMs: number | null; parameters: number; actorWaitS?: number }>;
   close(): Promise<void>;
 }
 

@@ -72,6 +72,36 @@ describe('actor-learner protocol over TCP', () => {
     await second.close();
   }, 60_000);
 
+  it('with a lag bound of 0, sync returns only after every update owed for the sent episodes is done', async () => {
+    const server = new LearnerServer(join(dir, 'd'), log);
+    const port = await server.listen(0);
+    const actor = await RemoteLearner.connect(settings, { ...clientOptions(port), maxLagUpdates: 0 });
+    await actor.addRecord(toRecord('demo', 0, episode(1, 10), 0.8));
+    await actor.clone();
+    await actor.addRecord(toRecord('episode', 0, episode(2, 100), 0.8));
+    await actor.sync(); // no polling: the learner must already have done the 200 updates it owed
+    const stats = await actor.stats();
+    expect(stats.updates).toBe(200);
+    expect(stats.actorWaitS).toBeGreaterThan(0);
+    expect(actor.label).toMatch(/waits at each episode start until at most 0 updates are owed/);
+    await actor.close();
+    await server.close();
+  }, 60_000);
+
+  it('a bounded-lag actor does not hang on a learner that cannot train (not cloned)', async () => {
+    const server = new LearnerServer(join(dir, 'e'), log);
+    const port = await server.listen(0);
+    const actor = await RemoteLearner.connect(settings, { ...clientOptions(port), maxLagUpdates: 0 });
+    await actor.addRecord(toRecord('demo', 0, episode(1, 10), 0.8));
+    await actor.addRecord(toRecord('episode', 0, episode(2, 20), 0.8));
+    const t0 = Date.now();
+    await actor.sync();
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect((await actor.stats()).updates).toBe(0);
+    await actor.close();
+    await server.close();
+  }, 60_000);
+
   it('a learner that does not answer fails the call at its deadline, naming the operation', async () => {
     const silent = createServer((socket) => socket.resume()); // reads requests, never answers
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));

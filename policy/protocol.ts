@@ -17,11 +17,14 @@ import { SacLearner } from './sac.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** Longest a `weights` call with `maxOwed` waits for the learner to catch up before answering anyway. */
+export const CATCH_UP_WAIT_MS = 5000;
+
 type Request =
   | { id: number; op: 'hello'; protocol: number; settings: LearnerSettings }
   | { id: number; op: 'record'; record: EpisodeRecord }
   | { id: number; op: 'clone' }
-  | { id: number; op: 'weights'; since: number }
+  | { id: number; op: 'weights'; since: number; maxOwed?: number }
   | { id: number; op: 'stats' };
 
 type Response = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
@@ -149,8 +152,16 @@ export class LearnerServer {
           this.cloned = true;
         }
         return {};
-      case 'weights':
-        return core.sac.updates === request.since ? { version: core.sac.updates } : { version: core.sac.updates, weights: Object.fromEntries(Object.entries(core.actorWeights()).map(([k, v]) => [k, packFloats(v)])) };
+      case 'weights': {
+        // An actor that bounds the learner's lag waits here (a few seconds at most per call) until
+        // the updates owed for the transitions it sent are done; the train loop runs meanwhile.
+        if (request.maxOwed !== undefined && this.cloned) {
+          const giveUpAt = Date.now() + CATCH_UP_WAIT_MS;
+          while (core.owed > request.maxOwed && Date.now() < giveUpAt && !this.stopped) await new Promise((r) => setTimeout(r, 5));
+        }
+        const head = { version: core.sac.updates, owed: core.owed };
+        return core.sac.updates === request.since ? head : { ...head, weights: Object.fromEntries(Object.entries(core.actorWeights()).map(([k, v]) => [k, packFloats(v)])) };
+      }
       case 'stats':
         return await core.stats();
     }
@@ -283,23 +294,36 @@ export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
 
+export interface RemoteLearnerOptions extends ClientOptions {
+  /**
+   * At each sync (episode start, evaluation), wait until the learner owes at most this many updates
+   * for the transitions already sent, so the policy lags the data by a bounded amount (0: every
+   * update for the episodes sent so far is done, like the in-process learner at episode
+   * boundaries). Absent: never wait (the actor acts with whatever weights the learner has).
+   */
+  maxLagUpdates?: number;
+}
+
 /** The actor's view of a learner in another process; acts with a local copy of the actor network. */
 export class RemoteLearner implements Learner {
   readonly label: string;
   private version = -1;
+  /** Time spent waiting for the learner to catch up (maxLagUpdates), ms. */
+  waitedMs = 0;
 
   private constructor(
     private readonly client: ProtocolClient,
     private readonly settings: LearnerSettings,
     private readonly acting: SacLearner,
+    private readonly options: RemoteLearnerOptions,
   ) {
-    this.label = 'learner over TCP';
+    this.label = options.maxLagUpdates === undefined ? 'learner over TCP' : `learner over TCP (actor waits at each episode start until at most ${options.maxLagUpdates} updates are owed)`;
   }
 
-  static async connect(settings: LearnerSettings, options: ClientOptions): Promise<RemoteLearner> {
+  static async connect(settings: LearnerSettings, options: RemoteLearnerOptions): Promise<RemoteLearner> {
     const client = new ProtocolClient(options);
     const acting = await SacLearner.create({ ...settings, actionSize: 5, batchSize: 2 });
-    const learner = new RemoteLearner(client, settings, acting);
+    const learner = new RemoteLearner(client, settings, acting, options);
     await learner.hello();
     return learner;
   }
@@ -328,9 +352,24 @@ export class RemoteLearner implements Learner {
   async afterStep(): Promise<void> {}
 
   async sync(): Promise<void> {
-    const answer = (await this.call({ op: 'weights', since: this.version })) as { version: number; weights?: Record<string, string> };
-    if (answer.weights) for (const [name, packed] of Object.entries(answer.weights)) this.acting.store.set(name, unpackFloats(packed));
-    this.version = answer.version;
+    const maxOwed = this.options.maxLagUpdates;
+    const started = performance.now();
+    let previousOwed = Infinity;
+    for (;;) {
+      const answer = (await this.call({ op: 'weights', since: this.version, ...(maxOwed === undefined ? {} : { maxOwed }) })) as { version: number; owed?: number; weights?: Record<string, string> };
+      if (answer.weights) for (const [name, packed] of Object.entries(answer.weights)) this.acting.store.set(name, unpackFloats(packed));
+      this.version = answer.version;
+      // Done when caught up, when not bounding the lag, or when the learner makes no progress (a
+      // learner that cannot train, e.g. one that never cloned, must not hang the actor).
+      const owed = answer.owed ?? 0;
+      if (maxOwed === undefined || owed <= maxOwed) break;
+      if (owed >= previousOwed) {
+        this.options.log.warn(`learner at ${this.options.host}:${this.options.port} still owes ${owed} updates and is not catching up; acting with its current weights`);
+        break;
+      }
+      previousOwed = owed;
+    }
+    if (maxOwed !== undefined) this.waitedMs += performance.now() - started;
   }
 
   act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array> {
@@ -339,8 +378,9 @@ export class RemoteLearner implements Learner {
 
   async checkpoint(): Promise<void> {}
 
-  async stats(): Promise<{ updates: number; updateMs: number | null; parameters: number }> {
-    return (await this.call({ op: 'stats' })) as { updates: number; updateMs: number | null; parameters: number };
+  async stats(): Promise<{ updates: number; updateMs: number | null; parameters: number; actorWaitS?: number }> {
+    const learner = (await this.call({ op: 'stats' })) as { updates: number; updateMs: number | null; parameters: number };
+    return this.options.maxLagUpdates === undefined ? learner : { ...learner, actorWaitS: this.waitedMs / 1000 };
   }
 
   async close(): Promise<void> {

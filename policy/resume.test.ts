@@ -72,5 +72,11 @@ describe('rl: bad input', () => {
     const negative = runCli(['rl', '--config', config, '--observation', 'privileged', '--privileged-error', '-1', '--run-dir', join(dir, 'z')]);
     expect(negative.code).toBe(2);
     expect(negative.stderr).toMatch(/--privileged-error: expected a number >= 0, got "-1"/);
+    const lag = runCli(['rl', '--config', config, '--learner-max-lag', '0', '--run-dir', join(dir, 'w')]);
+    expect(lag.code).toBe(2);
+    expect(lag.stderr).toMatch(/--learner-max-lag: expected --learner host:port as well/);
+    const lagValue = runCli(['rl', '--config', config, '--learner', '127.0.0.1:1', '--learner-max-lag', 'soon', '--run-dir', join(dir, 'v')]);
+    expect(lagValue.code).toBe(2);
+    expect(lagValue.stderr).toMatch(/--learner-max-lag: expected a whole number from 0/);
   });
 });

@@ -140,7 +140,7 @@ export interface RlResult {
   rollouts: RolloutSummary[];
   /** Semantic-trap figures over training rollouts that did not succeed. */
   trap: { failedRollouts: number; highProgressStepsPerFailedRollout: number; meanMaxProgressFailed: number; threshold: number };
-  learner: { updates: number; batchSize: number; updateMs: number | null; parameters: number; where: string };
+  learner: { updates: number; batchSize: number; updateMs: number | null; parameters: number; where: string; actorWaitS?: number };
   /** What the safety layer between policy and arm did (rollouts, demos and evaluation episodes). */
   safety: { forwarded: number; clipped: number; refused: number; nonFinite: number; held: number; stoppedEpisodes: number };
   wallS: number;
@@ -288,6 +288,8 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const limits = settings.bounds;
   async function evaluate(rollouts: number): Promise<void> {
     const episodes = rollouts === settings.rollouts ? settings.finalEvalEpisodes : settings.evalEpisodes;
+    // The newest weights: a remote learner's actor copy is otherwise one episode old.
+    await learner.sync();
     let successes = 0;
     for (let j = 0; j < episodes; j++) {
       const rng = new Rng(0);

@@ -40,6 +40,7 @@ interface RlOptions {
   maxSteps?: string;
   bcSteps?: string;
   learner?: string;
+  learnerMaxLag?: string;
   reward?: string;
   rewardModel?: string;
 }
@@ -71,7 +72,7 @@ function human(result: RlResult): string {
     `reward: ${result.reward}`,
     'rollouts  success',
     ...result.curve.map((p) => `${String(p.rollouts).padStart(8)}  ${(100 * p.success).toFixed(0)}%`),
-    `learner: ${result.learner.updates} updates at batch ${result.learner.batchSize}, ${result.learner.updateMs?.toFixed(1) ?? '-'} ms each; wall ${result.wallS.toFixed(1)} s`,
+    `learner: ${result.learner.updates} updates at batch ${result.learner.batchSize}, ${result.learner.updateMs?.toFixed(1) ?? '-'} ms each${result.learner.actorWaitS === undefined ? '' : `; the actor waited ${result.learner.actorWaitS.toFixed(1)} s for it`}; wall ${result.wallS.toFixed(1)} s`,
   ];
   return lines.join('\n');
 }
@@ -104,7 +105,8 @@ export function registerRl(program: Command): void {
     .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
     .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
     .option('--observation-normaliser <kind>', 'none | demos (standardise each observation value with the demos\' mean and deviation inside the networks; measured worse, see README)', 'none')
-    .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md)');
+    .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md)')
+    .option('--learner-max-lag <updates>', 'with --learner: at each episode start wait until the learner owes at most this many updates for the episodes sent (0: all done; default: never wait)');
   withCommonOptions(command).action(
     action('rl', async (context, options: RlOptions) => {
       const c = context.config;
@@ -156,6 +158,8 @@ export function registerRl(program: Command): void {
       };
       if (settings.maxSteps === undefined) delete settings.maxSteps;
       const remote = options.learner === undefined ? undefined : learnerAddress(options.learner);
+      const maxLagUpdates = integer('--learner-max-lag', options.learnerMaxLag, 0);
+      if (maxLagUpdates !== undefined && !remote) throw new InputError('--learner-max-lag', 'expected --learner host:port as well (the in-process learner never lags)');
       // The training stack (onnxruntime, MuJoCo) loads only when a session runs, so every other
       // command starts fast.
       const { train } = await import('../../policy/train.js');
@@ -176,7 +180,7 @@ export function registerRl(program: Command): void {
         ...(remote
           ? {
               remote: (learnerSettings: LearnerSettings) =>
-                RemoteLearner.connect(learnerSettings, { ...remote, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: context.log }),
+                RemoteLearner.connect(learnerSettings, { ...remote, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: context.log, ...(maxLagUpdates === undefined ? {} : { maxLagUpdates }) }),
             }
           : {}),
       });
