@@ -39,6 +39,7 @@ import { allocateBatch, ReplayBuffer } from '../policy/replay.js';
 import { Rng } from '../policy/rng.js';
 import { SacLearner } from '../policy/sac.js';
 import type { LearnerSettings } from '../policy/learner.js';
+import { startLearnerProcess } from '../policy/learner-process.js';
 import { RemoteLearner } from '../policy/protocol.js';
 import type { RlResult, RlSettings } from '../policy/train.js';
 import { benchRlSettings } from './rl-settings.js';
@@ -176,7 +177,7 @@ if (jobIndex >= 0) {
   const seed = Number(seedText);
   const runDir = join(dirname(out), `${shaping}-${seed}`);
   const runLog = log.child(`${shaping}-${seed}`);
-  const learner = where === 'learner-process' ? await startLearnerProcess(`${runDir}-learner`) : undefined;
+  const learner = where === 'learner-process' ? await startLearnerProcess({ args: ['--port', '0', '--run-dir', `${runDir}-learner`] }) : undefined;
   // A run killed earlier resumes from its own episode log and checkpoints (the learner from its own).
   const r = await train(
     { ...settings, shaping, seed },
@@ -188,30 +189,6 @@ if (jobIndex >= 0) {
   writeFileSync(`${out}.tmp`, JSON.stringify(r));
   renameSync(`${out}.tmp`, out);
   process.exit(0);
-}
-
-/** `dopamine rl-learner --port 0` as a child process; resolves with the port it printed. */
-async function startLearnerProcess(runDir: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'rl-learner', '--port', '0', '--run-dir', runDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const port = await new Promise<number>((resolve, reject) => {
-    let text = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      text += chunk;
-      const match = /learner listening on \S+:(\d+)/.exec(text);
-      if (match) resolve(Number(match[1]));
-    });
-    void exited.then((code) => reject(new Error(`bench:rl: the learner process exited with ${code} before listening`)));
-  });
-  return {
-    port,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /** Runs `node --import tsx bench/rl.ts --job ...` for every (arm, seed), `jobs` at a time; a finished job's result is reused. */

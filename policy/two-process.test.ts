@@ -6,38 +6,26 @@
  * The networks are sized so that the learner is much slower than the actor: without the bound the
  * run would end with updates still owed.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../cli/testing.js';
+import { startLearnerProcess } from './learner-process.js';
 import type { RlResult } from './train.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rl-two-process-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const config = join(dir, 'cpu.yaml');
 writeFileSync(config, 'engine:\n  executionProvider: cpu\n  threads: 1\n');
-const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
 
 const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--demos', '2', '--hidden', '256,256', '--batch-size', '256', '--updates-per-step', '2', '--eval-every', '2', '--eval-episodes', '1', '--max-steps', '40', '--bc-steps', '10', '--critic-warmup-steps', '10', '--final-eval-episodes', '1', '--actor-delay', '0'];
 
 describe('rl with a learner process and a lag bound', () => {
   it('the learner has done every owed update by the end; the result says the actor waited', async () => {
-    const learner = spawn(process.execPath, [bin, 'rl-learner', '--config', config, '--port', '0', '--run-dir', join(dir, 'learner')], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] });
-    const exited = new Promise<void>((resolve) => learner.on('exit', () => resolve()));
+    const learner = await startLearnerProcess({ args: ['--config', config, '--port', '0', '--run-dir', join(dir, 'learner')], cwd: repoRoot, stderr: 'ignore' });
     try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let text = '';
-        learner.stdout.setEncoding('utf8');
-        learner.stdout.on('data', (chunk: string) => {
-          text += chunk;
-          const match = /learner listening on \S+:(\d+)/.exec(text);
-          if (match) resolve(Number(match[1]));
-        });
-        void exited.then(() => reject(new Error(`rl-learner exited before listening: ${text}`)));
-      });
+      const port = learner.port;
       const run = runCli(['rl', '--config', config, ...tiny, '--rollouts', '4', '--run-dir', join(dir, 'actor'), '--learner', `127.0.0.1:${port}`, '--learner-max-lag', '0', '--json'], { timeoutMs: 180_000 });
       expect(run.stderr).not.toMatch(/internal error/);
       expect(run.code).toBe(0);
@@ -49,8 +37,11 @@ describe('rl with a learner process and a lag bound', () => {
       expect(result.learner.actorWaitS).toBeGreaterThanOrEqual(0);
       expect(result.curve.map((p) => p.rollouts)).toEqual([0, 2, 4]);
     } finally {
-      learner.kill('SIGTERM');
-      await exited;
+      await learner.stop();
     }
   }, 240_000);
+
+  it('a learner that cannot start is reported with what it printed, not waited on', async () => {
+    await expect(startLearnerProcess({ args: ['--port', 'not-a-port', '--run-dir', join(dir, 'bad')], cwd: repoRoot, stderr: 'ignore' })).rejects.toThrow(/rl-learner exited with 2 before listening/);
+  }, 60_000);
 });
