@@ -29,6 +29,7 @@ export function benchRlSettings(config: Config): RlSettings {
     initialAlpha: 0.01,
     rewardScale: 10,
     bcWeight: 4,
+    gripperSwitchWeight: 6,
     nStep: 5,
     actorDelaySteps: 1000,
     bufferCapacity: 200_000,

@@ -9,7 +9,7 @@ import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import { transitionsOf } from './episode.js';
 import type { EpisodeRecord } from './records.js';
 import { fromRecord } from './records.js';
-import { allocateBatch, ReplayBuffer, sampleSymmetric, type Batch } from './replay.js';
+import { allocateBatch, ReplayBuffer, sampleSymmetric, type Batch, type Transition } from './replay.js';
 import { Rng } from './rng.js';
 import type { CheckpointProblem, CheckpointState } from './run-store.js';
 import { CheckpointStore } from './run-store.js';
@@ -34,6 +34,12 @@ export interface LearnerSettings {
   rewardScale: number;
   /** Weight of the BC term on demo rows in the actor loss (sac.ts; 0: plain SAC). */
   bcWeight: number;
+  /**
+   * Weight, in both behaviour-cloning losses, of a demo step whose gripper command differs from
+   * the one before (absent: 1, no extra weight). A demo closes (and opens) the gripper once, at a
+   * state barely different from the ones before it labelled the other way.
+   */
+  gripperSwitchWeight?: number;
   /** Steps per replayed transition (n-step returns; 1: one-step). */
   nStep: number;
   /** Online control steps before the actor and temperature train (the critic trains from the start). */
@@ -66,6 +72,20 @@ export interface RestoreReport {
   checkpoint: string | null;
   checkpointEpisodes: number;
   problems: CheckpointProblem[];
+}
+
+/**
+ * Gives the demo steps that switch the gripper (its command's sign differs from the previous
+ * step's; an episode starts open) the weight `weight`, in place. Without it the cloned policy
+ * never closed the hand at the cube nor opened it over the bin, deterministically (README).
+ */
+export function weighGripperSwitches(transitions: Transition[], weight: number): void {
+  let previous = -1;
+  for (const t of transitions) {
+    const gripper = t.action[4]!;
+    if ((gripper > 0) !== (previous > 0)) t.weight = weight;
+    previous = gripper;
+  }
 }
 
 export class LocalLearner implements Learner {
@@ -106,6 +126,7 @@ export class LocalLearner implements Learner {
     }
     const buffer = record.kind === 'demo' ? this.demos : this.online;
     const transitions = transitionsOf(fromRecord(record), this.settings.nStep, this.settings.gamma);
+    if (record.kind === 'demo') weighGripperSwitches(transitions, this.settings.gripperSwitchWeight ?? 1);
     for (const t of transitions) buffer.add(t);
     this.seen.add(key);
     if (record.kind === 'episode') {
@@ -132,7 +153,7 @@ export class LocalLearner implements Learner {
       this.demos.sampleInto(this.batch, 0, this.batch.size, this.rng);
       loss = await this.sac.cloneStep(this.batch);
     }
-    this.log.info(`behaviour cloning: ${this.settings.bcSteps} steps on ${this.demos.size} demo transitions, final NLL ${loss.toFixed(3)}`);
+    this.log.info(`behaviour cloning: ${this.settings.bcSteps} steps on ${this.demos.size} demo transitions, final loss ${loss.toFixed(3)}`);
     // An untrained critic would drag the cloned actor anywhere on its first updates; fit Q to the
     // demos (with the cloned policy's next actions) first.
     let critic = { criticLoss: 0, meanQ: 0 };

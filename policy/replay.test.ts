@@ -59,6 +59,20 @@ describe('replay buffer', () => {
     expect([...batch.demo].every((x) => x === 1)).toBe(true);
   });
 
+  it('carries each demo row\'s weight into the batch (the BC terms read it); online rows weigh 0', () => {
+    const demo = new ReplayBuffer('demo', 4, 2, 1);
+    const online = new ReplayBuffer('online', 4, 2, 1);
+    demo.add({ observation: [1, 1], action: [0], reward: 3, nextObservation: [1, 1], terminal: false, weight: 3 });
+    demo.add({ observation: [2, 2], action: [0], reward: 1, nextObservation: [2, 2], terminal: false });
+    online.add({ observation: [0, 0], action: [0], reward: 0, nextObservation: [0, 0], terminal: false, weight: 5 });
+    const batch = allocateBatch(64, 2, 1);
+    sampleSymmetric(demo, online, batch, new Rng(2));
+    expect([...batch.demo.subarray(0, 32)]).toEqual([...batch.reward.subarray(0, 32)]); // weight 3 where reward 3, the default 1 where reward 1
+    expect(new Set(batch.demo.subarray(0, 32))).toEqual(new Set([1, 3]));
+    expect([...batch.demo.subarray(32)].every((x) => x === 0)).toBe(true);
+    expect(() => demo.add({ observation: [1, 1], action: [0], reward: 0, nextObservation: [1, 1], terminal: false, weight: -1 })).toThrow(/weight must be/);
+  });
+
   it('rejects transitions of the wrong shape or with a non-finite reward', () => {
     const buffer = new ReplayBuffer('b', 4, 2, 1);
     expect(() => buffer.add({ observation: [1], action: [0], reward: 0, nextObservation: [1, 2], terminal: false })).toThrow(/observation must have 2/);

@@ -16,6 +16,8 @@ export interface Transition {
   terminal: boolean;
   /** Control steps from s to s' (an n-step transition; default 1): the bootstrap is discounted by gamma^steps. */
   steps?: number;
+  /** Weight of a demo row in the behaviour-cloning terms (default 1; learner.ts weighs gripper switches up). */
+  weight?: number;
 }
 
 /** A batch laid out as the learner's step graphs read it: row-major [size, width]. */
@@ -29,7 +31,10 @@ export interface Batch {
   done: Float32Array;
   /** Control steps from s to s'. */
   steps: Float32Array;
-  /** 1 where the row came from the demo buffer (set by sampleSymmetric), else 0. */
+  /**
+   * Weight of the row in the behaviour-cloning terms: the demo row's weight (1, more at a gripper
+   * switch) where it came from the demo buffer, 0 on online rows (set by sampleSymmetric).
+   */
   demo: Float32Array;
 }
 
@@ -53,6 +58,7 @@ export class ReplayBuffer {
   readonly nextObservation: Float32Array;
   readonly done: Float32Array;
   readonly steps: Float32Array;
+  readonly weight: Float32Array;
   /** Transitions held (at most capacity). */
   size = 0;
   /** Transitions ever added (the ring overwrites the oldest once full). */
@@ -71,6 +77,7 @@ export class ReplayBuffer {
     this.nextObservation = new Float32Array(capacity * observationSize);
     this.done = new Float32Array(capacity);
     this.steps = new Float32Array(capacity);
+    this.weight = new Float32Array(capacity);
   }
 
   add(t: Transition): void {
@@ -81,6 +88,8 @@ export class ReplayBuffer {
     if (!Number.isFinite(t.reward)) throw new RangeError(`${this.name}: reward must be finite, got ${t.reward}`);
     const steps = t.steps ?? 1;
     if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`${this.name}: steps must be a positive integer, got ${steps}`);
+    const weight = t.weight ?? 1;
+    if (!(Number.isFinite(weight) && weight >= 0)) throw new RangeError(`${this.name}: weight must be a finite number >= 0, got ${weight}`);
     const row = this.added % this.capacity;
     this.observation.set(t.observation, row * this.observationSize);
     this.action.set(t.action, row * this.actionSize);
@@ -88,11 +97,12 @@ export class ReplayBuffer {
     this.nextObservation.set(t.nextObservation, row * this.observationSize);
     this.done[row] = t.terminal ? 1 : 0;
     this.steps[row] = steps;
+    this.weight[row] = weight;
     this.added++;
     this.size = Math.min(this.size + 1, this.capacity);
   }
 
-  /** Copies `count` uniformly drawn transitions into batch rows [offset, offset + count). */
+  /** Copies `count` uniformly drawn transitions (with their weights, into `demo`) into batch rows [offset, offset + count). */
   sampleInto(batch: Batch, offset: number, count: number, rng: Rng): void {
     if (this.size === 0) throw new Error(`${this.name}: cannot sample from an empty buffer`);
     const o = this.observationSize;
@@ -105,6 +115,7 @@ export class ReplayBuffer {
       batch.nextObservation.set(this.nextObservation.subarray(row * o, row * o + o), i * o);
       batch.done[i] = this.done[row]!;
       batch.steps[i] = this.steps[row]!;
+      batch.demo[i] = this.weight[row]!;
     }
   }
 }
@@ -118,6 +129,5 @@ export function sampleSymmetric(demo: ReplayBuffer, online: ReplayBuffer, batch:
   const half = online.size === 0 ? batch.size : demo.size === 0 ? 0 : Math.floor(batch.size / 2);
   if (half > 0) demo.sampleInto(batch, 0, half, rng);
   if (half < batch.size) online.sampleInto(batch, half, batch.size - half, rng);
-  batch.demo.fill(1, 0, half);
   batch.demo.fill(0, half);
 }

@@ -58,6 +58,31 @@ describe('SAC learner on the engine', () => {
     await learner.dispose();
   });
 
+  it('behaviour cloning weighs rows: one heavy "close" label outweighs three "open" ones at the same state, and not at weight 1', async () => {
+    const gripperAfterCloning = async (switchWeight: number): Promise<number> => {
+      const learner = await SacLearner.create(options);
+      const rng = new Rng(4);
+      const demos = new ReplayBuffer('demo', 64, 2, 5);
+      for (let i = 0; i < 16; i++) {
+        for (let k = 0; k < 3; k++) demos.add({ observation: [1, 0], action: [0, 0, 0, 0, -0.5], reward: 0, nextObservation: [1, 0], terminal: false });
+        demos.add({ observation: [1, 0], action: [0, 0, 0, 0, 0.5], reward: 0, nextObservation: [1, 0], terminal: false, weight: switchWeight });
+      }
+      const batch = allocateBatch(64, 2, 5);
+      for (let i = 0; i < 600; i++) {
+        demos.sampleInto(batch, 0, 64, rng);
+        await learner.cloneStep(batch);
+      }
+      const gripper = (await learner.act(Float32Array.of(1, 0), rng, true))[4]!;
+      await learner.dispose();
+      return gripper;
+    };
+    // Weighted mean of atanh(+-0.5): (6 - 3) / 9 * 0.55 = 0.18 closes; (1 - 3) / 4 * 0.55 = -0.27 stays open.
+    const heavy = await gripperAfterCloning(6);
+    const plain = await gripperAfterCloning(1);
+    expect(heavy).toBeCloseTo(Math.tanh(0.1831), 1);
+    expect(plain).toBeCloseTo(Math.tanh(-0.2747), 1);
+  });
+
   it('the BC term on demo rows holds the actor at the demo action where the critic is indifferent; online rows are not cloned', async () => {
     // Zero reward everywhere: Q gives the actor no direction, so only the BC term moves its mode.
     const learner = await SacLearner.create({ ...options, bcWeight: 5 });

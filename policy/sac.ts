@@ -7,7 +7,7 @@
  *   critic     y = r + gamma^n (1 - done) (min Q'(s', a') - alpha log pi(a'|s')),  a' ~ pi(s'), n-step rows
  *   actor      mean(alpha log pi(a|s) - min Q(s, a))
  *   alpha      learned: log alpha descends -mean(log alpha (log pi + target entropy))
- *   BC init    Gaussian negative log-likelihood of demo actions before tanh
+ *   BC init    squared error of the mean to demo actions before tanh, plus the Gaussian NLL for the spread
  *
  * Every loss, gradient and Adam update runs inside onnxruntime (one session per trainer); the only
  * TypeScript arithmetic is the Polyak average of the target critics (the engine's helper).
@@ -169,7 +169,7 @@ export class SacLearner {
         const sacLoss = actorLoss(pi.logProb, critic(obs, pi.action, 'q1', hidden), critic(obs, pi.action, 'q2', hidden), alpha);
         if (options.bcWeight === 0) return { loss: sacLoss, outputs: { log_prob: pi.logProb.mean() } };
         const [demoAction, demo] = [g.input('action', [B, A]), g.input('demo', [B])];
-        const squaredError = head.mean.tanh().sub(demoAction).square().sum([1]).mul(demo); // [B], 0 on online rows
+        const squaredError = head.mean.tanh().sub(demoAction).square().sum([1]).mul(demo); // [B], weighted; 0 on online rows
         const bc = squaredError.sum().div(demo.sum().add(1));
         return { loss: sacLoss.add(bc.mul(options.bcWeight)), outputs: { log_prob: pi.logProb.mean(), bc } };
       },
@@ -187,7 +187,10 @@ export class SacLearner {
       },
     });
 
-    // Behaviour cloning: Gaussian NLL of atanh(demo action) under the actor's pre-tanh distribution.
+    // Behaviour cloning on atanh(demo action), each row weighted (gripper switches count more,
+    // learner.ts): the mean by squared error, the spread by the Gaussian NLL around the detached
+    // mean. (A plain NLL fits the mean weighted by 1 / variance: rows fitted well early got a tiny
+    // spread and dominated, and whole phases, such as carrying the cube, stayed underfitted.)
     const bcTrainer = await Trainer.create({
       ...runtime,
       name: 'bc',
@@ -195,12 +198,14 @@ export class SacLearner {
       optimizer: adam,
       trainable: (n) => n.startsWith('actor.'),
       build: (g) => {
-        const [obs, action] = [observation(g, 'obs', B), g.input('action', [B, A])];
+        const [obs, action, weight] = [observation(g, 'obs', B), g.input('action', [B, A]), g.input('weight', [B])];
         const head = actorHead(obs, hidden, A);
         const clipped = action.maximum(-0.97).minimum(0.97);
         const preTanh = clipped.add(1).div(clipped.neg().add(1)).log().mul(0.5);
-        const z = preTanh.sub(head.mean).div(head.logStd.exp());
-        return { loss: z.square().mul(0.5).add(head.logStd).mean() };
+        const squaredError = preTanh.sub(head.mean).square().sum([1]);
+        const z = preTanh.sub(head.mean.stopGradient()).div(head.logStd.exp());
+        const nll = z.square().mul(0.5).add(head.logStd).sum([1]);
+        return { loss: squaredError.add(nll).mul(weight).sum().div(weight.sum().add(1e-6)) };
       },
     });
 
@@ -228,9 +233,9 @@ export class SacLearner {
     return Float32Array.from(deterministic ? out.mode! : out.sample!);
   }
 
-  /** One behaviour-cloning step on a batch of demo transitions; returns the NLL. */
+  /** One behaviour-cloning step on a batch of demo transitions (rows weighted by `batch.demo`); returns the loss. */
   async cloneStep(batch: Batch): Promise<number> {
-    return (await this.bcTrainer.run({ obs: batch.observation, action: batch.action })).loss;
+    return (await this.bcTrainer.run({ obs: batch.observation, action: batch.action, weight: batch.demo })).loss;
   }
 
   /** Critics only, then the Polyak step: fits Q to the cloned policy before the actor follows Q. */
