@@ -16,6 +16,7 @@ import { SIM_CAMERAS } from '../robot/sim/scene.js';
 import { findTask, taskNames } from '../robot/sim/tasks.js';
 import { SimWorld } from '../robot/sim/world.js';
 import { Rng } from './rng.js';
+import { GRIPPER_UNIT } from './sac.js';
 
 /** What the loop gets after a reset or a step. */
 export interface EnvObservation {
@@ -49,27 +50,19 @@ export interface ActionLimits {
 }
 
 /**
- * Policy output in [-1, 1]^5 to an arm command: translation and yaw scaled to the per-step caps;
- * the gripper is binary, closed where the output is positive. (A continuous gripper command made
- * exploration noise jiggle the fingers around a half-closed grip, and the task's success test
- * reads the command as open or closed anyway.)
+ * Policy output to an arm command: motion in [-1, 1]^4 scaled to the per-step caps; the gripper
+ * is binary, closed where the output is positive (the learner's gripper is a discrete choice,
+ * +-GRIPPER_UNIT; sac.ts).
  */
 export function vectorToAction(v: ArrayLike<number>, limits: ActionLimits): ArmAction {
   const c = (x: number): number => Math.max(-1, Math.min(1, x));
   return { dx: c(v[0]!) * limits.maxStepM, dy: c(v[1]!) * limits.maxStepM, dz: c(v[2]!) * limits.maxStepM, dyaw: c(v[3]!) * limits.maxYawStepRad, gripper: v[4]! > 0 ? 1 : 0 };
 }
 
-/**
- * Where a demo's gripper command sits in policy units: only its sign acts, and at +-0.5 the
- * actor's tanh is far from saturation, so cloning does not push the pre-tanh mean to infinity
- * and exploration noise can still flip the gripper (release over the bin) after cloning.
- */
-export const GRIPPER_DEMO_UNIT = 0.5;
-
 /** The inverse of vectorToAction (clipped), for demo actions. */
 export function actionToVector(a: ArmAction, limits: ActionLimits): Float32Array {
   const c = (x: number): number => Math.max(-1, Math.min(1, x));
-  return Float32Array.of(c(a.dx / limits.maxStepM), c(a.dy / limits.maxStepM), c(a.dz / limits.maxStepM), c(a.dyaw / limits.maxYawStepRad), a.gripper > 0.5 ? GRIPPER_DEMO_UNIT : -GRIPPER_DEMO_UNIT);
+  return Float32Array.of(c(a.dx / limits.maxStepM), c(a.dy / limits.maxStepM), c(a.dz / limits.maxStepM), c(a.dyaw / limits.maxYawStepRad), a.gripper > 0.5 ? GRIPPER_UNIT : -GRIPPER_UNIT);
 }
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocateBatch, ReplayBuffer } from './replay.js';
 import { Rng } from './rng.js';
-import { SacLearner } from './sac.js';
+import { GRIPPER_UNIT, SacLearner } from './sac.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sac-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,6 +44,29 @@ describe('SAC learner on the engine', () => {
     await learner.dispose();
   });
 
+  it('learns the discrete gripper from the critic: closed where closing pays, open where opening does', async () => {
+    const learner = await SacLearner.create(options);
+    const rng = new Rng(5);
+    const buffer = new ReplayBuffer('gripper bandit', 2000, 2, 5);
+    for (let i = 0; i < 2000; i++) {
+      const sign = rng.next() < 0.5 ? -1 : 1;
+      const closed = rng.next() < 0.5;
+      const action = [rng.next() * 2 - 1, 0, 0, 0, closed ? GRIPPER_UNIT : -GRIPPER_UNIT];
+      buffer.add({ observation: [sign, 1], action, reward: closed === sign > 0 ? 1 : 0, nextObservation: [sign, 1], terminal: true });
+    }
+    const batch = allocateBatch(64, 2, 5);
+    for (let i = 0; i < 300; i++) {
+      buffer.sampleInto(batch, 0, 64, rng);
+      await learner.update(batch, rng);
+    }
+    expect((await learner.act(Float32Array.of(1, 1), rng, true))[4]).toBe(GRIPPER_UNIT);
+    expect((await learner.act(Float32Array.of(-1, 1), rng, true))[4]).toBe(-GRIPPER_UNIT);
+    // Sampled, the gripper takes only its two values.
+    const sampled = await learner.act(Float32Array.of(1, 1), rng, false);
+    expect(Math.abs(sampled[4]!)).toBe(GRIPPER_UNIT);
+    await learner.dispose();
+  });
+
   it('behaviour cloning moves the deterministic action to the demos', async () => {
     const learner = await SacLearner.create(options);
     const rng = new Rng(2);
@@ -76,11 +99,9 @@ describe('SAC learner on the engine', () => {
       await learner.dispose();
       return gripper;
     };
-    // Weighted mean of atanh(+-0.5): (6 - 3) / 9 * 0.55 = 0.18 closes; (1 - 3) / 4 * 0.55 = -0.27 stays open.
-    const heavy = await gripperAfterCloning(6);
-    const plain = await gripperAfterCloning(1);
-    expect(heavy).toBeCloseTo(Math.tanh(0.1831), 1);
-    expect(plain).toBeCloseTo(Math.tanh(-0.2747), 1);
+    // p(closed) fits the weighted share of "close" labels: 6 / 9 closes, 1 / 4 stays open.
+    expect(await gripperAfterCloning(6)).toBe(GRIPPER_UNIT);
+    expect(await gripperAfterCloning(1)).toBe(-GRIPPER_UNIT);
   });
 
   it('the BC term on demo rows holds the actor at the demo action where the critic is indifferent; online rows are not cloned', async () => {

@@ -1,13 +1,18 @@
 /**
- * Soft actor-critic on the engine, read top to bottom like one algorithm:
+ * Soft actor-critic on the engine, read top to bottom like one algorithm. The action is hybrid:
+ * continuous arm motion (translation, yaw) and one discrete gripper choice (open or closed).
  *
- *   actor      obs -> MLP -> (mean, logStd) -> a = tanh(mean + std * noise)        (tanh-Gaussian)
+ *   actor      obs -> MLP -> (mean, logStd) per motion value, and a gripper logit
+ *              motion  a = tanh(mean + std * noise)                                 (tanh-Gaussian)
+ *              gripper closed with probability sigmoid(logit); its action value is +-GRIPPER_UNIT
  *   critics    (obs, a) -> [linear -> LayerNorm -> ReLU] x depth -> Q, twice      (layer-normalised)
  *   targets    slow Polyak copies of both critics
  *   critic     y = r + gamma^n (1 - done) (min Q'(s', a') - alpha log pi(a'|s')),  a' ~ pi(s'), n-step rows
- *   actor      mean(alpha log pi(a|s) - min Q(s, a))
+ *   actor      mean(alpha log pi_motion - E_gripper[min Q(s, motion, gripper) - alpha log p(gripper)]):
+ *              the gripper's expectation is exact (Q at both values), so the critic ranks open
+ *              against closed instead of the actor following the slope of a step function
  *   alpha      learned: log alpha descends -mean(log alpha (log pi + target entropy))
- *   BC init    squared error of the mean to demo actions before tanh, plus the Gaussian NLL for the spread
+ *   BC         motion: squared error to the demo action; gripper: cross-entropy to the demo's choice
  *
  * Every loss, gradient and Adam update runs inside onnxruntime (one session per trainer); the only
  * TypeScript arithmetic is the Polyak average of the target critics (the engine's helper).
@@ -15,13 +20,19 @@
 import type { Graph, Tensor } from '../engine/graph.js';
 import { concat } from '../engine/graph.js';
 import { layerNorm, linear, mlp } from '../engine/layers.js';
-import { actorLoss, squashedGaussian, temperatureLoss, twinCriticLoss } from '../engine/losses.js';
+import { squashedGaussian, temperatureLoss, twinCriticLoss } from '../engine/losses.js';
 import { ParamStore, polyakUpdate } from '../engine/params.js';
 import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import { Predictor, Trainer } from '../engine/trainer.js';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint.js';
 import type { Batch } from './replay.js';
 import type { Rng } from './rng.js';
+
+/**
+ * The gripper's action value, closed (+) or open (-): what the critics see and what the arm
+ * command's sign is read from (environment.ts). Demos carry the same values.
+ */
+export const GRIPPER_UNIT = 0.5;
 
 export interface SacOptions {
   observationSize: number;
@@ -46,7 +57,7 @@ export interface SacOptions {
    * Default 0.
    */
   bcWeight?: number;
-  /** Default -actionSize (one nat per action dimension). */
+  /** Default -(actionSize - 1): one nat per motion dimension (the gripper's entropy counts on top). */
   targetEntropy?: number;
   /** Fixed per-value standardisation of observations inside every network (default none). */
   observationNormaliser?: ObservationNormaliser;
@@ -88,13 +99,52 @@ function normalise(obs: Tensor, normaliser: ObservationNormaliser | undefined): 
 const LOG_STD_MIN = -5;
 const LOG_STD_MAX = 1;
 
-/** The actor network: mean and log-std (squashed into [LOG_STD_MIN, LOG_STD_MAX]) per action dimension. */
-function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number): { mean: Tensor; logStd: Tensor } {
+interface ActorHead {
+  /** Pre-tanh mean and log-std of the motion values [B, A - 1]. */
+  mean: Tensor;
+  logStd: Tensor;
+  /** Log-odds of a closed gripper [B]. */
+  gripperLogit: Tensor;
+}
+
+/** The actor network: mean and log-std (squashed into [LOG_STD_MIN, LOG_STD_MAX]) per motion value, and the gripper's logit. */
+function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number): ActorHead {
   const h = mlp(obs, 'actor.body', hidden, 'relu').relu();
-  const mean = linear(h, 'actor.mean', actionSize);
-  const raw = linear(h, 'actor.log_std', actionSize).tanh();
+  const mean = linear(h, 'actor.mean', actionSize - 1);
+  const raw = linear(h, 'actor.log_std', actionSize - 1).tanh();
   const logStd = raw.add(1).mul((LOG_STD_MAX - LOG_STD_MIN) / 2).add(LOG_STD_MIN);
-  return { mean, logStd };
+  const gripperLogit = linear(h, 'actor.gripper', 1).reshape([obs.shape[0]!]);
+  return { mean, logStd, gripperLogit };
+}
+
+/** log sigmoid(x), stable for large |x|. */
+const logSigmoid = (x: Tensor): Tensor => x.neg().softplus().neg();
+
+/** +-GRIPPER_UNIT from a 0/1 "closed" tensor [B], as a column [B, 1]. */
+const gripperColumn = (closed: Tensor): Tensor => closed.mul(2 * GRIPPER_UNIT).sub(GRIPPER_UNIT).reshape([closed.shape[0]!, 1]);
+
+/**
+ * A sampled action and its log-probability [B]: motion from the tanh-Gaussian with the first
+ * A - 1 noise columns (standard normal), the gripper closed where logit + the last noise column
+ * (standard logistic) is positive, which happens with probability sigmoid(logit).
+ */
+function samplePolicy(head: ActorHead, noise: Tensor): { action: Tensor; logProb: Tensor } {
+  const A = noise.shape[1]!;
+  const B = noise.shape[0]!;
+  const motion = squashedGaussian(head.mean, head.logStd, noise.slice(1, 0, A - 1));
+  const closed = head.gripperLogit.add(noise.slice(1, A - 1, A).reshape([B])).greater(0);
+  const gripperLogProb = closed.mul(logSigmoid(head.gripperLogit)).add(closed.neg().add(1).mul(logSigmoid(head.gripperLogit.neg())));
+  return { action: concat([motion.action, gripperColumn(closed)], 1), logProb: motion.logProb.add(gripperLogProb) };
+}
+
+/** Noise for `rows` sampled actions: standard normal for the motion values, standard logistic for the gripper. */
+function policyNoise(rng: Rng, rows: number, actionSize: number): Float32Array {
+  const noise = rng.fillNormal(new Float32Array(rows * actionSize));
+  for (let r = 0; r < rows; r++) {
+    const u = Math.min(Math.max(rng.next(), 1e-7), 1 - 1e-7);
+    noise[r * actionSize + actionSize - 1] = Math.log(u / (1 - u));
+  }
+  return noise;
 }
 
 /** One critic: Q(s, a) [batch], LayerNorm after every hidden linear layer. */
@@ -123,7 +173,8 @@ export class SacLearner {
   }
 
   static async create(input: SacOptions): Promise<SacLearner> {
-    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, targetEntropy: input.targetEntropy ?? -input.actionSize };
+    if (input.actionSize < 2) throw new RangeError(`actionSize: expected motion values plus the gripper (>= 2), got ${input.actionSize}`);
+    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
     const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma } = options;
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
@@ -141,8 +192,7 @@ export class SacLearner {
           observation(g, 'obs', B), g.input('action', [B, A]), g.input('reward', [B]), observation(g, 'next_obs', B),
           g.input('done', [B]), g.input('steps', [B]), g.input('next_noise', [B, A]), g.input('alpha', []),
         ];
-        const next = actorHead(nextObs, hidden, A);
-        const nextPi = squashedGaussian(next.mean, next.logStd, nextNoise);
+        const nextPi = samplePolicy(actorHead(nextObs, hidden, A), nextNoise);
         // Clipped double-Q target; an n-step transition bootstraps `steps` control steps on:
         // y = r + gamma^steps (1 - done) (min(Q1', Q2') - alpha log pi(a'|s')), no gradient.
         const bootstrap = steps.mul(Math.log(gamma)).exp().mul(done.neg().add(1));
@@ -165,13 +215,27 @@ export class SacLearner {
       build: (g): { loss: Tensor; outputs: Record<string, Tensor> } => {
         const [obs, noise, alpha] = [observation(g, 'obs', B), g.input('noise', [B, A]), g.input('alpha', [])];
         const head = actorHead(obs, hidden, A);
-        const pi = squashedGaussian(head.mean, head.logStd, noise);
-        const sacLoss = actorLoss(pi.logProb, critic(obs, pi.action, 'q1', hidden), critic(obs, pi.action, 'q2', hidden), alpha);
-        if (options.bcWeight === 0) return { loss: sacLoss, outputs: { log_prob: pi.logProb.mean() } };
+        const motion = squashedGaussian(head.mean, head.logStd, noise.slice(1, 0, A - 1));
+        // The gripper in expectation: Q with the hand closed and open, weighted by p(closed).
+        const q = (closed: boolean): Tensor => {
+          const action = concat([motion.action, g.constant(new Array<number>(B).fill(closed ? GRIPPER_UNIT : -GRIPPER_UNIT), [B, 1])], 1);
+          return critic(obs, action, 'q1', hidden).minimum(critic(obs, action, 'q2', hidden));
+        };
+        const pClosed = head.gripperLogit.sigmoid();
+        const [logClosed, logOpen] = [logSigmoid(head.gripperLogit), logSigmoid(head.gripperLogit.neg())];
+        const gripperLogProb = pClosed.mul(logClosed).add(pClosed.neg().add(1).mul(logOpen)); // E[log p(gripper)]
+        const expectedQ = pClosed.mul(q(true)).add(pClosed.neg().add(1).mul(q(false)));
+        const logProb = motion.logProb.add(gripperLogProb);
+        const sacLoss = logProb.mul(alpha.stopGradient()).sub(expectedQ).mean();
+        if (options.bcWeight === 0) return { loss: sacLoss, outputs: { log_prob: logProb.mean() } };
+        // BC on demo rows, each weighted (0 on online rows): motion by squared error of the mode,
+        // the gripper by cross-entropy to the demo's choice.
         const [demoAction, demo] = [g.input('action', [B, A]), g.input('demo', [B])];
-        const squaredError = head.mean.tanh().sub(demoAction).square().sum([1]).mul(demo); // [B], weighted; 0 on online rows
-        const bc = squaredError.sum().div(demo.sum().add(1));
-        return { loss: sacLoss.add(bc.mul(options.bcWeight)), outputs: { log_prob: pi.logProb.mean(), bc } };
+        const demoClosed = demoAction.slice(1, A - 1, A).reshape([B]).greater(0);
+        const crossEntropy = demoClosed.mul(logClosed).add(demoClosed.neg().add(1).mul(logOpen)).neg();
+        const squaredError = head.mean.tanh().sub(demoAction.slice(1, 0, A - 1)).square().sum([1]);
+        const bc = squaredError.add(crossEntropy).mul(demo).sum().div(demo.sum().add(1));
+        return { loss: sacLoss.add(bc.mul(options.bcWeight)), outputs: { log_prob: logProb.mean(), bc } };
       },
     });
 
@@ -187,10 +251,11 @@ export class SacLearner {
       },
     });
 
-    // Behaviour cloning on atanh(demo action), each row weighted (gripper switches count more,
-    // learner.ts): the mean by squared error, the spread by the Gaussian NLL around the detached
-    // mean. (A plain NLL fits the mean weighted by 1 / variance: rows fitted well early got a tiny
-    // spread and dominated, and whole phases, such as carrying the cube, stayed underfitted.)
+    // Behaviour cloning, each row weighted (gripper switches count more, learner.ts). Motion: the
+    // mean to atanh(demo action) by squared error, the spread by the Gaussian NLL around the
+    // detached mean. (A plain NLL fits the mean weighted by 1 / variance: rows fitted well early
+    // got a tiny spread and dominated, and whole phases, such as carrying the cube, stayed
+    // underfitted.) Gripper: cross-entropy to the demo's choice.
     const bcTrainer = await Trainer.create({
       ...runtime,
       name: 'bc',
@@ -200,12 +265,14 @@ export class SacLearner {
       build: (g) => {
         const [obs, action, weight] = [observation(g, 'obs', B), g.input('action', [B, A]), g.input('weight', [B])];
         const head = actorHead(obs, hidden, A);
-        const clipped = action.maximum(-0.97).minimum(0.97);
+        const clipped = action.slice(1, 0, A - 1).maximum(-0.97).minimum(0.97);
         const preTanh = clipped.add(1).div(clipped.neg().add(1)).log().mul(0.5);
         const squaredError = preTanh.sub(head.mean).square().sum([1]);
         const z = preTanh.sub(head.mean.stopGradient()).div(head.logStd.exp());
         const nll = z.square().mul(0.5).add(head.logStd).sum([1]);
-        return { loss: squaredError.add(nll).mul(weight).sum().div(weight.sum().add(1e-6)) };
+        const closed = action.slice(1, A - 1, A).reshape([B]).greater(0);
+        const crossEntropy = closed.mul(logSigmoid(head.gripperLogit)).add(closed.neg().add(1).mul(logSigmoid(head.gripperLogit.neg()))).neg();
+        return { loss: squaredError.add(nll).add(crossEntropy).mul(weight).sum().div(weight.sum().add(1e-6)) };
       },
     });
 
@@ -216,7 +283,7 @@ export class SacLearner {
       build: (g: Graph) => {
         const [obs, noise] = [observation(g, 'obs', 1), g.input('noise', [1, A])];
         const head = actorHead(obs, hidden, A);
-        return { sample: squashedGaussian(head.mean, head.logStd, noise).action, mode: head.mean.tanh() };
+        return { sample: samplePolicy(head, noise).action, mode: concat([head.mean.tanh(), gripperColumn(head.gripperLogit.greater(0))], 1) };
       },
     });
     return new SacLearner(options, store, criticTrainer, actorTrainer, alphaTrainer, bcTrainer, acting);
@@ -226,9 +293,12 @@ export class SacLearner {
     return Math.exp(this.store.get('log_alpha').data[0]!);
   }
 
-  /** An action in [-1, 1]^A: sampled (exploration) or the distribution's mode (evaluation). */
+  /**
+   * An action: motion in [-1, 1], the gripper +-GRIPPER_UNIT; sampled (exploration) or the
+   * distribution's mode (evaluation: the motion's mode, the gripper's likelier value).
+   */
   async act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array> {
-    const noise = rng.fillNormal(new Float32Array(this.options.actionSize));
+    const noise = policyNoise(rng, 1, this.options.actionSize);
     const out = await this.acting.run({ obs: observation, noise });
     return Float32Array.from(deterministic ? out.mode! : out.sample!);
   }
@@ -243,7 +313,7 @@ export class SacLearner {
     const { batchSize: B, actionSize: A, tau } = this.options;
     const criticStep = await this.criticTrainer.run({
       obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done, steps: batch.steps,
-      next_noise: rng.fillNormal(new Float32Array(B * A)), alpha: Float32Array.of(this.alpha),
+      next_noise: policyNoise(rng, B, A), alpha: Float32Array.of(this.alpha),
     });
     polyakUpdate(this.store, 'q1.', 'q1t.', tau);
     polyakUpdate(this.store, 'q2.', 'q2t.', tau);
@@ -254,11 +324,11 @@ export class SacLearner {
   async update(batch: Batch, rng: Rng): Promise<UpdateStats> {
     const { batchSize: B, actionSize: A, tau } = this.options;
     const alpha = Float32Array.of(this.alpha);
-    const nextNoise = rng.fillNormal(new Float32Array(B * A));
+    const nextNoise = policyNoise(rng, B, A);
     const criticStep = await this.criticTrainer.run({
       obs: batch.observation, action: batch.action, reward: batch.reward, next_obs: batch.nextObservation, done: batch.done, steps: batch.steps, next_noise: nextNoise, alpha,
     });
-    const noise = rng.fillNormal(new Float32Array(B * A));
+    const noise = policyNoise(rng, B, A);
     const actorStep = await this.actorTrainer.run(
       this.options.bcWeight === 0 ? { obs: batch.observation, noise, alpha } : { obs: batch.observation, noise, alpha, action: batch.action, demo: batch.demo },
     );
