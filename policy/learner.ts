@@ -13,7 +13,7 @@ import { allocateBatch, ReplayBuffer, sampleSymmetric, type Batch, type Transiti
 import { Rng } from './rng.js';
 import type { CheckpointProblem, CheckpointState } from './run-store.js';
 import { CheckpointStore } from './run-store.js';
-import { SacLearner, type ObservationNormaliser } from './sac.js';
+import { SacLearner, type ObservationNormaliser, type UpdateStats } from './sac.js';
 
 export interface LearnerSettings {
   observationSize: number;
@@ -64,9 +64,40 @@ export interface Learner {
   /** Checkpoint now (the in-process learner; a remote learner checkpoints itself). */
   checkpoint(): Promise<void>;
   /** actorWaitS: time the actor spent waiting for a remote learner to catch up (bounded lag). */
-  stats(): Promise<{ updates: number; updateMs: number | null; parameters: number; actorWaitS?: number }>;
+  stats(): Promise<LearnerStats>;
   close(): Promise<void>;
 }
+
+/**
+ * How the learner's recent SAC updates went (means over the last RECENT_WINDOW full updates):
+ * what a person watching a run checks first. Q drifting past the largest possible return, a
+ * temperature running away, or the entropy collapsing show here before the success curve moves.
+ */
+export interface RecentUpdates {
+  /** Full updates (critic, actor, temperature) behind the means; critic-only updates are not counted. */
+  updates: number;
+  criticLoss: number;
+  actorLoss: number;
+  /** Mean Q of the batch, in the critic's scaled reward units. */
+  meanQ: number;
+  /** The entropy temperature after the newest update. */
+  alpha: number;
+  /** Minus the mean log-probability of the policy's sampled actions (nats). */
+  entropy: number;
+}
+
+export interface LearnerStats {
+  updates: number;
+  updateMs: number | null;
+  parameters: number;
+  /** Time the actor spent waiting for a remote learner to catch up (bounded lag). */
+  actorWaitS?: number;
+  /** Absent until the first full update (cloning, critic warm-up and the actor delay come first). */
+  recent?: RecentUpdates;
+}
+
+/** Full updates averaged in `LearnerStats.recent`. */
+export const RECENT_WINDOW = 200;
 
 export interface RestoreReport {
   checkpoint: string | null;
@@ -96,6 +127,8 @@ export class LocalLearner implements Learner {
   private rng: Rng;
   private readonly seen = new Set<string>();
   private readonly updateTimes: number[] = [];
+  /** The newest full updates' statistics, at most RECENT_WINDOW (see stats). */
+  private readonly recentStats: UpdateStats[] = [];
   private readonly checkpoints: CheckpointStore;
   private episodes = 0;
   private onlineTransitions = 0;
@@ -181,6 +214,8 @@ export class LocalLearner implements Learner {
       }
       const stats = await this.sac.update(this.batch, this.rng);
       this.updateTimes.push(performance.now() - t0);
+      this.recentStats.push(stats);
+      if (this.recentStats.length > RECENT_WINDOW) this.recentStats.shift();
       if (this.sac.updates % 2000 === 0) {
         this.log.info(`update ${this.sac.updates}: critic loss ${stats.criticLoss.toFixed(4)}, mean Q ${stats.meanQ.toFixed(3)}, alpha ${stats.alpha.toFixed(4)}, log pi ${stats.logProb.toFixed(2)}`);
       }
@@ -216,9 +251,16 @@ export class LocalLearner implements Learner {
     return out;
   }
 
-  async stats(): Promise<{ updates: number; updateMs: number | null; parameters: number }> {
+  async stats(): Promise<LearnerStats> {
     const t = this.updateTimes;
-    return { updates: this.sac.updates, parameters: this.sac.store.count(), updateMs: t.length > 10 ? t.slice(5).reduce((a, b) => a + b, 0) / (t.length - 5) : null };
+    const r = this.recentStats;
+    const mean = (pick: (s: UpdateStats) => number): number => r.reduce((sum, s) => sum + pick(s), 0) / r.length;
+    return {
+      updates: this.sac.updates, parameters: this.sac.store.count(), updateMs: t.length > 10 ? t.slice(5).reduce((a, b) => a + b, 0) / (t.length - 5) : null,
+      ...(r.length > 0
+        ? { recent: { updates: r.length, criticLoss: mean((s) => s.criticLoss), actorLoss: mean((s) => s.actorLoss), meanQ: mean((s) => s.meanQ), alpha: r.at(-1)!.alpha, entropy: -mean((s) => s.logProb) } }
+        : {}),
+    };
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@
 import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
-import type { Learner, LearnerSettings } from './learner.js';
+import type { Learner, LearnerSettings, LearnerStats } from './learner.js';
 import { LocalLearner } from './learner.js';
 import type { EpisodeRecord } from './records.js';
 import type { Rng } from './rng.js';
@@ -378,8 +378,8 @@ export class RemoteLearner implements Learner {
 
   async checkpoint(): Promise<void> {}
 
-  async stats(): Promise<{ updates: number; updateMs: number | null; parameters: number; actorWaitS?: number }> {
-    const learner = (await this.call({ op: 'stats' })) as { updates: number; updateMs: number | null; parameters: number };
+  async stats(): Promise<LearnerStats> {
+    const learner = (await this.call({ op: 'stats' })) as LearnerStats;
     return this.options.maxLagUpdates === undefined ? learner : { ...learner, actorWaitS: this.waitedMs / 1000 };
   }
 

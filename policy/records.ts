@@ -1,6 +1,7 @@
 /** Episodes as they are logged and sent between actor and learner: JSON with float arrays packed. */
 import type { ScoredEpisode } from './episode.js';
 import { highProgressSteps } from './episode.js';
+import type { RecentUpdates } from './learner.js';
 import { packFloats, unpackFloats } from './run-store.js';
 
 export interface EpisodeRecord {
@@ -29,6 +30,8 @@ export interface EvalRecord {
   episodes: number;
   successes: number;
   success: number;
+  /** The learner's recent updates when this evaluation ran (absent before the first full update, and in logs older than the field). */
+  learner?: RecentUpdates;
 }
 
 export type LogRecord = EpisodeRecord | EvalRecord;

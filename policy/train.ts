@@ -18,7 +18,7 @@ import type { SafetySettings } from '../robot/safety.js';
 import { actionToVector, PRIVILEGED_STATE_SIZE, SafeSimEnvironment, SimEnvironment, vectorToAction } from './environment.js';
 import type { CollectedEpisode, Operator, ShapingSettings } from './episode.js';
 import { runEpisode, scoreEpisode } from './episode.js';
-import type { Learner, LearnerSettings } from './learner.js';
+import type { Learner, LearnerSettings, RecentUpdates } from './learner.js';
 import { LocalLearner } from './learner.js';
 import type { ObservationEncoder, ObservationMode } from './observation.js';
 import { featureObservations, grmTinyFrozenEncoder, privilegedObservations } from './observation.js';
@@ -117,6 +117,8 @@ export interface CurvePoint {
   success: number;
   /** Evaluation episodes behind this point. */
   episodes: number;
+  /** The learner's recent updates at this point: mean Q, temperature, entropy, losses (learner.ts). */
+  learner?: RecentUpdates;
 }
 
 export interface RolloutSummary {
@@ -241,7 +243,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   if (truncatedTail) log.warn(`episodes.log: cut off a torn last line (line ${truncatedTail.line}, ${truncatedTail.bytes} bytes): an episode that was being written when the run stopped`);
   const demoRecords = records.filter((r): r is EpisodeRecord => r.kind === 'demo');
   const episodeRecords = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
-  const curve: CurvePoint[] = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, success: r.success, episodes: r.episodes }));
+  const curve: CurvePoint[] = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, success: r.success, episodes: r.episodes, ...(r.learner ? { learner: r.learner } : {}) }));
   let demoAttempts = 0;
   let resumed: RlResult['resumed'] = null;
   if (episodeRecords.length === 0 && demoRecords.length < settings.demos) {
@@ -305,10 +307,12 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       await e.progress;
       if (e.end === 'success') successes++;
     }
-    const record: EvalRecord = { kind: 'eval', rollouts, episodes, successes, success: successes / episodes };
+    const { recent } = await learner.stats();
+    const record: EvalRecord = { kind: 'eval', rollouts, episodes, successes, success: successes / episodes, ...(recent ? { learner: recent } : {}) };
     episodeLog.append(record);
-    curve.push({ rollouts, success: record.success, episodes });
-    log.info(`eval after ${rollouts} rollouts: ${successes}/${episodes} successes`);
+    curve.push({ rollouts, success: record.success, episodes, ...(recent ? { learner: recent } : {}) });
+    const health = recent ? ` (last ${recent.updates} updates: mean Q ${recent.meanQ.toFixed(2)}, alpha ${recent.alpha.toFixed(4)}, entropy ${recent.entropy.toFixed(2)}, critic loss ${recent.criticLoss.toFixed(4)})` : '';
+    log.info(`eval after ${rollouts} rollouts: ${successes}/${episodes} successes${health}`);
   }
   const evaluated = (n: number): boolean => curve.some((p) => p.rollouts === n);
   const due = (n: number): boolean => n === 0 || n % settings.evalEvery === 0 || n === settings.rollouts;

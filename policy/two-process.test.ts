@@ -36,6 +36,14 @@ describe('rl with a learner process and a lag bound', () => {
       expect(result.learner.where).toMatch(/actor waits at each episode start until at most 0 updates are owed/);
       expect(result.learner.actorWaitS).toBeGreaterThanOrEqual(0);
       expect(result.curve.map((p) => p.rollouts)).toEqual([0, 2, 4]);
+      // The learner's health travels with each point once it has made full updates (none before the first rollout).
+      expect(result.curve[0]!.learner).toBeUndefined();
+      for (const point of result.curve.slice(1)) {
+        expect(point.learner!.updates).toBeGreaterThan(0);
+        expect(point.learner!.updates).toBeLessThanOrEqual(200);
+        for (const value of [point.learner!.meanQ, point.learner!.criticLoss, point.learner!.actorLoss, point.learner!.entropy]) expect(Number.isFinite(value)).toBe(true);
+        expect(point.learner!.alpha).toBeGreaterThan(0);
+      }
     } finally {
       await learner.stop();
     }
