@@ -63,7 +63,6 @@ export interface Learner {
   act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array>;
   /** Checkpoint now (the in-process learner; a remote learner checkpoints itself). */
   checkpoint(): Promise<void>;
-  /** actorWaitS: time the actor spent waiting for a remote learner to catch up (bounded lag). */
   stats(): Promise<LearnerStats>;
   close(): Promise<void>;
 }
