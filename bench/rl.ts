@@ -21,8 +21,9 @@
  *   --grm file: another GRM-tiny as the base of the adapted reward and the frozen encoder, written
  *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --normaliser: observations
  *   standardised with the demos' statistics, policy/normaliser.ts; --learner-process: each run's
- *   learner in a process of its own, one run at a time by default; --stem name: write
- *   bench/results/<name>.json / .png instead)
+ *   learner in a process of its own, one run at a time by default; --layout-spread f [--layout-seed
+ *   n]: a lab's reset, every episode near one layout with the same objects (robot/sim/world.ts),
+ *   written to rl-layout<f>.*; --stem name: write bench/results/<name>.json / .png instead)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,7 +65,13 @@ function textFlag(name: string): string | undefined {
 const grmFile = textFlag('--grm');
 /** Results file stem: rl (headline set-up), rl-privileged-obs or rl-privileged (debugging set-ups, labelled), rl-grm-<name> with --grm. */
 const stemOverride = textFlag('--stem');
-const stem = stemOverride ?? (privileged ? 'rl-privileged' : `${privilegedObservation ? 'rl-privileged-obs' : 'rl'}${grmFile ? `-grm-${basename(grmFile, '.onnx')}` : ''}`);
+/** A lab's reset: the same objects every episode, near one layout (default: the task's full randomisation). */
+const layoutSpread = flag('--layout-spread');
+if (layoutSpread !== undefined && !(layoutSpread >= 0 && layoutSpread <= 1)) throw new Error(`--layout-spread: expected a fraction from 0 to 1, got ${textFlag('--layout-spread')}`);
+const layout = layoutSpread === undefined ? undefined : { seed: flag('--layout-seed') ?? 0, spread: layoutSpread };
+const stem =
+  stemOverride ??
+  (privileged ? 'rl-privileged' : `${privilegedObservation ? 'rl-privileged-obs' : 'rl'}${grmFile ? `-grm-${basename(grmFile, '.onnx')}` : ''}`) + (layout ? `-layout${layout.spread}` : '');
 /**
  * --learner-process: each run's learner in its own process (`dopamine rl-learner`, the two-process
  * set-up of docs/actor-learner-protocol.md), so one run uses two cores: the actor renders, encodes
@@ -72,7 +79,7 @@ const stem = stemOverride ?? (privileged ? 'rl-privileged' : `${privilegedObserv
  * owed for the episodes it sent is done (--learner-max-lag 0), which bounds the policy's lag.
  */
 const learnerProcess = process.argv.includes('--learner-process');
-const variant = `${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}`;
+const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}`;
 const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
   if (!ALL_ARMS.includes(a as ShapingMode)) throw new Error(`--arms: expected a comma-separated subset of ${ALL_ARMS.join(', ')}, got ${JSON.stringify(a)}`);
@@ -101,6 +108,7 @@ const base: RlSettings = {
   successPotential: flag('--success-potential') ?? config.reward.shaping.successPotential,
   maxSteps: flag('--max-steps') ?? 100,
   ...(grmFile ? { encoderModel: grmFile } : {}),
+  ...(layout ? { layout } : {}),
 };
 
 /** Mean time of one SAC update (critics + actor + temperature + Polyak) at batch 256, observation as in the runs. */
@@ -231,7 +239,7 @@ let runs: RlResult[];
 try {
   if (base.reward === 'model') {
     // One adapted reward model for every run (same demo, same model), as each run would cache it.
-    const env = await SimEnvironment.create({ task: base.task, physicsStepS: base.physicsStepS, controlHz: base.controlHz, bounds: base.bounds, cameras: base.camera });
+    const env = await SimEnvironment.create({ task: base.task, physicsStepS: base.physicsStepS, controlHz: base.controlHz, bounds: base.bounds, cameras: base.camera, ...(layout ? { layout } : {}) });
     const t0 = performance.now();
     base.rewardModel = await adaptedRewardModel(env, findTask(base.task)!, { base: grmFile ?? DEFAULT_GRM_TINY, dir: work, seed: 1, steps: base.adapt.steps, pairs: base.adapt.pairs, log });
     adaptS = (performance.now() - t0) / 1000;
@@ -288,7 +296,7 @@ const result = {
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);
-const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${privileged ? ' PRIVILEGED obs+reward' : privilegedObservation ? ' PRIVILEGED obs' : ''}`;
+const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${layout ? `, lab reset (spread ${layout.spread})` : ''}${privileged ? ' PRIVILEGED obs+reward' : privilegedObservation ? ' PRIVILEGED obs' : ''}`;
 await sharp(Buffer.from(plotSvg(runs, title))).png().toFile(`bench/results/${stem}.png`);
 for (const s of summary) {
   console.log(`${s.shaping.padEnd(6)} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, wall ${s.medianWallS.toFixed(0)} s`);

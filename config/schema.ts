@@ -32,6 +32,17 @@ const robot = z.strictObject({
     .strictObject({
       physicsStepS: z.number().positive().max(0.05).default(0.002).describe('MuJoCo physics time step, seconds.'),
       seed: z.number().int().min(0).default(0).describe('Seed of object poses and colours.'),
+      layout: z
+        .strictObject({
+          seed: z.number().int().min(0).default(0).describe('Seed of the one layout every episode starts near (objects, colours, poses).'),
+          spread: z
+            .number()
+            .min(0)
+            .max(1)
+            .describe('Fraction of each of the task\'s randomised ranges an episode may differ from the layout (0: the same scene every episode; 1: the full range).'),
+        })
+        .optional()
+        .describe('A lab\'s reset: the same objects every episode, placed near one layout. Absent: every episode draws the task\'s full randomisation, colours included.'),
     })
     .prefault({})
     .describe('Embedded simulator.'),

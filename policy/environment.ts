@@ -14,7 +14,7 @@ import { ScriptedExpert, stepLimit } from '../robot/sim/expert.js';
 import { RayCastRenderer } from '../robot/sim/render.js';
 import { SIM_CAMERAS } from '../robot/sim/scene.js';
 import { findTask, taskNames } from '../robot/sim/tasks.js';
-import { SimWorld } from '../robot/sim/world.js';
+import { SimWorld, type SceneLayout } from '../robot/sim/world.js';
 import { Rng } from './rng.js';
 import { GRIPPER_UNIT } from './sac.js';
 
@@ -170,6 +170,8 @@ export interface SimEnvironmentOptions {
    * detector with that error. Measures how precisely an image encoder must locate the object.
    */
   privilegedErrorM?: number;
+  /** A lab's reset near one layout (robot/sim/world.ts); absent: the task's full randomisation. */
+  layout?: SceneLayout;
 }
 
 export class SimEnvironment implements RlEnvironment {
@@ -193,7 +195,7 @@ export class SimEnvironment implements RlEnvironment {
   static async create(options: SimEnvironmentOptions): Promise<SimEnvironment> {
     const task = findTask(options.task);
     if (!task) throw new InputError('--task', `expected one of ${taskNames().join(', ')}, got ${JSON.stringify(options.task)}`);
-    const world = await SimWorld.create({ task, physicsStepS: options.physicsStepS, controlHz: options.controlHz, bounds: options.bounds });
+    const world = await SimWorld.create({ task, physicsStepS: options.physicsStepS, controlHz: options.controlHz, bounds: options.bounds, ...(options.layout ? { layout: options.layout } : {}) });
     const renderer = options.cameras ? new RayCastRenderer(world.mujoco, world.model, options.cameras.width, options.cameras.height) : undefined;
     return new SimEnvironment(world, renderer, options);
   }

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../engine/files.js';
 import type { ExecutionProviderSetting } from '../engine/runtime.js';
 import type { ShapingMode, SuccessSource } from '../reward/shaping.js';
 import { deriveSeed } from '../robot/sim/rng.js';
+import type { SceneLayout } from '../robot/sim/world.js';
 import { systemClock } from '../common/clock.js';
 import { configSchema } from '../config/schema.js';
 import { EventStream } from '../robot/events.js';
@@ -100,6 +101,12 @@ export interface RlSettings {
    * cm per horizontal axis) of the moved object's position in the state (environment.ts).
    */
   privilegedErrorCm?: number;
+  /**
+   * A lab's reset: every episode (demos, rollouts, evaluation, the adaptation demo) starts near one
+   * layout with the same objects (robot/sim/world.ts). Absent (and in older run.json files): the
+   * task's full randomisation.
+   */
+  layout?: SceneLayout;
   /** Control steps per episode; default the task's time limit. */
   maxSteps?: number;
   controlHz: number;
@@ -196,6 +203,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     task: settings.task, physicsStepS: settings.physicsStepS, controlHz: settings.controlHz, bounds: settings.bounds,
     cameras: settings.observation === 'features' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
     ...(settings.privilegedErrorCm ? { privilegedErrorM: settings.privilegedErrorCm / 100 } : {}),
+    ...(settings.layout ? { layout: settings.layout } : {}),
   });
   // Every demo, rollout and evaluation action passes the same safety layer as on a lab arm.
   // The run's caps and box; the watchdogs keep the configuration's defaults (they never fire here: nothing arms them).

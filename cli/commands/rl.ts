@@ -44,6 +44,8 @@ interface RlOptions {
   learnerMaxLag?: string;
   reward?: string;
   rewardModel?: string;
+  layoutSpread?: string;
+  layoutSeed?: string;
 }
 
 function integer(flag: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -64,6 +66,20 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
   if (value === undefined) return undefined;
   if (!allowed.includes(value as T)) throw new InputError(flag, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
   return value as T;
+}
+
+/** The lab-reset layout from the flags, else the configuration; none: the task's full randomisation. */
+function layoutSetting(options: RlOptions, configured: { seed: number; spread: number } | undefined): { layout?: { seed: number; spread: number } } {
+  const spread = options.layoutSpread === undefined ? configured?.spread : Number(options.layoutSpread);
+  if (options.layoutSpread !== undefined && (options.layoutSpread.trim() === '' || !Number.isFinite(spread) || spread! < 0 || spread! > 1)) {
+    throw new InputError('--layout-spread', `expected a fraction from 0 to 1, got ${JSON.stringify(options.layoutSpread)}`);
+  }
+  const seed = integer('--layout-seed', options.layoutSeed, 0) ?? configured?.seed ?? 0;
+  if (spread === undefined) {
+    if (options.layoutSeed !== undefined) throw new InputError('--layout-seed', 'expected --layout-spread as well (or robot.sim.layout in the configuration)');
+    return {};
+  }
+  return { layout: { seed, spread } };
 }
 
 function human(result: RlResult): string {
@@ -92,6 +108,8 @@ export function registerRl(program: Command): void {
     .option('--reward-model <file>', 'ONNX reward model for --reward model (default: GRM-tiny adapted one-shot on one clean expert demo of the task, cached in the run folder); an adapted model brings its task references')
     .option('--observation <kind>', 'features (proprioception + the frozen GRM-tiny encoder\'s image features) | privileged (debugging only)', 'features')
     .option('--privileged-error <cm>', 'with --observation privileged: per-episode error (sd, cm per horizontal axis) of the moved object\'s position, a detector that good (debugging: how precise image features must be)')
+    .option('--layout-spread <f>', 'a lab\'s reset: every episode starts near one layout with the same objects, each randomised range narrowed to this fraction, 0 to 1 (default robot.sim.layout.spread; absent: the task\'s full randomisation)')
+    .option('--layout-seed <n>', 'with --layout-spread: seed of that layout (default robot.sim.layout.seed, 0)')
     .option('--demos <n>', 'expert demos for the demo buffer and behaviour cloning, at most 20 (default policy.demos)')
     .option('--hidden <sizes>', 'hidden layer widths of actor and critics, comma-separated', '256,256')
     .option('--batch-size <n>', 'learner batch (default policy.batchSize)')
@@ -150,6 +168,7 @@ export function registerRl(program: Command): void {
         terminalPotential: c.reward.shaping.terminalPotential,
         successPotential: c.reward.shaping.successPotential,
         trapThreshold: 0.8,
+        ...layoutSetting(options, c.robot.sim.layout),
         maxSteps: integer('--max-steps', options.maxSteps, 1),
         controlHz: c.robot.controlHz,
         physicsStepS: c.robot.sim.physicsStepS,

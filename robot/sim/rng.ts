@@ -34,3 +34,29 @@ export function createRng(seed: number): Rng {
 export function deriveSeed(seed: number, stream: number): number {
   return createRng(seed * 7919 + stream * 104729 + 17).next() * 2 ** 31 >>> 0;
 }
+
+/**
+ * A lab's reset: the same objects every episode, placed near one fixed layout. Every range a task
+ * draws from gives `anchor + spread * (episode - anchor)`, where `anchor` comes from the layout's
+ * stream and `episode` from the episode's, so each position and angle stays within `spread` of its
+ * range around the layout's value; plain draws (colours, picks) come from the layout's stream
+ * alone, so the objects look the same every episode. `spread` 1 is the task's full range around
+ * the layout (positions differ every episode; colours do not).
+ */
+export function createLayoutRng(layoutSeed: number, episodeSeed: number, spread: number): Rng {
+  const layout = createRng(layoutSeed);
+  const episode = createRng(episodeSeed);
+  const next = (): number => layout.next();
+  return {
+    next,
+    uniform: (low, high) => {
+      const anchor = layout.uniform(low, high);
+      return anchor + spread * (episode.uniform(low, high) - anchor);
+    },
+    normal: () => {
+      const anchor = layout.normal();
+      return anchor + spread * (episode.normal() - anchor);
+    },
+    pick: (items) => items[Math.floor(next() * items.length)]!,
+  };
+}

@@ -101,7 +101,8 @@ export class SimRobot implements Robot {
       workspaceMin: config.safety.workspaceMin,
       workspaceMax: config.safety.workspaceMax,
     };
-    const world = await SimWorld.create({ task, physicsStepS: config.robot.sim.physicsStepS, controlHz: config.robot.controlHz, bounds });
+    const layout = config.robot.sim.layout;
+    const world = await SimWorld.create({ task, physicsStepS: config.robot.sim.physicsStepS, controlHz: config.robot.controlHz, bounds, ...(layout ? { layout } : {}) });
     return new SimRobot(world, config, options);
   }
 

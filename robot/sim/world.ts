@@ -6,7 +6,7 @@ import type { MainModule, MjData, MjModel } from 'mujoco-js';
 import { clipAction, clipToWorkspace, type ActionBounds } from '../action.js';
 import type { ArmAction } from '../types.js';
 import { compileModel } from './mujoco.js';
-import { createRng } from './rng.js';
+import { createLayoutRng, createRng } from './rng.js';
 import { FINGER_TRAVEL, HOME, sceneXml, type Vec3 } from './scene.js';
 import type { SimTask } from './tasks.js';
 
@@ -15,6 +15,18 @@ export interface WorldOptions {
   physicsStepS: number;
   controlHz: number;
   bounds: ActionBounds;
+  /**
+   * A lab's reset (rng.ts createLayoutRng): the same objects every episode, placed within `spread`
+   * of each randomised range around the layout drawn from `seed`. Absent: every episode draws
+   * the task's full randomisation, colours included.
+   */
+  layout?: SceneLayout;
+}
+
+export interface SceneLayout {
+  seed: number;
+  /** Fraction of each of the task's randomised ranges (0: the same scene every episode, 1: the full range). */
+  spread: number;
 }
 
 /** Seconds the objects settle after a reset, before the first observation. */
@@ -30,6 +42,7 @@ export class SimWorld {
   readonly bounds: ActionBounds;
   readonly physicsStepS: number;
   readonly controlHz: number;
+  readonly layout: SceneLayout | undefined;
   /** Physics steps per control step. */
   readonly substeps: number;
   /** Control steps since the last reset. */
@@ -49,6 +62,7 @@ export class SimWorld {
     this.bounds = options.bounds;
     this.physicsStepS = options.physicsStepS;
     this.controlHz = options.controlHz;
+    this.layout = options.layout;
     this.substeps = Math.max(1, Math.round(1 / (options.controlHz * options.physicsStepS)));
     this.armQpos = ['x', 'y', 'z', 'yaw'].map((joint) => this.qposAddress(joint));
     this.fingerQpos = [this.qposAddress('finger_left'), this.qposAddress('finger_right')];
@@ -78,7 +92,7 @@ export class SimWorld {
     return (this.model.jnt_qposadr as Int32Array)[this.id('joint', joint)]!;
   }
 
-  /** New episode: arm at home with the gripper open, objects placed by the task's seeded randomisation. */
+  /** New episode: arm at home with the gripper open, objects placed by the task's seeded randomisation (near the layout, if one is set). */
   reset(seed: number): void {
     this.mujoco.mj_resetData(this.model, this.data);
     const qpos = this.data.qpos as Float64Array;
@@ -87,7 +101,7 @@ export class SimWorld {
     qpos[this.fingerQpos[0]] = FINGER_TRAVEL;
     qpos[this.fingerQpos[1]] = FINGER_TRAVEL;
     this.taskState = {};
-    this.task.randomise(this, createRng(seed));
+    this.task.randomise(this, this.layout ? createLayoutRng(this.layout.seed, seed, this.layout.spread) : createRng(seed));
     this.mujoco.mj_forward(this.model, this.data);
     this.setServoTargets(HOME, 0, 0);
     for (let i = 0; i < Math.round(SETTLE_S / this.physicsStepS); i++) this.mujoco.mj_step(this.model, this.data);
