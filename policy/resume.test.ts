@@ -78,5 +78,11 @@ describe('rl: bad input', () => {
     const lagValue = runCli(['rl', '--config', config, '--learner', '127.0.0.1:1', '--learner-max-lag', 'soon', '--run-dir', join(dir, 'v')]);
     expect(lagValue.code).toBe(2);
     expect(lagValue.stderr).toMatch(/--learner-max-lag: expected a whole number from 0/);
+    const spread = runCli(['rl', '--config', config, '--layout-spread', '1.5', '--run-dir', join(dir, 'u')]);
+    expect(spread.code).toBe(2);
+    expect(spread.stderr).toMatch(/--layout-spread: expected a fraction from 0 to 1, got "1.5"/);
+    const layoutSeed = runCli(['rl', '--config', config, '--layout-seed', '3', '--run-dir', join(dir, 't')]);
+    expect(layoutSeed.code).toBe(2);
+    expect(layoutSeed.stderr).toMatch(/--layout-seed: expected --layout-spread as well/);
   });
 });
