@@ -7,6 +7,7 @@ import { InputError } from '../../common/errors.js';
 import { action, withCommonOptions } from '../command.js';
 import type { LearnerSettings } from '../../policy/learner.js';
 import type { RlResult, RlSettings } from '../../policy/train.js';
+import type { SceneLayout } from '../../robot/sim/world.js';
 
 /** `host:port` of a learner process. */
 export function learnerAddress(value: string): { host: string; port: number } {
@@ -69,17 +70,20 @@ function oneOf<T extends string>(flag: string, value: string | undefined, allowe
 }
 
 /** The lab-reset layout from the flags, else the configuration; none: the task's full randomisation. */
-function layoutSetting(options: RlOptions, configured: { seed: number; spread: number } | undefined): { layout?: { seed: number; spread: number } } {
-  const spread = options.layoutSpread === undefined ? configured?.spread : Number(options.layoutSpread);
-  if (options.layoutSpread !== undefined && (options.layoutSpread.trim() === '' || !Number.isFinite(spread) || spread! < 0 || spread! > 1)) {
+function layoutSetting(options: RlOptions, configured: SceneLayout | undefined): { layout?: SceneLayout } {
+  const seed = integer('--layout-seed', options.layoutSeed, 0);
+  if (options.layoutSpread === undefined) {
+    if (!configured) {
+      if (seed !== undefined) throw new InputError('--layout-seed', 'expected --layout-spread as well (or robot.sim.layout in the configuration)');
+      return {};
+    }
+    return { layout: { ...configured, seed: seed ?? configured.seed } };
+  }
+  const spread = Number(options.layoutSpread);
+  if (options.layoutSpread.trim() === '' || !(spread >= 0 && spread <= 1)) {
     throw new InputError('--layout-spread', `expected a fraction from 0 to 1, got ${JSON.stringify(options.layoutSpread)}`);
   }
-  const seed = integer('--layout-seed', options.layoutSeed, 0) ?? configured?.seed ?? 0;
-  if (spread === undefined) {
-    if (options.layoutSeed !== undefined) throw new InputError('--layout-seed', 'expected --layout-spread as well (or robot.sim.layout in the configuration)');
-    return {};
-  }
-  return { layout: { seed, spread } };
+  return { layout: { seed: seed ?? configured?.seed ?? 0, spread } };
 }
 
 function human(result: RlResult): string {
