@@ -22,6 +22,8 @@ export interface AdaptedRewardOptions {
   seed: number;
   steps: number;
   pairs: number;
+  /** Appearance variants of the demo to adapt on besides the demo (adapt.ts's default when absent). */
+  variants?: number;
   log: Logger;
 }
 
@@ -48,7 +50,7 @@ export async function adaptedRewardModel(env: SimEnvironment, task: { name: stri
     if (!success) continue;
     const segments = expert.keyframes(frames.length - 1).map((k) => ({ label: k.anotation, startFrame: k.start_frame_id, endFrame: k.end_frame_id }));
     const episode = memoryEpisode({ name: `${task.name}_demo_seed${seed}`, instructions: task.instructions, frames, segments, fps: 10 });
-    const report = await adaptGrmTiny(episode, { base: o.base, out, sampleFactor: 1, pairs: o.pairs, steps: o.steps, minVoc: 0, logger: o.log });
+    const report = await adaptGrmTiny(episode, { base: o.base, out, sampleFactor: 1, pairs: o.pairs, steps: o.steps, minVoc: 0, logger: o.log, ...(o.variants === undefined ? {} : { variants: o.variants }) });
     o.log.info(`reward model: GRM-tiny adapted one-shot on ${episode.name} (${frames.length} frames) in ${report.seconds} s; demo VOC forward ${report.after.forward}, reversed ${report.after.reversed}`);
     return out;
   }

@@ -31,11 +31,19 @@ import { Rng } from './rng.js';
 import { RecordLog } from './run-store.js';
 import { privilegedProgressScorer, ProgressQueue, type RewardScorer } from './scorer.js';
 import { rewardModelScorer, viewsOf } from './reward-model.js';
+import type { FusionOptions } from '../reward/fusion.js';
 import type { ViewSet } from '../perception/images.js';
 import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { readReferences } from '../reward/task-references.js';
 import { findTask } from '../robot/sim/tasks.js';
+
+/** The fusion of runs made before `fusion` was a setting: the mean of the three perspectives, no consistency weighting. */
+export const LEGACY_RL_FUSION: FusionOptions = { mode: 'paper', consistency: false };
+
+function describeFusion(f: FusionOptions): string {
+  return `${f.mode ?? 'paper'}${f.consistency ? `, consistency-weighted (alpha ${f.alpha ?? 20})` : ', mean of the three perspectives'}`;
+}
 
 export interface RlSettings {
   task: string;
@@ -48,6 +56,11 @@ export interface RlSettings {
   rewardModel?: string;
   /** One-shot adaptation of the default reward model. */
   adapt: { steps: number; pairs: number };
+  /**
+   * How the model's three hops per state become progress (`reward.fusion`). run.json files older
+   * than this setting lack it: those runs fused with the plain mean (LEGACY_RL_FUSION), and resume so.
+   */
+  fusion?: FusionOptions;
   /** GRM-tiny file whose frozen image encoder gives the `features` observations (default models/grm-tiny.onnx). */
   encoderModel?: string;
   shaping: ShapingMode;
@@ -223,9 +236,10 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     const stored = readReferences(path);
     const instruction = stored?.info.instructions[0] ?? findTask(settings.task)!.instructions[0]!;
     const goal = stored?.goal ?? (await expertGoal(sim, settings));
-    const base = rewardModelScorer(rewardModel, { instruction, goal });
+    const fusion = settings.fusion ?? LEGACY_RL_FUSION;
+    const base = rewardModelScorer(rewardModel, { instruction, goal }, fusion);
     const references = stored ? `task references of ${stored.dir}` : 'goal: last frame of a clean expert episode; no task references (not adapted)';
-    scorer = { ...base, label: `${base.label} (${path}; ${references})` };
+    scorer = { ...base, label: `${base.label} (${path}; ${references}; fusion ${describeFusion(fusion)})` };
   }
   if (scorer.privileged && !sim.hasPrivileged) throw new InputError('--task', `expected a task with privileged progress (pick-place, push-cube) while no reward model is wired, got ${settings.task}`);
   let encoder: ObservationEncoder;

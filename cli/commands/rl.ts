@@ -171,6 +171,7 @@ export function registerRl(program: Command): void {
         successDelta: c.reward.shaping.successDelta,
         terminalPotential: c.reward.shaping.terminalPotential,
         successPotential: c.reward.shaping.successPotential,
+        fusion: c.reward.fusion,
         trapThreshold: 0.8,
         ...layoutSetting(options, c.robot.sim.layout),
         maxSteps: integer('--max-steps', options.maxSteps, 1),
