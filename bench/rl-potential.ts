@@ -21,6 +21,7 @@ import { viewsOf } from '../policy/reward-model.js';
 import { spearman } from '../reward/evaluation.js';
 import type { FusionHops, FusionOptions } from '../reward/fusion.js';
 import { ProgressFusion } from '../reward/fusion.js';
+import { progressAfterHop } from '../reward/hops.js';
 import type { TaskReferences } from '../reward/model.js';
 import { predictFusedStep } from '../reward/model.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
@@ -66,12 +67,16 @@ interface EpisodeTrace {
   privileged: number[];
 }
 
-/** The fusions compared: the plain mean of the three perspectives, and the configured one. */
-const fusions: Record<string, FusionOptions> = {
+/** The potentials compared: the plain mean of the three perspectives, the configured fusion, and the anchored estimates alone. */
+const fusions: Record<string, FusionOptions | 'anchored'> = {
   mean: { ...config.reward.fusion, consistency: false },
   configured: config.reward.fusion,
+  anchored: 'anchored',
 };
-const fused = (t: EpisodeTrace, options: FusionOptions): number[] => {
+const fused = (t: EpisodeTrace, options: FusionOptions | 'anchored'): number[] => {
+  // anchored: the mean of the forward- and backward-anchored estimates alone, a function of
+  // (START, s_t, GOAL) with no chain through earlier states (not a fusion the product offers).
+  if (options === 'anchored') return [0, ...t.hops.map((h) => (progressAfterHop(0, h.fromStart) + progressAfterHop(1, h.fromGoal)) / 2)];
   const fusion = new ProgressFusion(options);
   return [fusion.progress, ...t.hops.map((h) => fusion.step(h).progress)];
 };
@@ -133,6 +138,7 @@ function figures(pick: (t: EpisodeTrace) => number[]) {
   const final = (t: EpisodeTrace): number => pick(t).at(-1)!;
   // Shaping term F = gamma P(s') - P(s) against the privileged one, step by step.
   const errors: number[] = [];
+  const terms: number[] = [];
   let signAgree = 0;
   let signCount = 0;
   for (const t of traces) {
@@ -141,6 +147,7 @@ function figures(pick: (t: EpisodeTrace) => number[]) {
       const f = gamma * p[i]! - p[i - 1]!;
       const g = gamma * t.privileged[i]! - t.privileged[i - 1]!;
       errors.push(f - g);
+      terms.push(f);
       if (Math.abs(t.privileged[i]! - t.privileged[i - 1]!) >= 0.01) {
         signCount++;
         if (Math.sign(p[i]! - p[i - 1]!) === Math.sign(t.privileged[i]! - t.privileged[i - 1]!)) signAgree++;
@@ -152,6 +159,7 @@ function figures(pick: (t: EpisodeTrace) => number[]) {
     finalProgress: { successful: round3(mean(ok.map(final))), failed: round3(mean(failed.map(final))), separation: round3(separation(ok.map(final), failed.map(final))) },
     spearmanWithPrivileged: round3(mean(traces.map((t) => spearman(pick(t), t.privileged)).filter(Number.isFinite))),
     meanAbsErrorToPrivileged: round3(mean(traces.flatMap((t) => pick(t).map((p, i) => Math.abs(p - t.privileged[i]!))))),
+    shapingTermStd: round3(std(terms)),
     shapingTermErrorStd: round3(std(errors)),
     stepSignAgreement: round3(signAgree / Math.max(1, signCount)),
   };
@@ -177,6 +185,6 @@ const result = {
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);
 for (const [name, f] of [...Object.entries(result.adaptedGrm).map(([k, v]) => [`GRM ${k}`, v] as const), ['PRIVILEGED', result.privileged] as const]) {
-  console.log(`${name.padEnd(16)} max P success/failed ${f.maxProgress.successful}/${f.maxProgress.failed} (sep ${f.maxProgress.separation}), final ${f.finalProgress.successful}/${f.finalProgress.failed} (sep ${f.finalProgress.separation}), spearman ${f.spearmanWithPrivileged}, |P - Ppriv| ${f.meanAbsErrorToPrivileged}, F error std ${f.shapingTermErrorStd}, step sign agreement ${f.stepSignAgreement}`);
+  console.log(`${name.padEnd(16)} max P success/failed ${f.maxProgress.successful}/${f.maxProgress.failed} (sep ${f.maxProgress.separation}), final ${f.finalProgress.successful}/${f.finalProgress.failed} (sep ${f.finalProgress.separation}), spearman ${f.spearmanWithPrivileged}, |P - Ppriv| ${f.meanAbsErrorToPrivileged}, F std ${f.shapingTermStd}, F error std ${f.shapingTermErrorStd}, step sign agreement ${f.stepSignAgreement}`);
 }
 console.log(`${result.episodes.successful} of ${result.episodes.total} episodes successful; ${result.wallS} s; wrote bench/results/${stem}.json`);

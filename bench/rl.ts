@@ -99,6 +99,7 @@ const base: RlSettings = {
   // One update per control step: each costs about 20 ms with image features (learnerUpdate below), on the core that also renders and scores.
   updatesPerStep: flag('--updates-per-step') ?? 1,
   bcWeight: flag('--bc-weight') ?? 4,
+  normaliseQ: process.argv.includes('--normalise-q'),
   gripperSwitchWeight: flag('--gripper-switch-weight') ?? 6,
   nStep: flag('--n-step') ?? 5,
   actorDelaySteps: flag('--actor-delay') ?? 1000,

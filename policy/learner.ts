@@ -34,6 +34,8 @@ export interface LearnerSettings {
   rewardScale: number;
   /** Weight of the BC term on demo rows in the actor loss (sac.ts; 0: plain SAC). */
   bcWeight: number;
+  /** The actor's SAC term divided by the batch's mean |Q| (sac.ts; absent: false). */
+  normaliseQ?: boolean;
   /**
    * Weight, in both behaviour-cloning losses, of a demo step whose gripper command differs from
    * the one before (absent: 1, no extra weight). A demo closes (and opens) the gripper once, at a

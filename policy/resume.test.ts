@@ -20,6 +20,11 @@ const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
 const ROLLOUTS = 6;
 const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--demos', '2', '--hidden', '16,16', '--batch-size', '16', '--updates-per-step', '1', '--eval-every', '3', '--eval-episodes', '1', '--max-steps', '60', '--bc-steps', '10', '--critic-warmup-steps', '10', '--final-eval-episodes', '1', '--observation-normaliser', 'demos'];
 
+/** The tiny flags with some values replaced. */
+function withFlags(values: Record<string, string>): string[] {
+  return tiny.map((v, i) => (i > 0 && values[tiny[i - 1]!] !== undefined ? values[tiny[i - 1]!]! : v));
+}
+
 /** Complete lines of the log (a torn last line, if any, is not a completed record). */
 function completeLines(path: string): string[] {
   if (!existsSync(path)) return [];
@@ -56,6 +61,29 @@ describe('rl: kill -9 in the middle and resume', () => {
     expect(result.rollouts.map((r) => r.index)).toEqual([...Array(ROLLOUTS).keys()]);
     expect(result.curve.map((p) => p.rollouts)).toEqual([0, 3, 6]);
   }, 240_000);
+});
+
+describe('rl: the reward model\'s fusion comes from reward.fusion', () => {
+  // A run with no rollouts: demos, cloning and one evaluation episode, scored by the shipped GRM-tiny.
+  const scored = (name: string, yaml: string): { stored: unknown; reward: string } => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, `engine:\n  executionProvider: cpu\n${yaml}`);
+    const runDir = join(dir, name);
+    const args = ['rl', '--config', file, '--run-dir', runDir, '--json', '--rollouts', '0', '--reward-model', 'models/grm-tiny.onnx', ...withFlags({ '--reward': 'model', '--max-steps': '8' })];
+    const run = runCli(args, { timeoutMs: 240_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const stored = (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { settings?: { fusion?: unknown }; fusion?: unknown });
+    return { stored: stored.settings?.fusion ?? stored.fusion, reward: (JSON.parse(run.stdout) as { reward: string }).reward };
+  };
+
+  it('consistency-weighted by default, the plain mean when the configuration turns it off; stored in run.json', () => {
+    const byDefault = scored('fusion-default', '');
+    expect(byDefault.stored).toEqual({ mode: 'paper', consistency: true, alpha: 20, eps: 1e-3 });
+    expect(byDefault.reward).toMatch(/fusion paper, consistency-weighted \(alpha 20\)/);
+    const mean = scored('fusion-mean', 'reward:\n  fusion:\n    consistency: false\n');
+    expect(mean.stored).toEqual({ mode: 'paper', consistency: false, alpha: 20, eps: 1e-3 });
+    expect(mean.reward).toMatch(/fusion paper, mean of the three perspectives/);
+  }, 300_000);
 });
 
 describe('rl: bad input', () => {

@@ -133,6 +133,32 @@ describe('SAC learner on the engine', () => {
     await plain.dispose();
   });
 
+  it('normaliseQ divides the actor\'s SAC term by the batch\'s mean |Q|: its loss is about -1 whatever the returns\' scale', async () => {
+    // Positive returns of two scales; no BC. Without normalisation the actor's loss is about -mean Q.
+    const actorLoss = async (normaliseQ: boolean, rewardScale: number): Promise<{ loss: number; meanQ: number }> => {
+      const learner = await SacLearner.create({ ...options, normaliseQ, rewardScale });
+      const rng = new Rng(6);
+      const buffer = bandit(rng, 1000);
+      const batch = allocateBatch(64, 2, 5);
+      let stats;
+      for (let i = 0; i < 150; i++) {
+        buffer.sampleInto(batch, 0, 64, rng);
+        for (let k = 0; k < 64; k++) batch.reward[k] = 2 + batch.reward[k]!;
+        stats = await learner.update(batch, rng);
+      }
+      await learner.dispose();
+      return { loss: stats!.actorLoss, meanQ: stats!.meanQ };
+    };
+    for (const scale of [1, 10]) {
+      const plain = await actorLoss(false, scale);
+      const normalised = await actorLoss(true, scale);
+      expect(plain.meanQ).toBeGreaterThan(0.5 * scale);
+      expect(plain.loss).toBeLessThan(-0.5 * scale);
+      expect(normalised.loss).toBeGreaterThan(-1.2);
+      expect(normalised.loss).toBeLessThan(-0.8);
+    }
+  });
+
   it('a saved learner acts identically after loading; a corrupted file is refused and changes nothing', async () => {
     const a = await SacLearner.create(options);
     const rng = new Rng(5);

@@ -57,6 +57,12 @@ export interface SacOptions {
    * Default 0.
    */
   bcWeight?: number;
+  /**
+   * Divide the actor's SAC term (alpha log pi - Q) by the batch's mean |Q| (no gradient through it),
+   * as TD3+BC does, so that the pull of the BC term against Q does not depend on the scale of the
+   * returns (pbrs, naive and sparse rewards give critics of different scales). Default false.
+   */
+  normaliseQ?: boolean;
   /** Default -(actionSize - 1): one nat per motion dimension (the gripper's entropy counts on top). */
   targetEntropy?: number;
   /** Fixed per-value standardisation of observations inside every network (default none). */
@@ -174,7 +180,7 @@ export class SacLearner {
 
   static async create(input: SacOptions): Promise<SacLearner> {
     if (input.actionSize < 2) throw new RangeError(`actionSize: expected motion values plus the gripper (>= 2), got ${input.actionSize}`);
-    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
+    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
     const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma } = options;
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
@@ -226,7 +232,8 @@ export class SacLearner {
         const gripperLogProb = pClosed.mul(logClosed).add(pClosed.neg().add(1).mul(logOpen)); // E[log p(gripper)]
         const expectedQ = pClosed.mul(q(true)).add(pClosed.neg().add(1).mul(q(false)));
         const logProb = motion.logProb.add(gripperLogProb);
-        const sacLoss = logProb.mul(alpha.stopGradient()).sub(expectedQ).mean();
+        const rawSacLoss = logProb.mul(alpha.stopGradient()).sub(expectedQ).mean();
+        const sacLoss = options.normaliseQ ? rawSacLoss.div(expectedQ.abs().mean().stopGradient().add(1e-3)) : rawSacLoss;
         if (options.bcWeight === 0) return { loss: sacLoss, outputs: { log_prob: logProb.mean() } };
         // BC on demo rows, each weighted (0 on online rows): motion by squared error of the mode,
         // the gripper by cross-entropy to the demo's choice.

@@ -90,6 +90,11 @@ export interface RlSettings {
   rewardScale: number;
   /** Weight of the BC term on demo rows in the actor loss (sac.ts; 0: plain SAC). */
   bcWeight: number;
+  /**
+   * The actor's SAC term divided by the batch's mean |Q| (TD3+BC's normalisation, sac.ts), so the
+   * BC weight means the same under every shaping. run.json files older than it lack it: false.
+   */
+  normaliseQ?: boolean;
   /** Weight of demo steps that switch the gripper in both BC losses (learner.ts; run.json files older than it lack it: 1). */
   gripperSwitchWeight?: number;
   /** Steps per replayed transition (n-step returns). */
@@ -256,7 +261,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const learnerSettings: LearnerSettings = {
     observationSize: encoder.size, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
     seed: s.seed, demoCapacity: Math.max(1, s.demos * env.maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
-    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
+    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
     executionProvider: s.executionProvider, threads: s.threads,
   };
   const episodeLog = new RecordLog<LogRecord>(join(runDir, 'episodes.log'));
