@@ -100,6 +100,7 @@ const base: RlSettings = {
   updatesPerStep: flag('--updates-per-step') ?? 1,
   bcWeight: flag('--bc-weight') ?? 4,
   normaliseQ: process.argv.includes('--normalise-q'),
+  successDemos: process.argv.includes('--success-demos'),
   gripperSwitchWeight: flag('--gripper-switch-weight') ?? 6,
   nStep: flag('--n-step') ?? 5,
   actorDelaySteps: flag('--actor-delay') ?? 1000,

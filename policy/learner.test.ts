@@ -1,5 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { weighGripperSwitches } from './learner.js';
+import { createLogger } from '../common/log.js';
+import type { ScoredEpisode } from './episode.js';
+import type { LearnerSettings } from './learner.js';
+import { LocalLearner, weighGripperSwitches } from './learner.js';
+import { toRecord } from './records.js';
 import type { Transition } from './replay.js';
 
 const step = (gripper: number): Transition => ({ observation: [0], action: [0, 0, 0, 0, gripper], reward: 0, nextObservation: [0], terminal: false });
@@ -18,5 +25,40 @@ describe('gripper switches in demos', () => {
     const plain = [-0.5, 0.5, -0.5].map(step);
     weighGripperSwitches(plain, 1);
     expect(plain.map((t) => t.weight ?? 1)).toEqual([1, 1, 1]);
+  });
+});
+
+describe('successful rollouts as demos', () => {
+  const episode = (success: boolean, steps = 4): ScoredEpisode => ({
+    seed: 1,
+    observations: Array.from({ length: steps + 1 }, (_, t) => Float32Array.of(t)),
+    actions: Array.from({ length: steps }, () => Float32Array.of(0.1, 0, 0, 0, 0.5)),
+    envSuccess: Array.from({ length: steps }, (_, t) => success && t === steps - 1),
+    progress: Array.from({ length: steps + 1 }, (_, t) => t / steps),
+    rewards: Array.from({ length: steps }, () => 0.1),
+    terminal: success,
+    success,
+    end: success ? 'success' : 'time-limit',
+  });
+  const settings = (successDemos: boolean): LearnerSettings => ({
+    observationSize: 1, hidden: [8], batchSize: 4, learningRate: 1e-3, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, seed: 1, demoCapacity: 100, bufferCapacity: 100,
+    updatesPerStep: 1, bcSteps: 0, criticWarmupSteps: 0, rewardScale: 1, bcWeight: 1, nStep: 1, actorDelaySteps: 0, executionProvider: 'cpu', threads: 1, successDemos,
+  });
+
+  it('with successDemos a successful training episode enters the demo buffer as well; a failed one, or any without it, only the online buffer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'learner-test-'));
+    try {
+      for (const on of [true, false]) {
+        const learner = await LocalLearner.create(settings(on), dir, createLogger('test', 'error'));
+        await learner.addRecord(toRecord('demo', 0, episode(true), 0.8));
+        await learner.addRecord(toRecord('episode', 0, episode(false), 0.8));
+        await learner.addRecord(toRecord('episode', 1, episode(true, 3), 0.8));
+        expect(learner.online.size).toBe(7);
+        expect(learner.demos.size).toBe(on ? 4 + 3 : 4);
+        await learner.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -37,6 +37,11 @@ export interface LearnerSettings {
   /** The actor's SAC term divided by the batch's mean |Q| (sac.ts; absent: false). */
   normaliseQ?: boolean;
   /**
+   * Each successful training episode also enters the demo buffer (absent: false): the BC term
+   * then covers what the policy itself got right, and RLPD's demo half samples it (self-imitation).
+   */
+  successDemos?: boolean;
+  /**
    * Weight, in both behaviour-cloning losses, of a demo step whose gripper command differs from
    * the one before (absent: 1, no extra weight). A demo closes (and opens) the gripper once, at a
    * state barely different from the ones before it labelled the other way.
@@ -162,6 +167,11 @@ export class LocalLearner implements Learner {
     const transitions = transitionsOf(fromRecord(record), this.settings.nStep, this.settings.gamma);
     if (record.kind === 'demo') weighGripperSwitches(transitions, this.settings.gripperSwitchWeight ?? 1);
     for (const t of transitions) buffer.add(t);
+    if (record.kind === 'episode' && record.success && this.settings.successDemos === true) {
+      const asDemo = transitionsOf(fromRecord(record), this.settings.nStep, this.settings.gamma);
+      weighGripperSwitches(asDemo, this.settings.gripperSwitchWeight ?? 1);
+      for (const t of asDemo) this.demos.add(t);
+    }
     this.seen.add(key);
     if (record.kind === 'episode') {
       this.episodes++;

@@ -37,6 +37,7 @@ interface RlOptions {
   observationNormaliser?: string;
   bcWeight?: string;
   normaliseQ?: boolean;
+  successDemos?: boolean;
   gripperSwitchWeight?: string;
   nStep?: string;
   actorDelay?: string;
@@ -126,6 +127,7 @@ export function registerRl(program: Command): void {
     .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '2000')
     .option('--bc-weight <w>', 'weight of the behaviour-cloning term on demo rows in the actor loss (0: plain SAC)', '4')
     .option('--normalise-q', 'divide the actor\'s SAC term by the batch\'s mean |Q| (TD3+BC), so the BC weight means the same under every shaping')
+    .option('--success-demos', 'each successful training rollout joins the demo buffer too (behaviour cloning then covers it)')
     .option('--gripper-switch-weight <w>', 'weight, in both behaviour-cloning losses, of a demo step that switches the gripper (1: none)', '6')
     .option('--n-step <n>', 'control steps per replayed transition (n-step returns)', '5')
     .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
@@ -163,6 +165,7 @@ export function registerRl(program: Command): void {
         rewardScale: 10,
         bcWeight: nonNegative('--bc-weight', options.bcWeight)!,
         normaliseQ: options.normaliseQ === true,
+        successDemos: options.successDemos === true,
         gripperSwitchWeight: nonNegative('--gripper-switch-weight', options.gripperSwitchWeight)!,
         nStep: integer('--n-step', options.nStep, 1, 100)!,
         actorDelaySteps: integer('--actor-delay', options.actorDelay, 0)!,
