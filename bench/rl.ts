@@ -101,6 +101,7 @@ const base: RlSettings = {
   bcWeight: flag('--bc-weight') ?? 4,
   normaliseQ: process.argv.includes('--normalise-q'),
   successDemos: process.argv.includes('--success-demos'),
+  priorWeight: flag('--prior-weight') ?? 0,
   gripperSwitchWeight: flag('--gripper-switch-weight') ?? 6,
   nStep: flag('--n-step') ?? 5,
   actorDelaySteps: flag('--actor-delay') ?? 1000,

@@ -62,3 +62,27 @@ describe('successful rollouts as demos', () => {
     }
   });
 });
+
+describe('the frozen prior', () => {
+  it('is the actor as cloning left it, whether or not cloning ran', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'learner-prior-'));
+    try {
+      for (const bcSteps of [0, 5]) {
+        const learner = await LocalLearner.create(
+          { observationSize: 1, hidden: [8], batchSize: 4, learningRate: 1e-3, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, seed: 1, demoCapacity: 100, bufferCapacity: 100,
+            updatesPerStep: 1, bcSteps, criticWarmupSteps: 0, rewardScale: 1, bcWeight: 1, nStep: 1, actorDelaySteps: 0, executionProvider: 'cpu', threads: 1, priorWeight: 1 },
+          dir, createLogger('test', 'error'),
+        );
+        const store = learner.sac.store;
+        const actorNames = store.names().filter((n) => n.startsWith('actor.'));
+        await learner.addRecord(toRecord('demo', 0, { seed: 1, observations: [Float32Array.of(0), Float32Array.of(1)], actions: [Float32Array.of(0.5, 0, 0, 0, 0.5)], envSuccess: [true], progress: [0, 1], rewards: [1], terminal: true, success: true, end: 'success' }, 0.8));
+        await learner.clone();
+        expect(actorNames.length).toBeGreaterThan(0);
+        for (const name of actorNames) expect(Array.from(store.get(`prior.${name.slice('actor.'.length)}`).data)).toEqual(Array.from(store.get(name).data));
+        await learner.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

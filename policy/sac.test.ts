@@ -159,6 +159,30 @@ describe('SAC learner on the engine', () => {
     }
   });
 
+  it('priorWeight holds the actor to its frozen prior on every row, online ones too; without it the critic moves it', async () => {
+    // Online rows only (no demos), a reward that prefers dx = +0.5; the prior is the actor as created.
+    const settle = async (priorWeight: number): Promise<{ before: number; after: number }> => {
+      const learner = await SacLearner.create({ ...options, priorWeight });
+      learner.freezePrior();
+      const rng = new Rng(8);
+      const before = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
+      const buffer = bandit(rng, 1000);
+      const batch = allocateBatch(64, 2, 5);
+      for (let i = 0; i < 300; i++) {
+        buffer.sampleInto(batch, 0, 64, rng);
+        await learner.update(batch, rng);
+      }
+      const after = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
+      await learner.dispose();
+      return { before, after };
+    };
+    const held = await settle(50);
+    const free = await settle(0);
+    expect(Math.abs(free.after - 0.5)).toBeLessThan(0.2);
+    expect(Math.abs(held.after - held.before)).toBeLessThan(0.1);
+    expect(Math.abs(held.before - 0.5)).toBeGreaterThan(0.3);
+  });
+
   it('a saved learner acts identically after loading; a corrupted file is refused and changes nothing', async () => {
     const a = await SacLearner.create(options);
     const rng = new Rng(5);

@@ -63,6 +63,13 @@ export interface SacOptions {
    * returns (pbrs, naive and sparse rewards give critics of different scales). Default false.
    */
   normaliseQ?: boolean;
+  /**
+   * Weight of a term holding the actor, on every row of the batch (online ones too), to a frozen
+   * copy of itself taken after behaviour cloning (`freezePrior`): squared error of the motion's
+   * mode to the prior's plus the gripper's cross-entropy to the prior's choice. The BC term covers
+   * only the demos' states; this one covers the states the policy visits. Default 0 (none).
+   */
+  priorWeight?: number;
   /** Default -(actionSize - 1): one nat per motion dimension (the gripper's entropy counts on top). */
   targetEntropy?: number;
   /** Fixed per-value standardisation of observations inside every network (default none). */
@@ -114,12 +121,12 @@ interface ActorHead {
 }
 
 /** The actor network: mean and log-std (squashed into [LOG_STD_MIN, LOG_STD_MAX]) per motion value, and the gripper's logit. */
-function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number): ActorHead {
-  const h = mlp(obs, 'actor.body', hidden, 'relu').relu();
-  const mean = linear(h, 'actor.mean', actionSize - 1);
-  const raw = linear(h, 'actor.log_std', actionSize - 1).tanh();
+function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number, prefix = 'actor'): ActorHead {
+  const h = mlp(obs, `${prefix}.body`, hidden, 'relu').relu();
+  const mean = linear(h, `${prefix}.mean`, actionSize - 1);
+  const raw = linear(h, `${prefix}.log_std`, actionSize - 1).tanh();
   const logStd = raw.add(1).mul((LOG_STD_MAX - LOG_STD_MIN) / 2).add(LOG_STD_MIN);
-  const gripperLogit = linear(h, 'actor.gripper', 1).reshape([obs.shape[0]!]);
+  const gripperLogit = linear(h, `${prefix}.gripper`, 1).reshape([obs.shape[0]!]);
   return { mean, logStd, gripperLogit };
 }
 
@@ -180,7 +187,7 @@ export class SacLearner {
 
   static async create(input: SacOptions): Promise<SacLearner> {
     if (input.actionSize < 2) throw new RangeError(`actionSize: expected motion values plus the gripper (>= 2), got ${input.actionSize}`);
-    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
+    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, priorWeight: input.priorWeight ?? 0, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
     const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma } = options;
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
@@ -234,7 +241,15 @@ export class SacLearner {
         const logProb = motion.logProb.add(gripperLogProb);
         const rawSacLoss = logProb.mul(alpha.stopGradient()).sub(expectedQ).mean();
         const sacLoss = options.normaliseQ ? rawSacLoss.div(expectedQ.abs().mean().stopGradient().add(1e-3)) : rawSacLoss;
-        if (options.bcWeight === 0) return { loss: sacLoss, outputs: { log_prob: logProb.mean() } };
+        // The frozen prior (the cloned actor) on every row: its motion mode and gripper choice.
+        const priorLoss = (): Tensor => {
+          const prior = actorHead(obs, hidden, A, 'prior');
+          const [priorMotion, priorClosed] = [prior.mean.tanh().stopGradient(), prior.gripperLogit.sigmoid().stopGradient()];
+          const gripper = priorClosed.mul(logClosed).add(priorClosed.neg().add(1).mul(logOpen)).neg();
+          return head.mean.tanh().sub(priorMotion).square().sum([1]).add(gripper).mean();
+        };
+        const loss = options.priorWeight > 0 ? sacLoss.add(priorLoss().mul(options.priorWeight)) : sacLoss;
+        if (options.bcWeight === 0) return { loss, outputs: { log_prob: logProb.mean() } };
         // BC on demo rows, each weighted (0 on online rows): motion by squared error of the mode,
         // the gripper by cross-entropy to the demo's choice.
         const [demoAction, demo] = [g.input('action', [B, A]), g.input('demo', [B])];
@@ -242,7 +257,7 @@ export class SacLearner {
         const crossEntropy = demoClosed.mul(logClosed).add(demoClosed.neg().add(1).mul(logOpen)).neg();
         const squaredError = head.mean.tanh().sub(demoAction.slice(1, 0, A - 1)).square().sum([1]);
         const bc = squaredError.add(crossEntropy).mul(demo).sum().div(demo.sum().add(1));
-        return { loss: sacLoss.add(bc.mul(options.bcWeight)), outputs: { log_prob: logProb.mean(), bc } };
+        return { loss: loss.add(bc.mul(options.bcWeight)), outputs: { log_prob: logProb.mean(), bc } };
       },
     });
 
@@ -308,6 +323,11 @@ export class SacLearner {
     const noise = policyNoise(rng, 1, this.options.actionSize);
     const out = await this.acting.run({ obs: observation, noise });
     return Float32Array.from(deterministic ? out.mode! : out.sample!);
+  }
+
+  /** Freezes the actor as it is now (after cloning) as the prior the `priorWeight` term holds it to. */
+  freezePrior(): void {
+    if (this.options.priorWeight > 0) this.store.copyPrefix('actor.', 'prior.');
   }
 
   /** One behaviour-cloning step on a batch of demo transitions (rows weighted by `batch.demo`); returns the loss. */

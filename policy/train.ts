@@ -97,6 +97,8 @@ export interface RlSettings {
   normaliseQ?: boolean;
   /** Successful training rollouts join the demo buffer too (learner.ts; older run.json files lack it: false). */
   successDemos?: boolean;
+  /** Weight of the term holding the actor to its cloned self on every batch row (sac.ts; older run.json files lack it: 0). */
+  priorWeight?: number;
   /** Weight of demo steps that switch the gripper in both BC losses (learner.ts; run.json files older than it lack it: 1). */
   gripperSwitchWeight?: number;
   /** Steps per replayed transition (n-step returns). */
@@ -263,7 +265,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const learnerSettings: LearnerSettings = {
     observationSize: encoder.size, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
     seed: s.seed, demoCapacity: Math.max(1, (s.demos + (s.successDemos ? s.rollouts : 0)) * env.maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
-    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
+    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, priorWeight: s.priorWeight ?? 0, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
     executionProvider: s.executionProvider, threads: s.threads,
   };
   const episodeLog = new RecordLog<LogRecord>(join(runDir, 'episodes.log'));

@@ -38,6 +38,7 @@ interface RlOptions {
   bcWeight?: string;
   normaliseQ?: boolean;
   successDemos?: boolean;
+  priorWeight?: string;
   gripperSwitchWeight?: string;
   nStep?: string;
   actorDelay?: string;
@@ -127,6 +128,7 @@ export function registerRl(program: Command): void {
     .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '2000')
     .option('--bc-weight <w>', 'weight of the behaviour-cloning term on demo rows in the actor loss (0: plain SAC)', '4')
     .option('--normalise-q', 'divide the actor\'s SAC term by the batch\'s mean |Q| (TD3+BC), so the BC weight means the same under every shaping')
+    .option('--prior-weight <w>', 'weight of a term holding the actor, on every batch row, to a frozen copy of the cloned policy (0: none)', '0')
     .option('--success-demos', 'each successful training rollout joins the demo buffer too (behaviour cloning then covers it)')
     .option('--gripper-switch-weight <w>', 'weight, in both behaviour-cloning losses, of a demo step that switches the gripper (1: none)', '6')
     .option('--n-step <n>', 'control steps per replayed transition (n-step returns)', '5')
@@ -166,6 +168,7 @@ export function registerRl(program: Command): void {
         bcWeight: nonNegative('--bc-weight', options.bcWeight)!,
         normaliseQ: options.normaliseQ === true,
         successDemos: options.successDemos === true,
+        priorWeight: nonNegative('--prior-weight', options.priorWeight)!,
         gripperSwitchWeight: nonNegative('--gripper-switch-weight', options.gripperSwitchWeight)!,
         nStep: integer('--n-step', options.nStep, 1, 100)!,
         actorDelaySteps: integer('--actor-delay', options.actorDelay, 0)!,
