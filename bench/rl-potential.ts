@@ -101,7 +101,7 @@ try {
       // Seeds far from the demo's (1..10) and from each other's noise level.
       const seed = 5000 + Math.round(noise * 1000) + k;
       const first = await env.reset(seed);
-      const references_: TaskReferences = { instruction: references.info.instructions[0]!, start: viewsOf(first.observation), goal: references.goal };
+      const taskReferences: TaskReferences = { instruction: references.info.instructions[0]!, start: viewsOf(first.observation), goal: references.goal };
       const hops: FusionHops[] = [];
       let previous = first;
       const privileged = [first.privileged!.progress];
@@ -111,7 +111,7 @@ try {
         const command = expert.next();
         if (!command) break;
         const step = await env.act(command);
-        hops.push(await predictFusedStep(model, references_, viewsOf(previous.observation), viewsOf(step.next.observation)));
+        hops.push(await predictFusedStep(model, taskReferences, viewsOf(previous.observation), viewsOf(step.next.observation)));
         previous = step.next;
         privileged.push(step.next.privileged!.progress);
         if (step.success === true) {
