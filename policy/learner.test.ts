@@ -28,6 +28,12 @@ describe('gripper switches in demos', () => {
   });
 });
 
+/** A tiny learner for one-value observations. */
+const testSettings = (overrides: Partial<LearnerSettings>): LearnerSettings => ({
+  observationSize: 1, hidden: [8], batchSize: 4, learningRate: 1e-3, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, seed: 1, demoCapacity: 100, bufferCapacity: 100,
+  updatesPerStep: 1, bcSteps: 0, criticWarmupSteps: 0, rewardScale: 1, bcWeight: 1, nStep: 1, actorDelaySteps: 0, executionProvider: 'cpu', threads: 1, ...overrides,
+});
+
 describe('successful rollouts as demos', () => {
   const episode = (success: boolean, steps = 4): ScoredEpisode => ({
     seed: 1,
@@ -40,10 +46,7 @@ describe('successful rollouts as demos', () => {
     success,
     end: success ? 'success' : 'time-limit',
   });
-  const settings = (successDemos: boolean): LearnerSettings => ({
-    observationSize: 1, hidden: [8], batchSize: 4, learningRate: 1e-3, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, seed: 1, demoCapacity: 100, bufferCapacity: 100,
-    updatesPerStep: 1, bcSteps: 0, criticWarmupSteps: 0, rewardScale: 1, bcWeight: 1, nStep: 1, actorDelaySteps: 0, executionProvider: 'cpu', threads: 1, successDemos,
-  });
+  const settings = (successDemos: boolean): LearnerSettings => testSettings({ successDemos });
 
   it('with successDemos a successful training episode enters the demo buffer as well; a failed one, or any without it, only the online buffer', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'learner-test-'));
@@ -68,11 +71,7 @@ describe('the frozen prior', () => {
     const dir = mkdtempSync(join(tmpdir(), 'learner-prior-'));
     try {
       for (const bcSteps of [0, 5]) {
-        const learner = await LocalLearner.create(
-          { observationSize: 1, hidden: [8], batchSize: 4, learningRate: 1e-3, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, seed: 1, demoCapacity: 100, bufferCapacity: 100,
-            updatesPerStep: 1, bcSteps, criticWarmupSteps: 0, rewardScale: 1, bcWeight: 1, nStep: 1, actorDelaySteps: 0, executionProvider: 'cpu', threads: 1, priorWeight: 1 },
-          dir, createLogger('test', 'error'),
-        );
+        const learner = await LocalLearner.create(testSettings({ bcSteps, priorWeight: 1 }), dir, createLogger('test', 'error'));
         const store = learner.sac.store;
         const actorNames = store.names().filter((n) => n.startsWith('actor.'));
         await learner.addRecord(toRecord('demo', 0, { seed: 1, observations: [Float32Array.of(0), Float32Array.of(1)], actions: [Float32Array.of(0.5, 0, 0, 0, 0.5)], envSuccess: [true], progress: [0, 1], rewards: [1], terminal: true, success: true, end: 'success' }, 0.8));

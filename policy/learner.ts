@@ -170,9 +170,9 @@ export class LocalLearner implements Learner {
     if (record.kind === 'demo') weighGripperSwitches(transitions, this.settings.gripperSwitchWeight ?? 1);
     for (const t of transitions) buffer.add(t);
     if (record.kind === 'episode' && record.success && this.settings.successDemos === true) {
-      const asDemo = transitionsOf(fromRecord(record), this.settings.nStep, this.settings.gamma);
-      weighGripperSwitches(asDemo, this.settings.gripperSwitchWeight ?? 1);
-      for (const t of asDemo) this.demos.add(t);
+      // The online buffer has copied these rows already; weighed as demos, they enter the demo buffer too.
+      weighGripperSwitches(transitions, this.settings.gripperSwitchWeight ?? 1);
+      for (const t of transitions) this.demos.add(t);
     }
     this.seen.add(key);
     if (record.kind === 'episode') {
