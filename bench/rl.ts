@@ -102,6 +102,8 @@ const base: RlSettings = {
   normaliseQ: process.argv.includes('--normalise-q'),
   successDemos: process.argv.includes('--success-demos'),
   priorWeight: flag('--prior-weight') ?? 0,
+  gripperLogitLimit: flag('--gripper-logit-limit') ?? 0,
+  qFilter: process.argv.includes('--q-filter'),
   gripperSwitchWeight: flag('--gripper-switch-weight') ?? 6,
   nStep: flag('--n-step') ?? 5,
   actorDelaySteps: flag('--actor-delay') ?? 1000,

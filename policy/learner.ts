@@ -43,6 +43,10 @@ export interface LearnerSettings {
   successDemos?: boolean;
   /** Weight of the term holding the actor to its cloned self on every row (sac.ts; absent: 0). */
   priorWeight?: number;
+  /** Bound of the gripper's log-odds (sac.ts; absent or 0: unbounded). */
+  gripperLogitLimit?: number;
+  /** Q-filtered BC: demo rows cloned only where the critics value the demo's action above the policy's (sac.ts; absent: false). */
+  qFilter?: boolean;
   /**
    * Weight, in both behaviour-cloning losses, of a demo step whose gripper command differs from
    * the one before (absent: 1, no extra weight). A demo closes (and opens) the gripper once, at a

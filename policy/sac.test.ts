@@ -133,6 +133,35 @@ describe('SAC learner on the engine', () => {
     await plain.dispose();
   });
 
+  it('qFilter clones a demo only where the critics value its action above the policy\'s: a bad demo stops holding the actor', async () => {
+    // Half of each batch: demo rows at s = (1, 1) doing dx = -0.5 (return -1); half: the bandit, best at dx = +0.5 there.
+    const settle = async (qFilter: boolean): Promise<number> => {
+      const learner = await SacLearner.create({ ...options, bcWeight: 5, qFilter });
+      const rng = new Rng(9);
+      const buffer = bandit(rng, 1000);
+      const batch = allocateBatch(64, 2, 5);
+      for (let i = 0; i < 300; i++) {
+        buffer.sampleInto(batch, 32, 32, rng);
+        for (let k = 0; k < 32; k++) {
+          batch.observation.set([1, 1], k * 2);
+          batch.action.set([-0.5, 0, 0, 0, 0], k * 5);
+          batch.nextObservation.set([1, 1], k * 2);
+          batch.reward[k] = -1;
+          batch.done[k] = 1;
+          batch.demo[k] = 1;
+        }
+        await learner.update(batch, rng);
+      }
+      const dx = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
+      await learner.dispose();
+      return dx;
+    };
+    const filtered = await settle(true);
+    const cloned = await settle(false);
+    expect(Math.abs(filtered - 0.5)).toBeLessThan(0.2);
+    expect(cloned).toBeLessThan(0);
+  });
+
   it('normaliseQ divides the actor\'s SAC term by the batch\'s mean |Q|: its loss is about -1 whatever the returns\' scale', async () => {
     // Positive returns of two scales; no BC. Without normalisation the actor's loss is about -mean Q.
     const actorLoss = async (normaliseQ: boolean, rewardScale: number): Promise<{ loss: number; meanQ: number }> => {
@@ -181,6 +210,42 @@ describe('SAC learner on the engine', () => {
     expect(Math.abs(free.after - 0.5)).toBeLessThan(0.2);
     expect(Math.abs(held.after - held.before)).toBeLessThan(0.1);
     expect(Math.abs(held.before - 0.5)).toBeGreaterThan(0.3);
+  });
+
+  it('gripperLogitLimit bounds the cloned gripper, so the critic can still open a hand the demos always closed', async () => {
+    // Demos close the hand at this state every time; online, opening there pays (reward 1) and closing does not.
+    const cloneThenLearn = async (gripperLogitLimit: number): Promise<{ clonedLogit: number; gripper: number; qClosed: number; qOpen: number }> => {
+      const learner = await SacLearner.create({ ...options, gripperLogitLimit });
+      const rng = new Rng(6);
+      const demos = new ReplayBuffer('demo', 64, 2, 5);
+      for (let i = 0; i < 64; i++) demos.add({ observation: [1, 0], action: [0, 0, 0, 0, GRIPPER_UNIT], reward: 0, nextObservation: [1, 0], terminal: false });
+      const batch = allocateBatch(64, 2, 5);
+      for (let i = 0; i < 500; i++) {
+        demos.sampleInto(batch, 0, 64, rng);
+        await learner.cloneStep(batch);
+      }
+      const clonedLogit = (await learner.inspectGripper(Float32Array.of(1, 0))).logit;
+      const online = new ReplayBuffer('online', 2000, 2, 5);
+      for (let i = 0; i < 2000; i++) {
+        const closed = rng.next() < 0.5;
+        online.add({ observation: [1, 0], action: [0, 0, 0, 0, closed ? GRIPPER_UNIT : -GRIPPER_UNIT], reward: closed ? 0 : 1, nextObservation: [1, 0], terminal: true });
+      }
+      for (let i = 0; i < 200; i++) {
+        online.sampleInto(batch, 0, 64, rng);
+        await learner.update(batch, rng);
+      }
+      const gripper = (await learner.act(Float32Array.of(1, 0), rng, true))[4]!;
+      const { qClosed, qOpen } = await learner.inspectGripper(Float32Array.of(1, 0));
+      await learner.dispose();
+      return { clonedLogit, gripper, qClosed, qOpen };
+    };
+    const bounded = await cloneThenLearn(3);
+    const unbounded = await cloneThenLearn(0);
+    expect(bounded.clonedLogit).toBeGreaterThan(2);
+    expect(bounded.clonedLogit).toBeLessThan(3);
+    expect(bounded.qOpen).toBeGreaterThan(bounded.qClosed);
+    expect(bounded.gripper).toBe(-GRIPPER_UNIT);
+    expect(unbounded.clonedLogit).toBeGreaterThan(3);
   });
 
   it('a saved learner acts identically after loading; a corrupted file is refused and changes nothing', async () => {

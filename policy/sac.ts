@@ -70,6 +70,20 @@ export interface SacOptions {
    * only the demos' states; this one covers the states the policy visits. Default 0 (none).
    */
   priorWeight?: number;
+  /**
+   * Q-filtered BC (Nair et al. 2018): the BC term keeps only the demo rows whose action the critics
+   * (min of the two) value above the policy's own deterministic action at that state, so where the
+   * critics have learnt better than a demo, they and not the demo move the actor. Dropped rows
+   * still count in the term's denominator. Default false.
+   */
+  qFilter?: boolean;
+  /**
+   * Bound of the gripper's log-odds, |logit| < limit, as limit * tanh(raw / limit) (0: unbounded).
+   * Cloned on a demo that never hesitates, the logit runs to +-20..50, where both the critic's pull
+   * on it (p (1 - p) (Q closed - Q open)) and sampled exploration vanish: RL could then never
+   * change when the hand closes or opens. Default 0 (unbounded).
+   */
+  gripperLogitLimit?: number;
   /** Default -(actionSize - 1): one nat per motion dimension (the gripper's entropy counts on top). */
   targetEntropy?: number;
   /** Fixed per-value standardisation of observations inside every network (default none). */
@@ -121,12 +135,13 @@ interface ActorHead {
 }
 
 /** The actor network: mean and log-std (squashed into [LOG_STD_MIN, LOG_STD_MAX]) per motion value, and the gripper's logit. */
-function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number, prefix = 'actor'): ActorHead {
+function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number, gripperLogitLimit: number, prefix = 'actor'): ActorHead {
   const h = mlp(obs, `${prefix}.body`, hidden, 'relu').relu();
   const mean = linear(h, `${prefix}.mean`, actionSize - 1);
   const raw = linear(h, `${prefix}.log_std`, actionSize - 1).tanh();
   const logStd = raw.add(1).mul((LOG_STD_MAX - LOG_STD_MIN) / 2).add(LOG_STD_MIN);
-  const gripperLogit = linear(h, `${prefix}.gripper`, 1).reshape([obs.shape[0]!]);
+  const rawLogit = linear(h, `${prefix}.gripper`, 1).reshape([obs.shape[0]!]);
+  const gripperLogit = gripperLogitLimit > 0 ? rawLogit.div(gripperLogitLimit).tanh().mul(gripperLogitLimit) : rawLogit;
   return { mean, logStd, gripperLogit };
 }
 
@@ -173,6 +188,7 @@ function critic(obs: Tensor, action: Tensor, name: string, hidden: readonly numb
 export class SacLearner {
   readonly store: ParamStore;
   updates = 0;
+  private inspecting: Promise<Predictor> | undefined;
   private constructor(
     readonly options: Required<Omit<SacOptions, 'executionProvider' | 'threads' | 'observationNormaliser'>> & Pick<SacOptions, 'executionProvider' | 'threads' | 'observationNormaliser'>,
     store: ParamStore,
@@ -187,8 +203,8 @@ export class SacLearner {
 
   static async create(input: SacOptions): Promise<SacLearner> {
     if (input.actionSize < 2) throw new RangeError(`actionSize: expected motion values plus the gripper (>= 2), got ${input.actionSize}`);
-    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, priorWeight: input.priorWeight ?? 0, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
-    const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma } = options;
+    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, priorWeight: input.priorWeight ?? 0, gripperLogitLimit: input.gripperLogitLimit ?? 0, qFilter: input.qFilter ?? false, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
+    const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma, gripperLogitLimit: limit } = options;
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
     const adam = { kind: 'adam' as const, lr: options.learningRate };
@@ -205,7 +221,7 @@ export class SacLearner {
           observation(g, 'obs', B), g.input('action', [B, A]), g.input('reward', [B]), observation(g, 'next_obs', B),
           g.input('done', [B]), g.input('steps', [B]), g.input('next_noise', [B, A]), g.input('alpha', []),
         ];
-        const nextPi = samplePolicy(actorHead(nextObs, hidden, A), nextNoise);
+        const nextPi = samplePolicy(actorHead(nextObs, hidden, A, limit), nextNoise);
         // Clipped double-Q target; an n-step transition bootstraps `steps` control steps on:
         // y = r + gamma^steps (1 - done) (min(Q1', Q2') - alpha log pi(a'|s')), no gradient.
         const bootstrap = steps.mul(Math.log(gamma)).exp().mul(done.neg().add(1));
@@ -227,7 +243,7 @@ export class SacLearner {
       trainable: (n) => n.startsWith('actor.'),
       build: (g): { loss: Tensor; outputs: Record<string, Tensor> } => {
         const [obs, noise, alpha] = [observation(g, 'obs', B), g.input('noise', [B, A]), g.input('alpha', [])];
-        const head = actorHead(obs, hidden, A);
+        const head = actorHead(obs, hidden, A, limit);
         const motion = squashedGaussian(head.mean, head.logStd, noise.slice(1, 0, A - 1));
         // The gripper in expectation: Q with the hand closed and open, weighted by p(closed).
         const q = (closed: boolean): Tensor => {
@@ -243,7 +259,7 @@ export class SacLearner {
         const sacLoss = options.normaliseQ ? rawSacLoss.div(expectedQ.abs().mean().stopGradient().add(1e-3)) : rawSacLoss;
         // The frozen prior (the cloned actor) on every row: its motion mode and gripper choice.
         const priorLoss = (): Tensor => {
-          const prior = actorHead(obs, hidden, A, 'prior');
+          const prior = actorHead(obs, hidden, A, limit, 'prior');
           const [priorMotion, priorClosed] = [prior.mean.tanh().stopGradient(), prior.gripperLogit.sigmoid().stopGradient()];
           const gripper = priorClosed.mul(logClosed).add(priorClosed.neg().add(1).mul(logOpen)).neg();
           return head.mean.tanh().sub(priorMotion).square().sum([1]).add(gripper).mean();
@@ -256,7 +272,10 @@ export class SacLearner {
         const demoClosed = demoAction.slice(1, A - 1, A).reshape([B]).greater(0);
         const crossEntropy = demoClosed.mul(logClosed).add(demoClosed.neg().add(1).mul(logOpen)).neg();
         const squaredError = head.mean.tanh().sub(demoAction.slice(1, 0, A - 1)).square().sum([1]);
-        const bc = squaredError.add(crossEntropy).mul(demo).sum().div(demo.sum().add(1));
+        const minQ = (action: Tensor): Tensor => critic(obs, action, 'q1', hidden).minimum(critic(obs, action, 'q2', hidden));
+        // With the Q-filter a demo row is cloned only where the demo's action beats the policy's mode.
+        const kept = options.qFilter ? demo.mul(minQ(demoAction).greater(minQ(concat([head.mean.tanh(), gripperColumn(head.gripperLogit.greater(0))], 1))).stopGradient()) : demo;
+        const bc = squaredError.add(crossEntropy).mul(kept).sum().div(demo.sum().add(1));
         return { loss: loss.add(bc.mul(options.bcWeight)), outputs: { log_prob: logProb.mean(), bc } };
       },
     });
@@ -286,7 +305,7 @@ export class SacLearner {
       trainable: (n) => n.startsWith('actor.'),
       build: (g) => {
         const [obs, action, weight] = [observation(g, 'obs', B), g.input('action', [B, A]), g.input('weight', [B])];
-        const head = actorHead(obs, hidden, A);
+        const head = actorHead(obs, hidden, A, limit);
         const clipped = action.slice(1, 0, A - 1).maximum(-0.97).minimum(0.97);
         const preTanh = clipped.add(1).div(clipped.neg().add(1)).log().mul(0.5);
         const squaredError = preTanh.sub(head.mean).square().sum([1]);
@@ -304,7 +323,7 @@ export class SacLearner {
       store,
       build: (g: Graph) => {
         const [obs, noise] = [observation(g, 'obs', 1), g.input('noise', [1, A])];
-        const head = actorHead(obs, hidden, A);
+        const head = actorHead(obs, hidden, A, limit);
         return { sample: samplePolicy(head, noise).action, mode: concat([head.mean.tanh(), gripperColumn(head.gripperLogit.greater(0))], 1) };
       },
     });
@@ -323,6 +342,31 @@ export class SacLearner {
     const noise = policyNoise(rng, 1, this.options.actionSize);
     const out = await this.acting.run({ obs: observation, noise });
     return Float32Array.from(deterministic ? out.mode! : out.sample!);
+  }
+
+  /**
+   * The deterministic action's gripper decision as the networks see it at one observation: the
+   * closed-hand log-odds and the critics' value (min of the two) of the motion's mode with the hand
+   * closed and open. For diagnostics (bench/rl-failures.ts); the graph is built on first use.
+   */
+  async inspectGripper(observation: Float32Array): Promise<{ logit: number; qClosed: number; qOpen: number }> {
+    if (!this.inspecting) {
+      const { observationSize: O, actionSize: A, hidden, gripperLogitLimit } = this.options;
+      this.inspecting = Predictor.create({
+        executionProvider: this.options.executionProvider, threads: this.options.threads, name: 'inspect', store: this.store,
+        build: (g: Graph) => {
+          const obs = normalise(g.input('obs', [1, O]), this.options.observationNormaliser);
+          const head = actorHead(obs, hidden, A, gripperLogitLimit);
+          const q = (closed: boolean): Tensor => {
+            const action = concat([head.mean.tanh(), g.constant([closed ? GRIPPER_UNIT : -GRIPPER_UNIT], [1, 1])], 1);
+            return critic(obs, action, 'q1', hidden).minimum(critic(obs, action, 'q2', hidden));
+          };
+          return { logit: head.gripperLogit, q_closed: q(true), q_open: q(false) };
+        },
+      });
+    }
+    const out = await (await this.inspecting).run({ obs: observation });
+    return { logit: out.logit![0]!, qClosed: out.q_closed![0]!, qOpen: out.q_open![0]! };
   }
 
   /** Freezes the actor as it is now (after cloning) as the prior the `priorWeight` term holds it to. */
@@ -384,5 +428,6 @@ export class SacLearner {
   async dispose(): Promise<void> {
     for (const t of this.trainers) await t.dispose();
     await this.acting.dispose();
+    if (this.inspecting) await (await this.inspecting).dispose();
   }
 }

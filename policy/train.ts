@@ -99,6 +99,10 @@ export interface RlSettings {
   successDemos?: boolean;
   /** Weight of the term holding the actor to its cloned self on every batch row (sac.ts; older run.json files lack it: 0). */
   priorWeight?: number;
+  /** Bound of the actor's gripper log-odds, so RL can still move when the hand closes and opens (sac.ts; 0: unbounded; older run.json files lack it: 0). */
+  gripperLogitLimit?: number;
+  /** Q-filtered BC: a demo row is cloned only where the critics value its action above the policy's (sac.ts; older run.json files lack it: false). */
+  qFilter?: boolean;
   /** Weight of demo steps that switch the gripper in both BC losses (learner.ts; run.json files older than it lack it: 1). */
   gripperSwitchWeight?: number;
   /** Steps per replayed transition (n-step returns). */
@@ -202,6 +206,39 @@ export interface TrainOptions {
   remote?: (settings: LearnerSettings) => Promise<Learner>;
 }
 
+/** The run's simulator task behind the same safety layer as a lab arm (every demo, rollout and evaluation action passes it). */
+export async function runEnvironment(settings: RlSettings, log: Logger): Promise<{ sim: SimEnvironment; env: SafeSimEnvironment }> {
+  const sim = await SimEnvironment.create({
+    task: settings.task, physicsStepS: settings.physicsStepS, controlHz: settings.controlHz, bounds: settings.bounds,
+    cameras: settings.observation === 'features' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
+    ...(settings.privilegedErrorCm ? { privilegedErrorM: settings.privilegedErrorCm / 100 } : {}),
+    ...(settings.layout ? { layout: settings.layout } : {}),
+  });
+  // The run's caps and box; the watchdogs keep the configuration's defaults (they never fire here: nothing arms them).
+  const defaults = configSchema.parse({}).safety;
+  const safety: SafetySettings = { ...defaults, ...settings.bounds, onViolation: settings.onViolation ?? defaults.onViolation };
+  return { sim, env: new SafeSimEnvironment(sim, safety, { clock: systemClock, events: new EventStream(systemClock), log: log.child('safety') }) };
+}
+
+/** What the policy observes in this run: proprioception + frozen GRM-tiny features, or PRIVILEGED state (debugging). */
+export async function runObservations(settings: RlSettings, sim: SimEnvironment): Promise<ObservationEncoder> {
+  if (settings.observation === 'privileged') {
+    if (!sim.hasPrivileged) throw new InputError('--observation', `privileged observations exist for pick-place and push-cube, got task ${settings.task}`);
+    return privilegedObservations(PRIVILEGED_STATE_SIZE, settings.privilegedErrorCm ?? 0);
+  }
+  return featureObservations(await grmTinyFrozenEncoder(settings.encoderModel ?? DEFAULT_GRM_TINY, { views: 3, executionProvider: settings.executionProvider, threads: settings.threads }));
+}
+
+/** The learner's settings for a run (settings that older run.json files lack take their old behaviour). */
+export function runLearnerSettings(s: RlSettings, observationSize: number, maxSteps: number): LearnerSettings {
+  return {
+    observationSize, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
+    seed: s.seed, demoCapacity: Math.max(1, (s.demos + (s.successDemos ? s.rollouts : 0)) * maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
+    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, priorWeight: s.priorWeight ?? 0, gripperLogitLimit: s.gripperLogitLimit ?? 0, qFilter: s.qFilter ?? false, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
+    executionProvider: s.executionProvider, threads: s.threads,
+  };
+}
+
 export async function train(settings: RlSettings, options: TrainOptions): Promise<RlResult> {
   const started = performance.now();
   const { runDir, log } = options;
@@ -221,17 +258,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     throw new InputError('--privileged-error', `expected --observation privileged (the error is put on the privileged object position), got --observation ${settings.observation}`);
   }
 
-  const sim = await SimEnvironment.create({
-    task: settings.task, physicsStepS: settings.physicsStepS, controlHz: settings.controlHz, bounds: settings.bounds,
-    cameras: settings.observation === 'features' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
-    ...(settings.privilegedErrorCm ? { privilegedErrorM: settings.privilegedErrorCm / 100 } : {}),
-    ...(settings.layout ? { layout: settings.layout } : {}),
-  });
-  // Every demo, rollout and evaluation action passes the same safety layer as on a lab arm.
-  // The run's caps and box; the watchdogs keep the configuration's defaults (they never fire here: nothing arms them).
-  const defaults = configSchema.parse({}).safety;
-  const safety: SafetySettings = { ...defaults, ...settings.bounds, onViolation: settings.onViolation ?? defaults.onViolation };
-  const env = new SafeSimEnvironment(sim, safety, { clock: systemClock, events: new EventStream(systemClock), log: log.child('safety') });
+  const { sim, env } = await runEnvironment(settings, log);
   let scorer = options.scorer ?? privilegedProgressScorer();
   let rewardModel: OnnxRewardModel | undefined;
   if (!options.scorer && settings.reward === 'model') {
@@ -251,23 +278,11 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     scorer = { ...base, label: `${base.label} (${path}; ${references}; fusion ${describeFusion(fusion)})` };
   }
   if (scorer.privileged && !sim.hasPrivileged) throw new InputError('--task', `expected a task with privileged progress (pick-place, push-cube) while no reward model is wired, got ${settings.task}`);
-  let encoder: ObservationEncoder;
-  if (settings.observation === 'privileged') {
-    if (!sim.hasPrivileged) throw new InputError('--observation', `privileged observations exist for pick-place and push-cube, got task ${settings.task}`);
-    encoder = privilegedObservations(PRIVILEGED_STATE_SIZE, settings.privilegedErrorCm ?? 0);
-  } else {
-    encoder = featureObservations(await grmTinyFrozenEncoder(settings.encoderModel ?? DEFAULT_GRM_TINY, { views: 3, executionProvider: settings.executionProvider, threads: settings.threads }));
-  }
+  const encoder = await runObservations(settings, sim);
   log.info(`task ${settings.task}, shaping ${settings.shaping}, seed ${settings.seed}; observations: ${encoder.label}; reward: ${scorer.label}`);
 
   const shaping: ShapingSettings = { mode: settings.shaping, gamma: settings.gamma, successDelta: settings.successDelta, success: settings.success, terminalPotential: settings.terminalPotential, successPotential: settings.successPotential ?? 0 };
-  const s = settings;
-  const learnerSettings: LearnerSettings = {
-    observationSize: encoder.size, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
-    seed: s.seed, demoCapacity: Math.max(1, (s.demos + (s.successDemos ? s.rollouts : 0)) * env.maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
-    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, priorWeight: s.priorWeight ?? 0, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
-    executionProvider: s.executionProvider, threads: s.threads,
-  };
+  const learnerSettings = runLearnerSettings(settings, encoder.size, env.maxSteps);
   const episodeLog = new RecordLog<LogRecord>(join(runDir, 'episodes.log'));
 
   const { records, truncatedTail } = episodeLog.read();
