@@ -9,7 +9,8 @@
  * at its last state, the gripper's log-odds and which hand the critics value more.
  * A diagnostic, not a timing: writes bench/results/rl-failures-<name>.json.
  *
- *   npm run bench:rl-failures -- --run-dir <dir> [--episodes 20] [--name label]
+ *   npm run bench:rl-failures -- --run-dir <dir> [--episodes 20] [--name label] [--eval-seeds n]
+ *   (--modes deterministic,sampled,mixed: which of the four ways, default all; --eval-seeds n: the seeds of the run's own evaluation after n rollouts instead of fresh ones)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -18,7 +19,7 @@ import { vectorToAction } from '../policy/environment.js';
 import { LocalLearner } from '../policy/learner.js';
 import { Rng } from '../policy/rng.js';
 import type { RlSettings } from '../policy/train.js';
-import { runEnvironment, runLearnerSettings, runObservations } from '../policy/train.js';
+import { evaluationSeed, runEnvironment, runLearnerSettings, runObservations } from '../policy/train.js';
 import { deriveSeed } from '../robot/sim/rng.js';
 
 function textFlag(name: string): string | undefined {
@@ -32,6 +33,11 @@ if (!runDir || !existsSync(join(runDir, 'run.json')) || !(Number.isInteger(episo
   process.exit(2);
 }
 const name = textFlag('--name') ?? basename(runDir);
+const evalSeedsOf = textFlag('--eval-seeds') === undefined ? undefined : Number(textFlag('--eval-seeds'));
+if (evalSeedsOf !== undefined && !(Number.isInteger(evalSeedsOf) && evalSeedsOf >= 0)) {
+  console.error(`bench:rl-failures: --eval-seeds: expected a number of rollouts (an evaluation point of the run), got ${textFlag('--eval-seeds')}`);
+  process.exit(2);
+}
 
 /** Fresh seeds, a stream no run draws from (train.ts uses 0.5M..3M). */
 const FAILURE_STREAM = 4_000_000;
@@ -45,6 +51,12 @@ const MODES = {
   'sampled motion, deterministic gripper': { motion: 'sample', gripper: 'mode' },
 } as const;
 type Mode = keyof typeof MODES;
+const modes = (textFlag('--modes')?.split(',') ?? ['deterministic', 'sampled', 'mixed']).flatMap((m): Mode[] => {
+  if (m === 'mixed') return ['deterministic motion, sampled gripper', 'sampled motion, deterministic gripper'];
+  if (m === 'deterministic' || m === 'sampled') return [m];
+  console.error(`bench:rl-failures: --modes: expected a comma-separated subset of deterministic, sampled, mixed, got ${JSON.stringify(m)}`);
+  process.exit(2);
+});
 
 /**
  * pick-place's PRIVILEGED progress bands (policy/environment.ts): reaching up to 0.35, +0.05 with
@@ -79,6 +91,7 @@ if (settings.task !== 'pick-place') {
 }
 const log = createLogger('bench:rl-failures', 'warn');
 const { sim, env } = await runEnvironment(settings, log);
+const ways = modes.length === 4 ? 'four ways' : modes.join(' / ');
 const encoder = await runObservations(settings, sim);
 const learner = await LocalLearner.create(runLearnerSettings(settings, encoder.size, env.maxSteps), runDir, log);
 const restored = learner.restore();
@@ -86,7 +99,8 @@ if (!restored.restored) {
   console.error(`bench:rl-failures: expected a checkpoint in ${join(runDir, 'checkpoints')}, found none that loads`);
   process.exit(2);
 }
-console.log(`${restored.checkpoint}: ${learner.sac.updates} updates; ${episodes} fresh seeds, four ways`);
+const seedsLabel = evalSeedsOf === undefined ? 'fresh seeds' : `seeds of the run's evaluation after ${evalSeedsOf} rollouts`;
+console.log(`${restored.checkpoint}: ${learner.sac.updates} updates; ${episodes} ${seedsLabel}, ${ways}`);
 
 async function trace(mode: Mode, seed: number, rng: Rng): Promise<EpisodeTrace> {
   const { motion, gripper } = MODES[mode];
@@ -120,9 +134,12 @@ async function trace(mode: Mode, seed: number, rng: Rng): Promise<EpisodeTrace> 
 }
 
 const results: Record<string, { successes: number; stages: Record<string, number>; failures: { longestStallMean: number; criticPrefersOtherHand: number; meanAbsLogit: number }; episodes: EpisodeTrace[] }> = {};
-for (const mode of Object.keys(MODES) as Mode[]) {
+for (const mode of modes) {
   const traces: EpisodeTrace[] = [];
-  for (let j = 0; j < episodes; j++) traces.push(await trace(mode, deriveSeed(settings.seed, FAILURE_STREAM + j), new Rng(deriveSeed(settings.seed, FAILURE_STREAM + 100_000 + j))));
+  for (let j = 0; j < episodes; j++) {
+    const seed = evalSeedsOf === undefined ? deriveSeed(settings.seed, FAILURE_STREAM + j) : evaluationSeed(settings.seed, evalSeedsOf, j);
+    traces.push(await trace(mode, seed, new Rng(deriveSeed(settings.seed, FAILURE_STREAM + 100_000 + j))));
+  }
   const failed = traces.filter((t) => !t.success);
   const stages: Record<string, number> = {};
   for (const t of traces) stages[t.stage] = (stages[t.stage] ?? 0) + 1;
@@ -151,7 +168,7 @@ writeFileSync(
   JSON.stringify(
     {
       run: runDir, checkpoint: restored.checkpoint, updates: learner.sac.updates, task: settings.task, shaping: settings.shaping, seed: settings.seed,
-      privileged: 'stages judged by PRIVILEGED simulator progress (debugging only)', episodes, stallFraction: STALL_FRACTION, modes: results,
+      privileged: 'stages judged by PRIVILEGED simulator progress (debugging only)', seeds: seedsLabel, episodes, stallFraction: STALL_FRACTION, modes: results,
     },
     null,
     1,

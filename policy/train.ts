@@ -190,6 +190,11 @@ const TRAIN_STREAM = 1_000_000;
 const ACTOR_STREAM = 2_000_000;
 const EVAL_STREAM = 3_000_000;
 
+/** The seed of evaluation episode `episode` at the curve's point after `rollouts` rollouts (fresh per point, the same across arms). */
+export function evaluationSeed(runSeed: number, rollouts: number, episode: number): number {
+  return deriveSeed(runSeed, EVAL_STREAM + rollouts * 1000 + episode);
+}
+
 function summary(r: EpisodeRecord): RolloutSummary {
   return { index: r.index, steps: r.steps, success: r.success, end: r.end, finalProgress: r.progress[r.progress.length - 1] ?? 0, maxProgress: Math.max(...r.progress), highProgressSteps: r.highProgressSteps };
 }
@@ -345,7 +350,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
       const rng = new Rng(0);
       const e = await runEpisode({
         env, encoder, scorer: { label: 'none', privileged: false, beginEpisode: () => async () => 0 }, limits,
-        seed: deriveSeed(settings.seed, EVAL_STREAM + rollouts * 1000 + j),
+        seed: evaluationSeed(settings.seed, rollouts, j),
         policy: (o) => learner.act(o, rng, true), successDelta: 0,
         // The simulator's predicate judges evaluation; with an operator, the operator does.
         ...(settings.success === 'operator' && options.operator ? { success: 'operator' as const, operator: options.operator } : { success: 'env' as const }),
