@@ -5,6 +5,7 @@
  *   actor      obs -> MLP -> (mean, logStd) per motion value, and a gripper logit
  *              motion  a = tanh(mean + std * noise)                                 (tanh-Gaussian)
  *              gripper closed with probability sigmoid(logit); its action value is +-GRIPPER_UNIT
+ *              (gripperLogitLimit: logit = limit tanh(raw / limit))
  *   critics    (obs, a) -> [linear -> LayerNorm -> ReLU] x depth -> Q, twice      (layer-normalised)
  *   targets    slow Polyak copies of both critics
  *   critic     y = r + gamma^n (1 - done) (min Q'(s', a') - alpha log pi(a'|s')),  a' ~ pi(s'), n-step rows
@@ -13,6 +14,7 @@
  *              against closed instead of the actor following the slope of a step function
  *   alpha      learned: log alpha descends -mean(log alpha (log pi + target entropy))
  *   BC         motion: squared error to the demo action; gripper: cross-entropy to the demo's choice
+ *              (qFilter: only on demo rows whose action the critics value above the policy's mode)
  *
  * Every loss, gradient and Adam update runs inside onnxruntime (one session per trainer); the only
  * TypeScript arithmetic is the Polyak average of the target critics (the engine's helper).
