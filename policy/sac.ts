@@ -187,6 +187,12 @@ function critic(obs: Tensor, action: Tensor, name: string, hidden: readonly numb
   return linear(h, `${name}.out`, 1).reshape([batch]);
 }
 
+/** The pessimistic value: the smaller of the two critics' Q(s, a) [batch]. */
+const minCritic = (obs: Tensor, action: Tensor, hidden: readonly number[]): Tensor => critic(obs, action, 'q1', hidden).minimum(critic(obs, action, 'q2', hidden));
+
+/** The deterministic action: the motion's mode and the gripper's likelier value. */
+const modeAction = (head: ActorHead): Tensor => concat([head.mean.tanh(), gripperColumn(head.gripperLogit.greater(0))], 1);
+
 export class SacLearner {
   readonly store: ParamStore;
   updates = 0;
@@ -250,7 +256,7 @@ export class SacLearner {
         // The gripper in expectation: Q with the hand closed and open, weighted by p(closed).
         const q = (closed: boolean): Tensor => {
           const action = concat([motion.action, g.constant(new Array<number>(B).fill(closed ? GRIPPER_UNIT : -GRIPPER_UNIT), [B, 1])], 1);
-          return critic(obs, action, 'q1', hidden).minimum(critic(obs, action, 'q2', hidden));
+          return minCritic(obs, action, hidden);
         };
         const pClosed = head.gripperLogit.sigmoid();
         const [logClosed, logOpen] = [logSigmoid(head.gripperLogit), logSigmoid(head.gripperLogit.neg())];
@@ -274,9 +280,8 @@ export class SacLearner {
         const demoClosed = demoAction.slice(1, A - 1, A).reshape([B]).greater(0);
         const crossEntropy = demoClosed.mul(logClosed).add(demoClosed.neg().add(1).mul(logOpen)).neg();
         const squaredError = head.mean.tanh().sub(demoAction.slice(1, 0, A - 1)).square().sum([1]);
-        const minQ = (action: Tensor): Tensor => critic(obs, action, 'q1', hidden).minimum(critic(obs, action, 'q2', hidden));
         // With the Q-filter a demo row is cloned only where the demo's action beats the policy's mode.
-        const kept = options.qFilter ? demo.mul(minQ(demoAction).greater(minQ(concat([head.mean.tanh(), gripperColumn(head.gripperLogit.greater(0))], 1))).stopGradient()) : demo;
+        const kept = options.qFilter ? demo.mul(minCritic(obs, demoAction, hidden).greater(minCritic(obs, modeAction(head), hidden)).stopGradient()) : demo;
         const bc = squaredError.add(crossEntropy).mul(kept).sum().div(demo.sum().add(1));
         return { loss: loss.add(bc.mul(options.bcWeight)), outputs: { log_prob: logProb.mean(), bc } };
       },
@@ -326,7 +331,7 @@ export class SacLearner {
       build: (g: Graph) => {
         const [obs, noise] = [observation(g, 'obs', 1), g.input('noise', [1, A])];
         const head = actorHead(obs, hidden, A, limit);
-        return { sample: samplePolicy(head, noise).action, mode: concat([head.mean.tanh(), gripperColumn(head.gripperLogit.greater(0))], 1) };
+        return { sample: samplePolicy(head, noise).action, mode: modeAction(head) };
       },
     });
     return new SacLearner(options, store, criticTrainer, actorTrainer, alphaTrainer, bcTrainer, acting);
@@ -361,7 +366,7 @@ export class SacLearner {
           const head = actorHead(obs, hidden, A, gripperLogitLimit);
           const q = (closed: boolean): Tensor => {
             const action = concat([head.mean.tanh(), g.constant([closed ? GRIPPER_UNIT : -GRIPPER_UNIT], [1, 1])], 1);
-            return critic(obs, action, 'q1', hidden).minimum(critic(obs, action, 'q2', hidden));
+            return minCritic(obs, action, hidden);
           };
           return { logit: head.gripperLogit, q_closed: q(true), q_open: q(false) };
         },
