@@ -76,9 +76,14 @@ const stem =
  * --learner-process: each run's learner in its own process (`dopamine rl-learner`, the two-process
  * set-up of docs/actor-learner-protocol.md), so one run uses two cores: the actor renders, encodes
  * and scores while the learner trains. The actor waits at each episode start until every update
- * owed for the episodes it sent is done (--learner-max-lag 0), which bounds the policy's lag.
+ * owed for the episodes it sent is done (--learner-max-lag 0, the default), which bounds the
+ * policy's lag; --learner-max-lag n lets it start the next episode while the learner still owes up
+ * to n updates (100 = one episode at one update per step), so acting and learning overlap.
  */
 const learnerProcess = process.argv.includes('--learner-process');
+const learnerMaxLag = flag('--learner-max-lag') ?? 0;
+if (!(Number.isInteger(learnerMaxLag) && learnerMaxLag >= 0)) throw new Error(`--learner-max-lag: expected a whole number from 0, got ${textFlag('--learner-max-lag')}`);
+if (process.argv.includes('--learner-max-lag') && !learnerProcess) throw new Error('--learner-max-lag: expected --learner-process as well (the in-process learner never lags)');
 const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}`;
 const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
@@ -185,8 +190,8 @@ function plotSvg(runs: RlResult[], title: string): string {
 const JOB = '--job';
 const jobIndex = process.argv.indexOf(JOB);
 if (jobIndex >= 0) {
-  // Child: `--job <settings.json> <arm> <seed> <out.json>`: one run, its result written atomically.
-  const [file, shaping, seedText, out, where] = process.argv.slice(jobIndex + 1, jobIndex + 6) as [string, ShapingMode, string, string, string];
+  // Child: `--job <settings.json> <arm> <seed> <out.json> <where> <max lag>`: one run, its result written atomically.
+  const [file, shaping, seedText, out, where, lagText] = process.argv.slice(jobIndex + 1, jobIndex + 7) as [string, ShapingMode, string, string, string, string];
   const settings = JSON.parse(readFileSync(file, 'utf8')) as RlSettings;
   const seed = Number(seedText);
   const runDir = join(dirname(out), `${shaping}-${seed}`);
@@ -197,7 +202,7 @@ if (jobIndex >= 0) {
     { ...settings, shaping, seed },
     {
       runDir, resume: existsSync(join(runDir, 'episodes.log')), log: runLog,
-      ...(learner ? { remote: (s: LearnerSettings) => RemoteLearner.connect(s, { host: '127.0.0.1', port: learner.port, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: runLog, maxLagUpdates: 0 }) } : {}),
+      ...(learner ? { remote: (s: LearnerSettings) => RemoteLearner.connect(s, { host: '127.0.0.1', port: learner.port, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: runLog, maxLagUpdates: Number(lagText) }) } : {}),
     },
   ).finally(() => learner?.stop());
   writeFileSync(`${out}.tmp`, JSON.stringify(r));
@@ -214,7 +219,7 @@ async function runJobs(work: string, jobs: number): Promise<RlResult[]> {
   const one = async (job: (typeof queue)[number]): Promise<void> => {
     if (!existsSync(job.out)) {
       log.info(`run: ${job.shaping}, seed ${job.seed}`);
-      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JOB, settingsFile, job.shaping, String(job.seed), job.out, learnerProcess ? 'learner-process' : 'in-process'], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JOB, settingsFile, job.shaping, String(job.seed), job.out, learnerProcess ? 'learner-process' : 'in-process', String(learnerMaxLag)], { stdio: ['ignore', 'inherit', 'inherit'] });
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       if (code !== 0) throw new Error(`bench:rl: the ${job.shaping} seed ${job.seed} run exited with ${code}; rerun with --work-dir ${work} to resume it`);
     }
@@ -279,7 +284,7 @@ const cpu = cpus();
 const result = {
   task: base.task,
   quick,
-  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each${learnerProcess ? '; each run as two processes, actor and `dopamine rl-learner`, the actor waiting at each episode start until every update owed for the episodes sent is done' : ''}), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${variant}`,
+  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each${learnerProcess ? `; each run as two processes, actor and \`dopamine rl-learner\`, the actor waiting at each episode start until ${learnerMaxLag === 0 ? 'every update owed for the episodes sent is done' : `at most ${learnerMaxLag} updates are owed for the episodes sent`}` : ''}), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${variant}`,
   adaptS,
   machine: {
     cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(),
