@@ -124,7 +124,8 @@ const base: RlSettings = {
 /** Mean time of one SAC update (critics + actor + temperature + Polyak) at batch 256, observation as in the runs. */
 async function updateTiming(observationSize: number): Promise<{ batch: number; hidden: number[]; observationSize: number; meanMs: number; updates: number }> {
   const learner = await SacLearner.create({
-    observationSize, actionSize: 5, hidden: base.hidden, batchSize: 256, learningRate: 3e-4, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, rewardScale: base.rewardScale, bcWeight: base.bcWeight, seed: 1, executionProvider: 'cpu', threads: base.threads,
+    observationSize, actionSize: 5, hidden: base.hidden, batchSize: 256, learningRate: 3e-4, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, rewardScale: base.rewardScale, bcWeight: base.bcWeight,
+    normaliseQ: base.normaliseQ, priorWeight: base.priorWeight, qFilter: base.qFilter, gripperLogitLimit: base.gripperLogitLimit, seed: 1, executionProvider: 'cpu', threads: base.threads,
   });
   const rng = new Rng(1);
   const buffer = new ReplayBuffer('timing', 4096, observationSize, 5);

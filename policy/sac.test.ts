@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocateBatch, ReplayBuffer } from './replay.js';
 import { Rng } from './rng.js';
-import { GRIPPER_UNIT, SacLearner } from './sac.js';
+import { concat } from '../engine/graph.js';
+import { layerNorm, linear } from '../engine/layers.js';
+import { Predictor } from '../engine/trainer.js';
+import { criticAt, GRIPPER_UNIT, SacLearner } from './sac.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sac-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -246,6 +249,39 @@ describe('SAC learner on the engine', () => {
     expect(bounded.qOpen).toBeGreaterThan(bounded.qClosed);
     expect(bounded.gripper).toBe(-GRIPPER_UNIT);
     expect(unbounded.clonedLogit).toBeGreaterThan(3);
+  });
+
+  it('criticAt, its first layer split into observation and action rows, gives the values of one linear layer on concat(obs, action)', async () => {
+    const learner = await SacLearner.create({ ...options, observationSize: 6, hidden: [16, 8] });
+    const rng = new Rng(5);
+    const rows = 4;
+    const predictor = await Predictor.create({
+      name: 'critic-check', store: learner.store, executionProvider: 'cpu',
+      build: (g) => {
+        const [obs, first, second] = [g.input('obs', [rows, 6]), g.input('first', [rows, 5]), g.input('second', [rows, 5])];
+        // The plain formulation, with the same parameter names.
+        const plain = (action: typeof obs): typeof obs => {
+          let h = concat([obs, action], 1);
+          [16, 8].forEach((width, i) => {
+            h = layerNorm(linear(h, `q2.${i}`, width), `q2.${i}.norm`).relu();
+          });
+          return linear(h, 'q2.out', 1).reshape([rows]);
+        };
+        const split = criticAt(obs, 'q2', [16, 8], 5);
+        return { split_first: split(first), split_second: split(second), plain_first: plain(first), plain_second: plain(second) };
+      },
+    });
+    const draw = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
+    const out = await predictor.run({ obs: draw(rows * 6), first: draw(rows * 5), second: draw(rows * 5) });
+    for (const which of ['first', 'second']) {
+      const [split, plain] = [out[`split_${which}`]!, out[`plain_${which}`]!];
+      expect(split.length).toBe(rows);
+      for (let i = 0; i < rows; i++) expect(split[i]!).toBeCloseTo(plain[i]!, 4);
+    }
+    // Two actions at the same states give two different values (the action rows are used).
+    expect(out.split_first![0]).not.toBeCloseTo(out.split_second![0]!, 4);
+    await predictor.dispose();
+    await learner.dispose();
   });
 
   it('a saved learner acts identically after loading; a corrupted file is refused and changes nothing', async () => {

@@ -186,7 +186,7 @@ function policyNoise(rng: Rng, rows: number, actionSize: number): Float32Array {
  * most of the critic's arithmetic: O = 437 against 256 per hidden layer). Same parameters, same
  * values as one linear layer on concat(obs, action).
  */
-function criticAt(obs: Tensor, name: string, hidden: readonly number[], actionSize: number): (action: Tensor) => Tensor {
+export function criticAt(obs: Tensor, name: string, hidden: readonly number[], actionSize: number): (action: Tensor) => Tensor {
   const g = obs.graph;
   const [batch, O] = obs.shape as [number, number];
   const [first, ...rest] = hidden as [number, ...number[]];
