@@ -13,7 +13,7 @@
  *   npm run bench:rl -- --quick   1 seed, 30 rollouts
  *   (defaults: 1 update per control step at batch 256, evaluation every 25 rollouts, 2 runs at a time)
  *   (--jobs n runs at a time, default 2; --work-dir d keeps the runs and resumes a killed benchmark;
- *   --seeds n, --rollouts n, --max-steps n, --demos n, --eval-episodes n, --final-eval-episodes n,
+ *   --seeds n, --rollouts n, --max-steps n, --demos n, --bc-steps n, --eval-episodes n, --final-eval-episodes n,
  *   --updates-per-step n override either; --privileged: PRIVILEGED object state and PRIVILEGED
  *   simulator progress instead, a debugging run written to bench/results/rl-privileged.json / .png;
  *   --privileged-observation: PRIVILEGED object state with the headline reward (the adapted
@@ -93,6 +93,8 @@ const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a)
 const seeds = Array.from({ length: flag('--seeds') ?? (quick ? 1 : 3) }, (_, i) => i + 1);
 const config = loadConfig(undefined);
 const log = createLogger('bench:rl');
+const bcStepsFlag = flag('--bc-steps');
+if (bcStepsFlag !== undefined && !(Number.isInteger(bcStepsFlag) && bcStepsFlag >= 0)) throw new Error(`--bc-steps: expected a whole number from 0, got ${textFlag('--bc-steps')}`);
 
 const base: RlSettings = {
   ...benchRlSettings(config),
@@ -100,6 +102,8 @@ const base: RlSettings = {
   rollouts: flag('--rollouts') ?? (quick ? 30 : 150),
   observation: privilegedObservation ? 'privileged' : 'features',
   demos: flag('--demos') ?? 20,
+  // --bc-steps 0: no cloning before RL, the policy starts untrained and the demos act only through the demo buffer (RLPD).
+  ...(bcStepsFlag === undefined ? {} : { bcSteps: bcStepsFlag }),
   observationNormaliser: process.argv.includes('--normaliser') ? 'demos' : 'none',
   // One update per control step: each costs about 20 ms with image features (learnerUpdate below), on the core that also renders and scores.
   updatesPerStep: flag('--updates-per-step') ?? 1,
@@ -285,7 +289,7 @@ const cpu = cpus();
 const result = {
   task: base.task,
   quick,
-  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each${learnerProcess ? `; each run as two processes, actor and \`dopamine rl-learner\`, the actor waiting at each episode start until ${learnerMaxLag === 0 ? 'every update owed for the episodes sent is done' : `at most ${learnerMaxLag} updates are owed for the episodes sent`}` : ''}), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${variant}`,
+  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each${learnerProcess ? `; each run as two processes, actor and \`dopamine rl-learner\`, the actor waiting at each episode start until ${learnerMaxLag === 0 ? 'every update owed for the episodes sent is done' : `at most ${learnerMaxLag} updates are owed for the episodes sent`}, evaluation points before the last running beside training on a second simulator with the policy frozen at the point` : ''}), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${variant}`,
   adaptS,
   machine: {
     cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(),

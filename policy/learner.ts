@@ -74,6 +74,8 @@ export interface Learner {
   /** Called at each episode start: a remote actor fetches the newest policy here. */
   sync(): Promise<void>;
   act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array>;
+  /** A copy of the actor network's weights `act` uses now (an evaluation that runs on while training does freezes them). */
+  actorWeights(): Record<string, Float32Array>;
   /** Checkpoint now (the in-process learner; a remote learner checkpoints itself). */
   checkpoint(): Promise<void>;
   stats(): Promise<LearnerStats>;
@@ -129,6 +131,13 @@ export function weighGripperSwitches(transitions: Transition[], weight: number):
     if ((gripper > 0) !== (previous > 0)) t.weight = weight;
     previous = gripper;
   }
+}
+
+/** A copy of the actor network's parameters of a SAC learner. */
+export function actorWeightsOf(sac: SacLearner): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const name of sac.store.names()) if (name.startsWith('actor.')) out[name] = Float32Array.from(sac.store.get(name).data);
+  return out;
 }
 
 export class LocalLearner implements Learner {
@@ -267,9 +276,7 @@ export class LocalLearner implements Learner {
 
   /** The actor network's weights (what a remote actor needs). */
   actorWeights(): Record<string, Float32Array> {
-    const out: Record<string, Float32Array> = {};
-    for (const name of this.sac.store.names()) if (name.startsWith('actor.')) out[name] = Float32Array.from(this.sac.store.get(name).data);
-    return out;
+    return actorWeightsOf(this.sac);
   }
 
   async stats(): Promise<LearnerStats> {

@@ -9,7 +9,7 @@ import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../common/log.js';
 import type { Learner, LearnerSettings, LearnerStats } from './learner.js';
-import { LocalLearner } from './learner.js';
+import { actorWeightsOf, LocalLearner } from './learner.js';
 import type { EpisodeRecord } from './records.js';
 import type { Rng } from './rng.js';
 import { packFloats, RecordLog, unpackFloats } from './run-store.js';
@@ -374,6 +374,10 @@ export class RemoteLearner implements Learner {
 
   act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array> {
     return this.acting.act(observation, rng, deterministic);
+  }
+
+  actorWeights(): Record<string, Float32Array> {
+    return actorWeightsOf(this.acting);
   }
 
   async checkpoint(): Promise<void> {}

@@ -34,7 +34,21 @@ export interface EvalRecord {
   learner?: RecentUpdates;
 }
 
-export type LogRecord = EpisodeRecord | EvalRecord;
+/**
+ * The policy an evaluation point is measured with, logged when the evaluation starts running beside
+ * training (a learner in another process): a run stopped before the point's EvalRecord was written
+ * evaluates the same weights again when it resumes.
+ */
+export interface EvalPolicyRecord {
+  kind: 'eval-policy';
+  rollouts: number;
+  /** The actor network's parameters, float32 base64 by name. */
+  weights: Record<string, string>;
+  /** The learner's recent updates when the weights were taken (goes into the EvalRecord). */
+  learner?: RecentUpdates;
+}
+
+export type LogRecord = EpisodeRecord | EvalRecord | EvalPolicyRecord;
 
 export function toRecord(kind: 'demo' | 'episode', index: number, e: ScoredEpisode, trapThreshold: number): EpisodeRecord {
   const o = e.observations[0]!.length;

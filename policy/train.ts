@@ -24,7 +24,9 @@ import { LocalLearner } from './learner.js';
 import type { ObservationEncoder, ObservationMode } from './observation.js';
 import { featureObservations, grmTinyFrozenEncoder, privilegedObservations } from './observation.js';
 import { adaptedRewardModel } from './adapted-reward.js';
-import type { EpisodeRecord, EvalRecord, LogRecord } from './records.js';
+import type { EvaluationOptions, EvaluationSlot } from './evaluation.js';
+import { countSuccesses, FrozenPolicy, packWeights, unpackWeights } from './evaluation.js';
+import type { EpisodeRecord, EvalPolicyRecord, EvalRecord, LogRecord } from './records.js';
 import { toRecord } from './records.js';
 import { demoNormaliser } from './normaliser.js';
 import { Rng } from './rng.js';
@@ -234,6 +236,20 @@ export async function runObservations(settings: RlSettings, sim: SimEnvironment)
   return featureObservations(await grmTinyFrozenEncoder(settings.encoderModel ?? DEFAULT_GRM_TINY, { views: 3, executionProvider: settings.executionProvider, threads: settings.threads }));
 }
 
+interface EvaluationSide {
+  env: SafeSimEnvironment;
+  policy: FrozenPolicy;
+  slot: EvaluationSlot;
+}
+
+/** A second simulator (behind its own safety layer), encoder and frozen policy copy, for evaluations beside training. */
+async function evaluationSide(settings: RlSettings, learnerSettings: LearnerSettings, log: Logger): Promise<EvaluationSide> {
+  const { sim, env } = await runEnvironment(settings, log.child('eval'));
+  const encoder = await runObservations(settings, sim);
+  const policy = await FrozenPolicy.create(learnerSettings);
+  return { env, policy, slot: { env, encoder, act: (o) => policy.act(o) } };
+}
+
 /** The learner's settings for a run (settings that older run.json files lack take their old behaviour). */
 export function runLearnerSettings(s: RlSettings, observationSize: number, maxSteps: number): LearnerSettings {
   return {
@@ -341,35 +357,76 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   await learner.sync();
 
   const limits = settings.bounds;
-  async function evaluate(rollouts: number): Promise<void> {
-    const episodes = rollouts === settings.rollouts ? settings.finalEvalEpisodes : settings.evalEpisodes;
-    // The newest weights: a remote learner's actor copy is otherwise one episode old.
-    await learner.sync();
-    let successes = 0;
-    for (let j = 0; j < episodes; j++) {
-      const rng = new Rng(0);
-      const e = await runEpisode({
-        env, encoder, scorer: { label: 'none', privileged: false, beginEpisode: () => async () => 0 }, limits,
-        seed: evaluationSeed(settings.seed, rollouts, j),
-        policy: (o) => learner.act(o, rng, true), successDelta: 0,
-        // The simulator's predicate judges evaluation; with an operator, the operator does.
-        ...(settings.success === 'operator' && options.operator ? { success: 'operator' as const, operator: options.operator } : { success: 'env' as const }),
-      });
-      await e.progress;
-      if (e.end === 'success') successes++;
-    }
-    const { recent } = await learner.stats();
+  const operator = settings.success === 'operator' ? options.operator : undefined;
+  // With a learner in another process the run is bound by the learner and the actor waits on it for
+  // part of every episode; an evaluation point then runs beside training, on a simulator and encoder
+  // of its own with the policy frozen when the point was due, instead of pausing the collection. Not
+  // with an operator (who judges one episode at a time), not in one process (no waits to fill).
+  const beside = !local && operator === undefined ? await evaluationSide(settings, learnerSettings, log) : undefined;
+  const evaluationOptions = (rollouts: number): EvaluationOptions => ({
+    episodes: rollouts === settings.rollouts ? settings.finalEvalEpisodes : settings.evalEpisodes,
+    seedOf: (j) => evaluationSeed(settings.seed, rollouts, j), limits, operator,
+  });
+  function recordEvaluation(rollouts: number, episodes: number, successes: number, recent: RecentUpdates | undefined): void {
     const record: EvalRecord = { kind: 'eval', rollouts, episodes, successes, success: successes / episodes, ...(recent ? { learner: recent } : {}) };
     episodeLog.append(record);
     curve.push({ rollouts, success: record.success, episodes, ...(recent ? { learner: recent } : {}) });
     const health = recent ? ` (last ${recent.updates} updates: mean Q ${recent.meanQ.toFixed(2)}, alpha ${recent.alpha.toFixed(4)}, entropy ${recent.entropy.toFixed(2)}, critic loss ${recent.criticLoss.toFixed(4)})` : '';
     log.info(`eval after ${rollouts} rollouts: ${successes}/${episodes} successes${health}`);
   }
+  // Evaluations running beside training, one after another (so points are logged in order).
+  let besideQueue: Promise<void> = Promise.resolve();
+  function evaluateBeside(side: EvaluationSide, rollouts: number, weights: Record<string, Float32Array>, recent: RecentUpdates | undefined): void {
+    besideQueue = besideQueue.then(async () => {
+      side.policy.load(weights);
+      const o = evaluationOptions(rollouts);
+      recordEvaluation(rollouts, o.episodes, await countSuccesses([side.slot], o), recent);
+    });
+    besideQueue.catch(() => undefined); // a failure is raised where the queue is awaited, not as an unhandled rejection
+  }
+  async function evaluate(rollouts: number): Promise<void> {
+    // The newest weights: a remote learner's actor copy is otherwise one episode old.
+    await learner.sync();
+    const { recent } = await learner.stats();
+    if (beside && rollouts !== settings.rollouts) {
+      const weights = learner.actorWeights();
+      episodeLog.append({ kind: 'eval-policy', rollouts, weights: packWeights(weights), ...(recent ? { learner: recent } : {}) });
+      evaluateBeside(beside, rollouts, weights, recent);
+      return;
+    }
+    // The last point (the learner has nothing left to do): every simulator the run has takes episodes.
+    await besideQueue;
+    const slots: EvaluationSlot[] = [{ env, encoder, act: (o) => learner.act(o, new Rng(0), true) }];
+    if (beside) {
+      beside.policy.load(learner.actorWeights());
+      slots.push(beside.slot);
+    }
+    const o = evaluationOptions(rollouts);
+    recordEvaluation(rollouts, o.episodes, await countSuccesses(slots, o), recent);
+  }
   const evaluated = (n: number): boolean => curve.some((p) => p.rollouts === n);
   const due = (n: number): boolean => n === 0 || n % settings.evalEvery === 0 || n === settings.rollouts;
 
+  // A run stopped while an evaluation ran beside training evaluates the policy logged for it again.
+  const unfinished = records.filter((r): r is EvalPolicyRecord => r.kind === 'eval-policy' && !evaluated(r.rollouts));
+  for (const r of unfinished) {
+    log.info(`evaluation after ${r.rollouts} rollouts did not finish before the run stopped: evaluating the policy logged for it again`);
+    if (beside) {
+      evaluateBeside(beside, r.rollouts, unpackWeights(r.weights), r.learner);
+    } else {
+      const frozen = await FrozenPolicy.create(learnerSettings);
+      try {
+        frozen.load(unpackWeights(r.weights));
+        const o = evaluationOptions(r.rollouts);
+        recordEvaluation(r.rollouts, o.episodes, await countSuccesses([{ env, encoder, act: (x) => frozen.act(x) }], o), r.learner);
+      } finally {
+        await frozen.dispose();
+      }
+    }
+  }
   // A run killed during an evaluation finishes it first.
-  if (due(episodeRecords.length) && !evaluated(episodeRecords.length)) await evaluate(episodeRecords.length);
+  const n0 = episodeRecords.length;
+  if (due(n0) && !evaluated(n0) && !unfinished.some((r) => r.rollouts === n0)) await evaluate(n0);
 
   let pending: Promise<void> | undefined;
   const finalise = (index: number, collected: CollectedEpisode): Promise<void> =>
@@ -403,11 +460,14 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     await learner.checkpoint();
   }
   await pending;
+  await besideQueue;
   await learner.checkpoint();
   const stats = await learner.stats();
+  curve.sort((a, b) => a.rollouts - b.rollouts);
 
   const summaries = episodeRecords.map(summary);
   const safetyCounts = env.safety.status().counts;
+  if (beside) for (const [k, v] of Object.entries(beside.env.safety.status().counts)) safetyCounts[k as keyof typeof safetyCounts] += v;
   const failed = summaries.filter((s) => !s.success);
   const result: RlResult = {
     task: settings.task, shaping: settings.shaping, seed: settings.seed, observation: encoder.label, observationSize: encoder.size, reward: scorer.label, privileged: scorer.privileged || settings.observation === 'privileged',
@@ -424,6 +484,10 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   await learner.close();
   await rewardModel?.close();
   await env.close();
+  if (beside) {
+    await beside.policy.dispose();
+    await beside.env.close();
+  }
   return result;
 }
 

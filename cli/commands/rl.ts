@@ -139,7 +139,7 @@ export function registerRl(program: Command): void {
     .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
     .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
     .option('--observation-normaliser <kind>', 'none | demos (standardise each observation value with the demos\' mean and deviation inside the networks; measured worse, see README)', 'none')
-    .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md)')
+    .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md); evaluation points before the last then run beside training, on a second simulator with the policy frozen at the point')
     .option('--learner-max-lag <updates>', 'with --learner: at each episode start wait until the learner owes at most this many updates for the episodes sent (0: all done; default: never wait)');
   withCommonOptions(command).action(
     action('rl', async (context, options: RlOptions) => {
