@@ -65,7 +65,7 @@ describe('rl: kill -9 in the middle and resume', () => {
 
 describe('rl: the reward model\'s fusion comes from reward.fusion', () => {
   // A run with no rollouts: demos, cloning and one evaluation episode, scored by the shipped GRM-tiny.
-  const scored = (name: string, yaml: string): { stored: unknown; reward: string } => {
+  const scored = (name: string, yaml: string): { stored: unknown; reward: string; stderr: string } => {
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, `engine:\n  executionProvider: cpu\n${yaml}`);
     const runDir = join(dir, name);
@@ -73,13 +73,15 @@ describe('rl: the reward model\'s fusion comes from reward.fusion', () => {
     const run = runCli(args, { timeoutMs: 240_000 });
     expect(run.code, run.stderr).toBe(0);
     const stored = (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { settings?: { fusion?: unknown }; fusion?: unknown });
-    return { stored: stored.settings?.fusion ?? stored.fusion, reward: (JSON.parse(run.stdout) as { reward: string }).reward };
+    return { stored: stored.settings?.fusion ?? stored.fusion, reward: (JSON.parse(run.stdout) as { reward: string }).reward, stderr: run.stderr };
   };
 
   it('consistency-weighted by default, the plain mean when the configuration turns it off; stored in run.json', () => {
     const byDefault = scored('fusion-default', '');
     expect(byDefault.stored).toEqual({ mode: 'paper', consistency: true, alpha: 20, eps: 1e-3 });
     expect(byDefault.reward).toMatch(/fusion paper, consistency-weighted \(alpha 20\)/);
+    // Success from the model's progress (the configuration's default) is measured to be gamed: the run says so.
+    expect(byDefault.stderr).toMatch(/success is judged by the reward model's progress .* --success env/);
     const mean = scored('fusion-mean', 'reward:\n  fusion:\n    consistency: false\n');
     expect(mean.stored).toEqual({ mode: 'paper', consistency: false, alpha: 20, eps: 1e-3 });
     expect(mean.reward).toMatch(/fusion paper, mean of the three perspectives/);
@@ -91,6 +93,9 @@ describe('rl: bad input', () => {
     const shaping = runCli(['rl', '--config', config, '--shaping', 'dense', '--run-dir', join(dir, 'x')]);
     expect(shaping.code).toBe(2);
     expect(shaping.stderr).toMatch(/--shaping: expected one of pbrs, naive, sparse, got "dense"/);
+    const success = runCli(['rl', '--config', config, '--success', 'model', '--run-dir', join(dir, 'x')]);
+    expect(success.code).toBe(2);
+    expect(success.stderr).toMatch(/--success: expected one of progress, env, operator, got "model"/);
     const resume = runCli(['rl', '--config', config, '--resume', '--run-dir', join(dir, 'nothing-here')]);
     expect(resume.code).toBe(2);
     expect(resume.stderr).toMatch(/--resume: expected a run folder with run.json/);

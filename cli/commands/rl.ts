@@ -21,6 +21,7 @@ interface RlOptions {
   task?: string;
   rollouts?: string;
   shaping?: string;
+  success?: string;
   seed?: string;
   runDir?: string;
   resume?: boolean;
@@ -110,6 +111,7 @@ export function registerRl(program: Command): void {
     .option('--task <name>', 'simulator task (default robot.task; the held-out task is pick-place)')
     .option('--rollouts <n>', 'training episodes (default 150; with --resume the stored number, or more if given)')
     .option('--shaping <mode>', 'pbrs | naive | sparse (default reward.shaping.mode)')
+    .option('--success <source>', "who ends an episode as a success: progress (the reward model's fused progress; a policy can learn to game it, README) | env (the simulator's predicate) | operator (the person at the terminal) (default reward.shaping.success)")
     .option('--seed <n>', 'seed of demos, learner, actor and evaluation episodes (default policy.seed)')
     .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
     .option('--resume', 'continue the run in --run-dir (its stored settings are used)')
@@ -182,7 +184,7 @@ export function registerRl(program: Command): void {
         evalEvery: integer('--eval-every', options.evalEvery, 1)!,
         evalEpisodes: integer('--eval-episodes', options.evalEpisodes, 1)!,
         finalEvalEpisodes: integer('--final-eval-episodes', options.finalEvalEpisodes, 1)!,
-        success: c.reward.shaping.success,
+        success: oneOf('--success', options.success, ['progress', 'env', 'operator'] as const) ?? c.reward.shaping.success,
         successDelta: c.reward.shaping.successDelta,
         terminalPotential: c.reward.shaping.terminalPotential,
         successPotential: c.reward.shaping.successPotential,
