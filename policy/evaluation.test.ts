@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ArmAction, Observation } from '../robot/types.js';
 import type { EnvObservation, EnvStep, RlEnvironment } from './environment.js';
 import type { EvaluationSlot } from './evaluation.js';
-import { countSuccesses, FrozenPolicy, packWeights, unpackWeights } from './evaluation.js';
+import { countSuccesses, FrozenPolicy } from './evaluation.js';
 import { actorWeightsOf } from './learner.js';
 import type { ObservationEncoder } from './observation.js';
 import { Rng } from './rng.js';
+import { packWeights, unpackWeights } from './run-store.js';
 import { SacLearner } from './sac.js';
 
 /** Episodes whose seed is a multiple of 3 succeed at the first step; each step yields to the event loop. */

@@ -9,7 +9,6 @@ import type { Operator } from './episode.js';
 import { runEpisode } from './episode.js';
 import type { ObservationEncoder } from './observation.js';
 import { Rng } from './rng.js';
-import { packFloats, unpackFloats } from './run-store.js';
 import { SacLearner, type SacOptions } from './sac.js';
 
 /** Where evaluation episodes run: one simulator, its encoder, and the policy being evaluated. */
@@ -87,12 +86,4 @@ export class FrozenPolicy {
   dispose(): Promise<void> {
     return this.net.dispose();
   }
-}
-
-export function packWeights(weights: Record<string, Float32Array>): Record<string, string> {
-  return Object.fromEntries(Object.entries(weights).map(([name, values]) => [name, packFloats(values)]));
-}
-
-export function unpackWeights(packed: Record<string, string>): Record<string, Float32Array> {
-  return Object.fromEntries(Object.entries(packed).map(([name, text]) => [name, unpackFloats(text)]));
 }

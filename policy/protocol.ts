@@ -12,7 +12,7 @@ import type { Learner, LearnerSettings, LearnerStats } from './learner.js';
 import { actorWeightsOf, LocalLearner } from './learner.js';
 import type { EpisodeRecord } from './records.js';
 import type { Rng } from './rng.js';
-import { packFloats, RecordLog, unpackFloats } from './run-store.js';
+import { packWeights, RecordLog, unpackWeights } from './run-store.js';
 import { SacLearner } from './sac.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -160,7 +160,7 @@ export class LearnerServer {
           while (core.owed > request.maxOwed && Date.now() < giveUpAt && !this.stopped) await new Promise((r) => setTimeout(r, 5));
         }
         const head = { version: core.sac.updates, owed: core.owed };
-        return core.sac.updates === request.since ? head : { ...head, weights: Object.fromEntries(Object.entries(core.actorWeights()).map(([k, v]) => [k, packFloats(v)])) };
+        return core.sac.updates === request.since ? head : { ...head, weights: packWeights(core.actorWeights()) };
       }
       case 'stats':
         return await core.stats();
@@ -357,7 +357,7 @@ export class RemoteLearner implements Learner {
     let previousOwed = Infinity;
     for (;;) {
       const answer = (await this.call({ op: 'weights', since: this.version, ...(maxOwed === undefined ? {} : { maxOwed }) })) as { version: number; owed?: number; weights?: Record<string, string> };
-      if (answer.weights) for (const [name, packed] of Object.entries(answer.weights)) this.acting.store.set(name, unpackFloats(packed));
+      if (answer.weights) for (const [name, values] of Object.entries(unpackWeights(answer.weights))) this.acting.store.set(name, values);
       this.version = answer.version;
       // Done when caught up, when not bounding the lag, or when the learner makes no progress (a
       // learner that cannot train, e.g. one that never cloned, must not hang the actor).

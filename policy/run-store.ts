@@ -47,6 +47,15 @@ export function unpackFloats(text: string): Float32Array {
   return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
 }
 
+/** Named float arrays (a network's parameters) packed for JSON, and back. */
+export function packWeights(weights: Record<string, Float32Array>): Record<string, string> {
+  return Object.fromEntries(Object.entries(weights).map(([name, values]) => [name, packFloats(values)]));
+}
+
+export function unpackWeights(packed: Record<string, string>): Record<string, Float32Array> {
+  return Object.fromEntries(Object.entries(packed).map(([name, text]) => [name, unpackFloats(text)]));
+}
+
 export interface LogReadResult<T> {
   records: T[];
   /** A torn final line was cut off (a write interrupted by a kill). */
