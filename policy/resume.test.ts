@@ -65,15 +65,15 @@ describe('rl: kill -9 in the middle and resume', () => {
 
 describe('rl: the reward model\'s fusion comes from reward.fusion', () => {
   // A run with no rollouts: demos, cloning and one evaluation episode, scored by the shipped GRM-tiny.
-  const scored = (name: string, yaml: string): { stored: unknown; reward: string; stderr: string } => {
+  const scored = (name: string, yaml: string, extra: string[] = []): { stored: unknown; success: unknown; reward: string; stderr: string } => {
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, `engine:\n  executionProvider: cpu\n${yaml}`);
     const runDir = join(dir, name);
-    const args = ['rl', '--config', file, '--run-dir', runDir, '--json', '--rollouts', '0', '--reward-model', 'models/grm-tiny.onnx', ...withFlags({ '--reward': 'model', '--max-steps': '8' })];
+    const args = ['rl', '--config', file, '--run-dir', runDir, '--json', '--rollouts', '0', '--reward-model', 'models/grm-tiny.onnx', ...withFlags({ '--reward': 'model', '--max-steps': '8' }), ...extra];
     const run = runCli(args, { timeoutMs: 240_000 });
     expect(run.code, run.stderr).toBe(0);
-    const stored = (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { settings?: { fusion?: unknown }; fusion?: unknown });
-    return { stored: stored.settings?.fusion ?? stored.fusion, reward: (JSON.parse(run.stdout) as { reward: string }).reward, stderr: run.stderr };
+    const stored = (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { settings?: { fusion?: unknown }; fusion?: unknown; success?: unknown });
+    return { stored: stored.settings?.fusion ?? stored.fusion, success: stored.success, reward: (JSON.parse(run.stdout) as { reward: string }).reward, stderr: run.stderr };
   };
 
   it('consistency-weighted by default, the plain mean when the configuration turns it off; stored in run.json', () => {
@@ -82,7 +82,11 @@ describe('rl: the reward model\'s fusion comes from reward.fusion', () => {
     expect(byDefault.reward).toMatch(/fusion paper, consistency-weighted \(alpha 20\)/);
     // Success from the model's progress (the configuration's default) is measured to be gamed: the run says so.
     expect(byDefault.stderr).toMatch(/success is judged by the reward model's progress .* --success env/);
-    const mean = scored('fusion-mean', 'reward:\n  fusion:\n    consistency: false\n');
+    expect(byDefault.success).toBe('progress');
+    // --success env: the simulator's predicate, stored with the run, and no warning.
+    const mean = scored('fusion-mean', 'reward:\n  fusion:\n    consistency: false\n', ['--success', 'env']);
+    expect(mean.success).toBe('env');
+    expect(mean.stderr).not.toMatch(/success is judged by the reward model's progress/);
     expect(mean.stored).toEqual({ mode: 'paper', consistency: false, alpha: 20, eps: 1e-3 });
     expect(mean.reward).toMatch(/fusion paper, mean of the three perspectives/);
   }, 300_000);
