@@ -40,6 +40,7 @@ export function benchRlSettings(config: Config): RlSettings {
     successDelta: config.reward.shaping.successDelta,
     terminalPotential: config.reward.shaping.terminalPotential,
     successPotential: config.reward.shaping.successPotential,
+    potentialWeight: config.reward.shaping.potentialWeight,
     fusion: config.reward.fusion,
     trapThreshold: 0.8,
     maxSteps: 100,

@@ -84,7 +84,7 @@ const learnerProcess = process.argv.includes('--learner-process');
 const learnerMaxLag = flag('--learner-max-lag') ?? 0;
 if (!(Number.isInteger(learnerMaxLag) && learnerMaxLag >= 0)) throw new Error(`--learner-max-lag: expected a whole number from 0, got ${textFlag('--learner-max-lag')}`);
 if (process.argv.includes('--learner-max-lag') && !learnerProcess) throw new Error('--learner-max-lag: expected --learner-process as well (the in-process learner never lags)');
-const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}`;
+const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}`;
 const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
   if (!ALL_ARMS.includes(a as ShapingMode)) throw new Error(`--arms: expected a comma-separated subset of ${ALL_ARMS.join(', ')}, got ${JSON.stringify(a)}`);
@@ -93,6 +93,8 @@ const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a)
 const seeds = Array.from({ length: flag('--seeds') ?? (quick ? 1 : 3) }, (_, i) => i + 1);
 const config = loadConfig(undefined);
 const log = createLogger('bench:rl');
+const potentialWeightFlag = flag('--potential-weight');
+if (potentialWeightFlag !== undefined && !(potentialWeightFlag >= 0)) throw new Error(`--potential-weight: expected a number >= 0, got ${textFlag('--potential-weight')}`);
 const bcStepsFlag = flag('--bc-steps');
 if (bcStepsFlag !== undefined && !(Number.isInteger(bcStepsFlag) && bcStepsFlag >= 0)) throw new Error(`--bc-steps: expected a whole number from 0, got ${textFlag('--bc-steps')}`);
 
@@ -120,6 +122,7 @@ const base: RlSettings = {
   evalEpisodes: flag('--eval-episodes') ?? 10,
   finalEvalEpisodes: flag('--final-eval-episodes') ?? 50,
   successPotential: flag('--success-potential') ?? config.reward.shaping.successPotential,
+  potentialWeight: potentialWeightFlag ?? config.reward.shaping.potentialWeight,
   maxSteps: flag('--max-steps') ?? 100,
   ...(grmFile ? { encoderModel: grmFile } : {}),
   ...(layout ? { layout } : {}),
@@ -216,20 +219,22 @@ if (jobIndex >= 0) {
 }
 
 /** Runs `node --import tsx bench/rl.ts --job ...` for every (arm, seed), `jobs` at a time; a finished job's result is reused. */
-async function runJobs(work: string, jobs: number): Promise<RlResult[]> {
+async function runJobs(work: string, jobs: number): Promise<(RlResult & { reused: boolean })[]> {
   const settingsFile = join(work, 'settings.json');
   writeFileSync(settingsFile, JSON.stringify(base));
   const queue = seeds.flatMap((seed) => arms.map((shaping) => ({ shaping, seed, out: join(work, `${shaping}-${seed}.result.json`) })));
-  const results = new Map<string, RlResult>();
+  const results = new Map<string, RlResult & { reused: boolean }>();
   const one = async (job: (typeof queue)[number]): Promise<void> => {
-    if (!existsSync(job.out)) {
+    // A result already in the work folder came from an earlier invocation (a resumed benchmark, or runs copied in): the output says which.
+    const reused = existsSync(job.out);
+    if (!reused) {
       log.info(`run: ${job.shaping}, seed ${job.seed}`);
       const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JOB, settingsFile, job.shaping, String(job.seed), job.out, learnerProcess ? 'learner-process' : 'in-process', String(learnerMaxLag)], { stdio: ['ignore', 'inherit', 'inherit'] });
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       if (code !== 0) throw new Error(`bench:rl: the ${job.shaping} seed ${job.seed} run exited with ${code}; rerun with --work-dir ${work} to resume it`);
     }
     const r = JSON.parse(readFileSync(job.out, 'utf8')) as RlResult;
-    results.set(`${job.shaping}-${job.seed}`, r);
+    results.set(`${job.shaping}-${job.seed}`, { ...r, reused });
     log.info(`${job.shaping} seed ${job.seed}: curve ${r.curve.map((p) => `${p.rollouts}:${(p.success * 100).toFixed(0)}%`).join(' ')}, ${r.wallS.toFixed(0)} s`);
   };
   const pending = [...queue];
@@ -250,7 +255,7 @@ const work = workIndex >= 0 ? process.argv[workIndex + 1]! : mkdtempSync(join(tm
 mkdirSync(work, { recursive: true });
 // A run with a learner process already keeps two cores busy.
 const jobs = flag('--jobs') ?? (learnerProcess ? 1 : Math.min(2, cpus().length));
-let runs: RlResult[];
+let runs: (RlResult & { reused: boolean })[];
 try {
   if (base.reward === 'model') {
     // One adapted reward model for every run (same demo, same model), as each run would cache it.
@@ -304,7 +309,7 @@ const result = {
   goal: { success: 0.95, evalEpisodes: 50, withinRollouts: 150, wallSPerSeed: 600 },
   summary,
   runs: runs.map((r) => ({
-    shaping: r.shaping, seed: r.seed, curve: r.curve, wallS: r.wallS, updates: r.learner.updates, updateMsInRun: r.learner.updateMs, learner: r.learner.where, ...(r.learner.actorWaitS === undefined ? {} : { actorWaitS: r.learner.actorWaitS }), demos: r.demos, trap: r.trap,
+    shaping: r.shaping, seed: r.seed, reused: r.reused, curve: r.curve, wallS: r.wallS, updates: r.learner.updates, updateMsInRun: r.learner.updateMs, learner: r.learner.where, ...(r.learner.actorWaitS === undefined ? {} : { actorWaitS: r.learner.actorWaitS }), demos: r.demos, trap: r.trap,
     trainingRollouts: r.rollouts.map((s) => ({ index: s.index, success: s.success, steps: s.steps, maxProgress: Math.round(s.maxProgress * 1000) / 1000, highProgressSteps: s.highProgressSteps })),
   })),
   totalWallS: (performance.now() - started) / 1000,

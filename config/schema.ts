@@ -128,6 +128,11 @@ const reward = z.strictObject({
         .max(1)
         .default(1)
         .describe('Potential of a successful terminal state (1: the goal\'s progress, so the success step pays r_success + gamma - P(s) instead of r_success - P(s); still policy-invariant, see reward/shaping.ts).'),
+      potentialWeight: z
+        .number()
+        .min(0)
+        .default(1)
+        .describe('pbrs only: scale w of the potential, Phi = w P (w at the goal). Any w keeps the optimal policy; it sets how far the critic trusts the model (0: the sparse reward).'),
     })
     .prefault({})
     .describe('Reward shaping.'),

@@ -124,7 +124,7 @@ export class ServeAgent {
     const { config } = options;
     this.limits = { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad };
     const s = config.reward.shaping;
-    this.shaping = { mode: s.mode, gamma: s.gamma, successDelta: s.successDelta, success: s.success, terminalPotential: s.terminalPotential, successPotential: s.successPotential };
+    this.shaping = { mode: s.mode, gamma: s.gamma, successDelta: s.successDelta, success: s.success, terminalPotential: s.terminalPotential, successPotential: s.successPotential, potentialWeight: s.potentialWeight };
     this.actorRng = new Rng(config.policy.seed + 1);
     this.periodMs = 1000 / config.robot.controlHz;
     this.episodeLog = new RecordLog<LogRecord>(join(options.runDir, 'episodes.log'));

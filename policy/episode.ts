@@ -125,6 +125,8 @@ export interface ShapingSettings {
   success: SuccessSource;
   terminalPotential: number;
   successPotential: number;
+  /** Scale of the potential (reward/shaping.ts; older run.json files lack it: 1). */
+  potentialWeight?: number;
 }
 
 /** Index of the first state s_t (t >= 1) judged successful, or undefined. */

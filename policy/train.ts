@@ -122,6 +122,8 @@ export interface RlSettings {
   terminalPotential: number;
   /** Potential of a successful terminal state (reward/shaping.ts; older run.json files lack it: 0). */
   successPotential?: number;
+  /** Scale w of the pbrs potential, Phi = w P (reward/shaping.ts; older run.json files lack it: 1). */
+  potentialWeight?: number;
   /** Progress counted as "near the goal" in the semantic-trap figures. */
   trapThreshold: number;
   /**
@@ -306,7 +308,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     log.warn("success is judged by the reward model's progress (reward.shaping.success: progress), which a policy can learn to game; on the simulator --success env (reward.shaping.success: env) uses the simulator's predicate (bench:rl-success-audit counts a run's real successes)");
   }
 
-  const shaping: ShapingSettings = { mode: settings.shaping, gamma: settings.gamma, successDelta: settings.successDelta, success: settings.success, terminalPotential: settings.terminalPotential, successPotential: settings.successPotential ?? 0 };
+  const shaping: ShapingSettings = { mode: settings.shaping, gamma: settings.gamma, successDelta: settings.successDelta, success: settings.success, terminalPotential: settings.terminalPotential, successPotential: settings.successPotential ?? 0, potentialWeight: settings.potentialWeight ?? 1 };
   const learnerSettings = runLearnerSettings(settings, encoder.size, env.maxSteps);
   const episodeLog = new RecordLog<LogRecord>(join(runDir, 'episodes.log'));
 

@@ -59,6 +59,24 @@ describe('reward shaping', () => {
   it('refuses NaN progress and gamma outside (0, 1]', () => {
     expect(() => shapeTransition({ progress: NaN, nextProgress: 0.5, terminal: false })).toThrow(RangeError);
     expect(() => shapeTransition({ progress: 0.1, nextProgress: 0.5, terminal: false }, { gamma: 1.5 })).toThrow(/gamma/);
+    expect(() => shapeTransition({ progress: 0.1, nextProgress: 0.5, terminal: false }, { potentialWeight: -0.5 })).toThrow(/potential weight: expected a number >= 0, got -0.5/);
+  });
+
+  it('scales the potential by potentialWeight in pbrs only; weight 0 is the sparse reward', () => {
+    const step = { progress: 0.4, nextProgress: 0.7, terminal: false };
+    const goalStep = { progress: 0.9, nextProgress: 0.92, terminal: true, envSuccess: true };
+    const full = shapeTransition(step, { gamma: 0.9 });
+    const third = shapeTransition(step, { gamma: 0.9, potentialWeight: 0.3 });
+    expect(third.potential).toBeCloseTo(0.3 * 0.4, 12);
+    expect(third.nextPotential).toBeCloseTo(0.3 * 0.7, 12);
+    expect(third.shaping).toBeCloseTo(0.3 * full.shaping, 12);
+    expect(third.reward).toBeCloseTo(0.3 * (0.9 * 0.7 - 0.4), 12);
+    // at the goal: r_success + w (gamma * successPotential - P(s))
+    expect(shapeTransition(goalStep, { gamma: 0.9, success: 'env', potentialWeight: 0.3 }).reward).toBeCloseTo(1 + 0.3 * (0.9 - 0.9), 12);
+    for (const t of [step, goalStep]) {
+      expect(shapeTransition(t, { success: 'env', potentialWeight: 0 }).reward).toBe(shapeTransition(t, { success: 'env', mode: 'sparse' }).reward);
+      expect(shapeTransition(t, { success: 'env', mode: 'naive', potentialWeight: 0.3 }).reward).toBe(shapeTransition(t, { success: 'env', mode: 'naive' }).reward);
+    }
   });
 });
 
@@ -75,11 +93,16 @@ describe('semantic trap: naive shaping lingers near the goal, PBRS keeps the spa
   const actions = ['advance', 'stay', 'back'] as const;
   const next = (s: number, a: (typeof actions)[number]): number => (a === 'advance' ? s + 1 : a === 'stay' ? s : Math.max(0, s - 1));
 
-  function solve(mode: ShapingMode, successPotential?: number): { values: number[]; policy: string[] } {
+  function solve(mode: ShapingMode, successPotential?: number, potentialWeight?: number): { values: number[]; policy: string[] } {
     const q = (values: number[], s: number, a: (typeof actions)[number]): number => {
       const s2 = next(s, a);
       const terminal = s2 === goal;
-      const { reward } = shapeTransition({ progress: progress[s]!, nextProgress: progress[s2]!, terminal }, { mode, gamma, ...(successPotential === undefined ? {} : { successPotential }) });
+      const { reward } = shapeTransition({ progress: progress[s]!, nextProgress: progress[s2]!, terminal }, {
+        mode,
+        gamma,
+        ...(successPotential === undefined ? {} : { successPotential }),
+        ...(potentialWeight === undefined ? {} : { potentialWeight }),
+      });
       return reward + (terminal ? 0 : gamma * values[s2]!);
     };
     let values = new Array<number>(names.length).fill(0);
@@ -110,6 +133,12 @@ describe('semantic trap: naive shaping lingers near the goal, PBRS keeps the spa
     // with success reward 1 + gamma, i.e. (1 + gamma) V_sparse(s) - P(s)
     expect(pbrsGoal.policy).toEqual(sparse.policy);
     pbrsGoal.values.slice(0, goal).forEach((v, s) => expect(v).toBeCloseTo((1 + gamma) * sparse.values[s]! - progress[s]!, 9));
+    // a weighted potential w P (w at the goal): still the sparse policy, values (1 + gamma w) V_sparse(s) - w P(s)
+    for (const w of [0.3, 2]) {
+      const weighted = solve('pbrs', undefined, w);
+      expect(weighted.policy).toEqual(sparse.policy);
+      weighted.values.slice(0, goal).forEach((v, s) => expect(v).toBeCloseTo((1 + gamma * w) * sparse.values[s]! - w * progress[s]!, 9));
+    }
     // naive: reach the near-goal state and stay there forever
     expect(naive.policy.slice(0, 5)).toEqual(new Array(5).fill('advance'));
     expect(naive.policy[names.indexOf('N')]).toBe('stay');

@@ -17,6 +17,12 @@
  * multiple of the same objective (same optimal policy). A constant at failure terminals would not
  * be (it would pay for ending the episode), hence 0 there.
  * A transition cut by a time limit is not terminal: Phi(s') = P(s') and the learner bootstraps.
+ *
+ * potentialWeight w scales the whole potential (Phi = w P, w at the goal): any w >= 0 keeps the
+ * optimal policy (Ng et al.: every potential does), but it sets how much of the critic's target
+ * is the model's opinion. Measured (README): with a reward model that a policy can drive to high
+ * progress without success, w = 1 trails the sparse reward; a smaller w trusts the model less.
+ * w = 0 is the sparse reward. naive and sparse do not use it.
  */
 import { checkFinite, clamp } from './hops.js';
 
@@ -36,6 +42,8 @@ export interface ShapingOptions {
   successPotential?: number;
   /** Reward of a successful transition (default 1). */
   successReward?: number;
+  /** Scale w of the potential, Phi = w P (default 1; pbrs only). */
+  potentialWeight?: number;
 }
 
 export interface Transition {
@@ -66,6 +74,12 @@ interface ResolvedOptions {
   terminalPotential: number;
   successPotential: number;
   successReward: number;
+  potentialWeight: number;
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!(checkFinite(value, name) >= 0)) throw new RangeError(`${name}: expected a number >= 0, got ${value}`);
+  return value;
 }
 
 function resolve(options: ShapingOptions): ResolvedOptions {
@@ -79,6 +93,7 @@ function resolve(options: ShapingOptions): ResolvedOptions {
     terminalPotential: checkFinite(options.terminalPotential ?? 0, 'terminal potential'),
     successPotential: checkFinite(options.successPotential ?? 1, 'success potential'),
     successReward: checkFinite(options.successReward ?? 1, 'success reward'),
+    potentialWeight: nonNegative(options.potentialWeight ?? 1, 'potential weight'),
   };
 }
 
@@ -96,13 +111,15 @@ export function shapeTransition(transition: Transition, options: ShapingOptions 
   const q = clamp(checkFinite(transition.nextProgress, 'next progress'), 0, 1);
   const success = o.success === 'progress' ? q >= 1 - o.successDelta : transition.envSuccess === true;
   const sparse = success ? o.successReward : 0;
-  const nextPotential = transition.terminal ? (success ? o.successPotential : o.terminalPotential) : q;
-  const shaping = o.gamma * nextPotential - p;
+  const w = o.potentialWeight;
+  const potential = w * p;
+  const nextPotential = w * (transition.terminal ? (success ? o.successPotential : o.terminalPotential) : q);
+  const shaping = o.gamma * nextPotential - potential;
   let reward: number;
   if (o.mode === 'pbrs') reward = sparse + shaping;
   else if (o.mode === 'naive') reward = q - p;
   else reward = sparse;
-  return { reward, success, shaping, potential: p, nextPotential };
+  return { reward, success, shaping, potential, nextPotential };
 }
 
 export interface EpisodeShapingInput {

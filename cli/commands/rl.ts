@@ -39,6 +39,7 @@ interface RlOptions {
   bcWeight?: string;
   normaliseQ?: boolean;
   successDemos?: boolean;
+  potentialWeight?: string;
   priorWeight?: string;
   gripperLogitLimit?: string;
   qFilter?: boolean;
@@ -112,6 +113,7 @@ export function registerRl(program: Command): void {
     .option('--rollouts <n>', 'training episodes (default 150; with --resume the stored number, or more if given)')
     .option('--shaping <mode>', 'pbrs | naive | sparse (default reward.shaping.mode)')
     .option('--success <source>', "who ends an episode as a success: progress (the reward model's fused progress; a policy can learn to game it, README) | env (the simulator's predicate) | operator (the person at the terminal) (default reward.shaping.success)")
+    .option('--potential-weight <w>', 'pbrs only: scale w of the potential, Phi = w P; any w keeps the optimal policy, a smaller one trusts the reward model less (0: the sparse reward; default reward.shaping.potentialWeight)')
     .option('--seed <n>', 'seed of demos, learner, actor and evaluation episodes (default policy.seed)')
     .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
     .option('--resume', 'continue the run in --run-dir (its stored settings are used)')
@@ -188,6 +190,7 @@ export function registerRl(program: Command): void {
         successDelta: c.reward.shaping.successDelta,
         terminalPotential: c.reward.shaping.terminalPotential,
         successPotential: c.reward.shaping.successPotential,
+        potentialWeight: nonNegative('--potential-weight', options.potentialWeight) ?? c.reward.shaping.potentialWeight,
         fusion: c.reward.fusion,
         trapThreshold: 0.8,
         ...layoutSetting(options, c.robot.sim.layout),
