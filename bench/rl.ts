@@ -291,10 +291,11 @@ const arm = (shaping: ShapingMode) => {
 };
 const summary = arms.map(arm);
 const cpu = cpus();
+const reusedRuns = runs.filter((r) => r.reused).length;
 const result = {
   task: base.task,
   quick,
-  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each${learnerProcess ? `; each run as two processes, actor and \`dopamine rl-learner\`, the actor waiting at each episode start until ${learnerMaxLag === 0 ? 'every update owed for the episodes sent is done' : `at most ${learnerMaxLag} updates are owed for the episodes sent`}, evaluation points before the last running beside training on a second simulator with the policy frozen at the point` : ''}), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${variant}`,
+  note: `${quick ? 'QUICK run (npm run bench:rl -- --quick)' : 'npm run bench:rl'}: ${jobs} run(s) at a time (child processes, one onnxruntime thread each${learnerProcess ? `; each run as two processes, actor and \`dopamine rl-learner\`, the actor waiting at each episode start until ${learnerMaxLag === 0 ? 'every update owed for the episodes sent is done' : `at most ${learnerMaxLag} updates are owed for the episodes sent`}, evaluation points before the last running beside training on a second simulator with the policy frozen at the point` : ''}), ${seeds.length} seed(s) x ${arms.length} arms x ${base.rollouts} rollouts of at most ${base.maxSteps} control steps, ${base.demos} demos, evaluation every ${base.evalEvery} rollouts with ${base.evalEpisodes} episodes (${base.finalEvalEpisodes} at the last point), ${base.updatesPerStep} update(s) per step at batch ${base.batchSize}.${variant}${reusedRuns > 0 ? ` ${reusedRuns} of the ${runs.length} runs were already in the work folder (an earlier invocation, or runs copied in): their figures are from then, and totalWallS counts this invocation only.` : ''}`,
   adaptS,
   machine: {
     cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(),
@@ -313,6 +314,8 @@ const result = {
     trainingRollouts: r.rollouts.map((s) => ({ index: s.index, success: s.success, steps: s.steps, maxProgress: Math.round(s.maxProgress * 1000) / 1000, highProgressSteps: s.highProgressSteps })),
   })),
   totalWallS: (performance.now() - started) / 1000,
+  reusedRuns,
+  runsWallS: runs.reduce((total, r) => total + r.wallS, 0),
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);

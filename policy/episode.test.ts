@@ -5,6 +5,7 @@ import type { ShapingSettings } from './episode.js';
 import { highProgressSteps, runEpisode, scoreEpisode, transitionsOf } from './episode.js';
 import type { ObservationEncoder } from './observation.js';
 import type { RewardScorer } from './scorer.js';
+import { runShaping } from './train.js';
 
 /** A hand moving along x; progress = x, success at x >= 1 (the environment's own predicate). */
 class LineEnvironment implements RlEnvironment {
@@ -97,6 +98,14 @@ describe('episode manager', () => {
     expect(threeStep[0]!.nextObservation).toBe(scored.observations[3]);
     expect(threeStep[2]!.reward).toBeCloseTo(transitions[2]!.reward + 0.9 * transitions[3]!.reward, 6);
     expect(threeStep.map((t) => t.terminal)).toEqual([false, true, true, true]);
+    // potentialWeight w scales Phi in the rewards a learner gets: w (gamma P(s') - P(s)), and r_success - w P(s) at the end.
+    const weighted = transitionsOf(await scoreEpisode(episode, shaping({ potentialWeight: 0.3 })));
+    expect(weighted[0]!.reward).toBeCloseTo(0.3 * (0.9 * 0.25 - 0), 6);
+    expect(weighted[3]!.reward).toBeCloseTo(1 - 0.3 * 0.75, 6);
+    // a run passes its potential weight to the shaping; a run.json from before the setting gets 1
+    const older = { shaping: 'pbrs', gamma: 0.9, successDelta: 0.05, success: 'env', terminalPotential: 0, successPotential: 1 } as const;
+    expect(runShaping({ ...older, potentialWeight: 0.3 })).toEqual({ ...shaping({ successPotential: 1 }), potentialWeight: 0.3 });
+    expect(runShaping(older).potentialWeight).toBe(1);
   });
 
   it('a success judged by late progress cuts the episode at the first successful state', async () => {

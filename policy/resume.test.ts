@@ -65,15 +65,15 @@ describe('rl: kill -9 in the middle and resume', () => {
 
 describe('rl: the reward model\'s fusion comes from reward.fusion', () => {
   // A run with no rollouts: demos, cloning and one evaluation episode, scored by the shipped GRM-tiny.
-  const scored = (name: string, yaml: string, extra: string[] = []): { stored: unknown; success: unknown; reward: string; stderr: string } => {
+  const scored = (name: string, yaml: string, extra: string[] = []): { stored: unknown; success: unknown; potentialWeight: unknown; reward: string; stderr: string } => {
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, `engine:\n  executionProvider: cpu\n${yaml}`);
     const runDir = join(dir, name);
     const args = ['rl', '--config', file, '--run-dir', runDir, '--json', '--rollouts', '0', '--reward-model', 'models/grm-tiny.onnx', ...withFlags({ '--reward': 'model', '--max-steps': '8' }), ...extra];
     const run = runCli(args, { timeoutMs: 240_000 });
     expect(run.code, run.stderr).toBe(0);
-    const stored = (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { settings?: { fusion?: unknown }; fusion?: unknown; success?: unknown });
-    return { stored: stored.settings?.fusion ?? stored.fusion, success: stored.success, reward: (JSON.parse(run.stdout) as { reward: string }).reward, stderr: run.stderr };
+    const stored = (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { settings?: { fusion?: unknown }; fusion?: unknown; success?: unknown; potentialWeight?: unknown });
+    return { stored: stored.settings?.fusion ?? stored.fusion, success: stored.success, potentialWeight: stored.potentialWeight, reward: (JSON.parse(run.stdout) as { reward: string }).reward, stderr: run.stderr };
   };
 
   it('consistency-weighted by default, the plain mean when the configuration turns it off; stored in run.json', () => {
@@ -83,9 +83,11 @@ describe('rl: the reward model\'s fusion comes from reward.fusion', () => {
     // Success from the model's progress (the configuration's default) is measured to be gamed: the run says so.
     expect(byDefault.stderr).toMatch(/success is judged by the reward model's progress .* --success env/);
     expect(byDefault.success).toBe('progress');
-    // --success env: the simulator's predicate, stored with the run, and no warning.
-    const mean = scored('fusion-mean', 'reward:\n  fusion:\n    consistency: false\n', ['--success', 'env']);
+    expect(byDefault.potentialWeight).toBe(1);
+    // --success env: the simulator's predicate, stored with the run, and no warning; --potential-weight is stored too.
+    const mean = scored('fusion-mean', 'reward:\n  fusion:\n    consistency: false\n', ['--success', 'env', '--potential-weight', '0.3']);
     expect(mean.success).toBe('env');
+    expect(mean.potentialWeight).toBe(0.3);
     expect(mean.stderr).not.toMatch(/success is judged by the reward model's progress/);
     expect(mean.stored).toEqual({ mode: 'paper', consistency: false, alpha: 20, eps: 1e-3 });
     expect(mean.reward).toMatch(/fusion paper, mean of the three perspectives/);
@@ -100,6 +102,9 @@ describe('rl: bad input', () => {
     const success = runCli(['rl', '--config', config, '--success', 'model', '--run-dir', join(dir, 'x')]);
     expect(success.code).toBe(2);
     expect(success.stderr).toMatch(/--success: expected one of progress, env, operator, got "model"/);
+    const weight = runCli(['rl', '--config', config, '--potential-weight', '-1', '--run-dir', join(dir, 'x')]);
+    expect(weight.code).toBe(2);
+    expect(weight.stderr).toMatch(/--potential-weight: expected a number >= 0, got "-1"/);
     const resume = runCli(['rl', '--config', config, '--resume', '--run-dir', join(dir, 'nothing-here')]);
     expect(resume.code).toBe(2);
     expect(resume.stderr).toMatch(/--resume: expected a run folder with run.json/);

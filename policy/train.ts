@@ -252,6 +252,11 @@ async function evaluationSide(settings: RlSettings, learnerSettings: LearnerSett
   return { env, policy, slot: { env, encoder, act: (o) => policy.act(o) } };
 }
 
+/** How a run shapes its rewards (settings that older run.json files lack take their old behaviour). */
+export function runShaping(s: Pick<RlSettings, 'shaping' | 'gamma' | 'successDelta' | 'success' | 'terminalPotential' | 'successPotential' | 'potentialWeight'>): ShapingSettings {
+  return { mode: s.shaping, gamma: s.gamma, successDelta: s.successDelta, success: s.success, terminalPotential: s.terminalPotential, successPotential: s.successPotential ?? 0, potentialWeight: s.potentialWeight ?? 1 };
+}
+
 /** The learner's settings for a run (settings that older run.json files lack take their old behaviour). */
 export function runLearnerSettings(s: RlSettings, observationSize: number, maxSteps: number): LearnerSettings {
   return {
@@ -308,7 +313,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     log.warn("success is judged by the reward model's progress (reward.shaping.success: progress), which a policy can learn to game; on the simulator --success env (reward.shaping.success: env) uses the simulator's predicate (bench:rl-success-audit counts a run's real successes)");
   }
 
-  const shaping: ShapingSettings = { mode: settings.shaping, gamma: settings.gamma, successDelta: settings.successDelta, success: settings.success, terminalPotential: settings.terminalPotential, successPotential: settings.successPotential ?? 0, potentialWeight: settings.potentialWeight ?? 1 };
+  const shaping = runShaping(settings);
   const learnerSettings = runLearnerSettings(settings, encoder.size, env.maxSteps);
   const episodeLog = new RecordLog<LogRecord>(join(runDir, 'episodes.log'));
 
