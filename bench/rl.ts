@@ -165,7 +165,7 @@ function plotSvg(runs: RlResult[], title: string): string {
   const x = (v: number): number => left + (v / maxX) * (w - left - right);
   const y = (v: number): number => top + (1 - v) * (h - top - bottom);
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><rect width="100%" height="100%" fill="white"/>`];
-  parts.push(`<text x="${w / 2}" y="22" font-family="sans-serif" font-size="15" text-anchor="middle">${title}</text>`);
+  parts.push(`<text x="${w / 2}" y="22" font-family="sans-serif" font-size="${title.length > 90 ? 11 : 15}" text-anchor="middle">${title}</text>`);
   for (let i = 0; i <= 5; i++) {
     const v = i / 5;
     parts.push(`<line x1="${left}" x2="${w - right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 8}" y="${y(v) + 4}" font-family="sans-serif" font-size="12" text-anchor="end">${Math.round(v * 100)}%</text>`);
