@@ -188,7 +188,7 @@ function plotSvg(runs: RlResult[], title: string): string {
       const pts = xs.map((v, i) => `${x(v).toFixed(1)},${y(median(armRuns.map((r) => r.curve[i]?.success ?? 0))).toFixed(1)}`).join(' ');
       parts.push(`<polyline points="${pts}" fill="none" stroke="${colours[arm]}" stroke-width="2.5"/>`);
     }
-    parts.push(`<line x1="${w - right + 10}" x2="${w - right + 34}" y1="${top + 50 + k * 20}" y2="${top + 50 + k * 20}" stroke="${colours[arm]}" stroke-width="2.5"/><text x="${w - right + 40}" y="${top + 54 + k * 20}" font-family="sans-serif" font-size="12">${arm}</text>`);
+    parts.push(`<line x1="${w - right + 10}" x2="${w - right + 34}" y1="${top + 50 + k * 20}" y2="${top + 50 + k * 20}" stroke="${colours[arm]}" stroke-width="2.5"/><text x="${w - right + 40}" y="${top + 54 + k * 20}" font-family="sans-serif" font-size="12">${arm === 'pbrs' && (base.potentialWeight ?? 1) !== 1 ? `pbrs, w = ${base.potentialWeight}` : arm}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
