@@ -77,14 +77,11 @@ interface ResolvedOptions {
   potentialWeight: number;
 }
 
-function nonNegative(value: number, name: string): number {
-  if (!(checkFinite(value, name) >= 0)) throw new RangeError(`${name}: expected a number >= 0, got ${value}`);
-  return value;
-}
-
 function resolve(options: ShapingOptions): ResolvedOptions {
   const gamma = checkFinite(options.gamma ?? 0.99, 'gamma');
   if (!(gamma > 0 && gamma <= 1)) throw new RangeError(`gamma: expected in (0, 1], got ${gamma}`);
+  const potentialWeight = checkFinite(options.potentialWeight ?? 1, 'potential weight');
+  if (!(potentialWeight >= 0)) throw new RangeError(`potential weight: expected a number >= 0, got ${potentialWeight}`);
   return {
     mode: options.mode ?? 'pbrs',
     gamma,
@@ -93,7 +90,7 @@ function resolve(options: ShapingOptions): ResolvedOptions {
     terminalPotential: checkFinite(options.terminalPotential ?? 0, 'terminal potential'),
     successPotential: checkFinite(options.successPotential ?? 1, 'success potential'),
     successReward: checkFinite(options.successReward ?? 1, 'success reward'),
-    potentialWeight: nonNegative(options.potentialWeight ?? 1, 'potential weight'),
+    potentialWeight,
   };
 }
 
