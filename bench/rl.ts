@@ -18,6 +18,8 @@
  *   simulator progress instead, a debugging run written to bench/results/rl-privileged.json / .png;
  *   --privileged-observation: PRIVILEGED object state with the headline reward (the adapted
  *   GRM-tiny), which separates the reward model from the image features: rl-privileged-obs.*;
+ *   --privileged-reward: the headline image-feature observations with PRIVILEGED simulator progress
+ *   as the reward, the best potential any reward model could give: rl-privileged-reward.*;
  *   --grm file: another GRM-tiny as the base of the adapted reward and the frozen encoder, written
  *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --normaliser: observations
  *   standardised with the demos' statistics, policy/normaliser.ts; --learner-process: each run's
@@ -44,6 +46,7 @@ import { startLearnerProcess } from '../policy/learner-process.js';
 import { RemoteLearner } from '../policy/protocol.js';
 import type { RlResult, RlSettings } from '../policy/train.js';
 import { benchRlSettings } from './rl-settings.js';
+import { curveFigures } from './rl-curve.js';
 import { train } from '../policy/train.js';
 import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import type { ShapingMode } from '../reward/shaping.js';
@@ -57,6 +60,9 @@ function flag(name: string): number | undefined {
 }
 const privileged = process.argv.includes('--privileged');
 const privilegedObservation = privileged || process.argv.includes('--privileged-observation');
+/** The simulator's exact progress as the reward, with image-feature observations: the ceiling of any reward model (debugging). */
+const privilegedReward = privileged || process.argv.includes('--privileged-reward');
+if (privilegedReward && !privileged && privilegedObservation) throw new Error('--privileged-reward with --privileged-observation: expected --privileged, which is both');
 function textFlag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
@@ -71,7 +77,7 @@ if (layoutSpread !== undefined && !(layoutSpread >= 0 && layoutSpread <= 1)) thr
 const layout = layoutSpread === undefined ? undefined : { seed: flag('--layout-seed') ?? 0, spread: layoutSpread };
 const stem =
   stemOverride ??
-  (privileged ? 'rl-privileged' : `${privilegedObservation ? 'rl-privileged-obs' : 'rl'}${grmFile ? `-grm-${basename(grmFile, '.onnx')}` : ''}`) + (layout ? `-layout${layout.spread}` : '');
+  (privileged ? 'rl-privileged' : `${privilegedObservation ? 'rl-privileged-obs' : privilegedReward ? 'rl-privileged-reward' : 'rl'}${grmFile ? `-grm-${basename(grmFile, '.onnx')}` : ''}`) + (layout ? `-layout${layout.spread}` : '');
 /**
  * --learner-process: each run's learner in its own process (`dopamine rl-learner`, the two-process
  * set-up of docs/actor-learner-protocol.md), so one run uses two cores: the actor renders, encodes
@@ -84,7 +90,7 @@ const learnerProcess = process.argv.includes('--learner-process');
 const learnerMaxLag = flag('--learner-max-lag') ?? 0;
 if (!(Number.isInteger(learnerMaxLag) && learnerMaxLag >= 0)) throw new Error(`--learner-max-lag: expected a whole number from 0, got ${textFlag('--learner-max-lag')}`);
 if (process.argv.includes('--learner-max-lag') && !learnerProcess) throw new Error('--learner-max-lag: expected --learner-process as well (the in-process learner never lags)');
-const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}`;
+const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : privilegedReward ? ' PRIVILEGED reward (debugging): the simulator\'s geometric progress, image-feature observations.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}`;
 const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
   if (!ALL_ARMS.includes(a as ShapingMode)) throw new Error(`--arms: expected a comma-separated subset of ${ALL_ARMS.join(', ')}, got ${JSON.stringify(a)}`);
@@ -100,7 +106,7 @@ if (bcStepsFlag !== undefined && !(Number.isInteger(bcStepsFlag) && bcStepsFlag 
 
 const base: RlSettings = {
   ...benchRlSettings(config),
-  reward: privileged ? 'privileged' : 'model',
+  reward: privilegedReward ? 'privileged' : 'model',
   rollouts: flag('--rollouts') ?? (quick ? 30 : 150),
   observation: privilegedObservation ? 'privileged' : 'features',
   demos: flag('--demos') ?? 20,
@@ -280,6 +286,9 @@ const arm = (shaping: ShapingMode) => {
     medianFinalSuccess: median(armRuns.map(last)),
     medianSuccessAt150: base.rollouts >= 150 ? median(armRuns.map((r) => r.curve.find((p) => p.rollouts === 150)?.success ?? 0)) : null,
     rolloutsTo95: reach95,
+    // Learning speed per seed (bench/rl-curve.ts): arms that end level can differ here.
+    meanCurveSuccess: armRuns.map((r) => curveFigures(r.curve).meanSuccess),
+    rolloutsTo80OfFinal: armRuns.map((r) => curveFigures(r.curve).rolloutsTo80OfFinal),
     trainingRolloutSuccess: median(armRuns.map((r) => r.rollouts.filter((s) => s.success).length / Math.max(1, r.rollouts.length))),
     trap: {
       highProgressStepsPerFailedRollout: median(armRuns.map((r) => r.trap.highProgressStepsPerFailedRollout)),
@@ -319,9 +328,9 @@ const result = {
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);
-const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${layout ? `, lab reset (spread ${layout.spread})` : ''}${privileged ? ' PRIVILEGED obs+reward' : privilegedObservation ? ' PRIVILEGED obs' : ''}`;
+const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${layout ? `, lab reset (spread ${layout.spread})` : ''}${privileged ? ' PRIVILEGED obs+reward' : privilegedObservation ? ' PRIVILEGED obs' : privilegedReward ? ' PRIVILEGED reward' : ''}`;
 await sharp(Buffer.from(plotSvg(runs, title))).png().toFile(`bench/results/${stem}.png`);
 for (const s of summary) {
-  console.log(`${s.shaping.padEnd(6)} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, wall ${s.medianWallS.toFixed(0)} s`);
+  console.log(`${s.shaping.padEnd(6)} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, mean success over the curve ${s.meanCurveSuccess.map((m) => (m === null ? '-' : `${(100 * m).toFixed(0)}%`)).join(' / ')}, rollouts to 80% of final ${s.rolloutsTo80OfFinal.map((n) => n ?? '-').join(' / ')}, wall ${s.medianWallS.toFixed(0)} s`);
 }
 console.log(`learner update at batch 256: ${timing.meanMs.toFixed(1)} ms; total ${result.totalWallS.toFixed(0)} s; wrote bench/results/${stem}.json and ${stem}.png`);
