@@ -281,14 +281,15 @@ const arm = (shaping: ShapingMode) => {
   const armRuns = runs.filter((r) => r.shaping === shaping);
   const last = (r: RlResult): number => r.curve.at(-1)?.success ?? 0;
   const reach95 = armRuns.map((r) => r.curve.find((p) => p.success >= 0.95)?.rollouts ?? null);
+  const speed = armRuns.map((r) => curveFigures(r.curve));
   return {
     shaping,
     medianFinalSuccess: median(armRuns.map(last)),
     medianSuccessAt150: base.rollouts >= 150 ? median(armRuns.map((r) => r.curve.find((p) => p.rollouts === 150)?.success ?? 0)) : null,
     rolloutsTo95: reach95,
     // Learning speed per seed (bench/rl-curve.ts): arms that end level can differ here.
-    meanCurveSuccess: armRuns.map((r) => curveFigures(r.curve).meanSuccess),
-    rolloutsTo80OfFinal: armRuns.map((r) => curveFigures(r.curve).rolloutsTo80OfFinal),
+    meanCurveSuccess: speed.map((f) => f.meanSuccess),
+    rolloutsTo80OfFinal: speed.map((f) => f.rolloutsTo80OfFinal),
     trainingRolloutSuccess: median(armRuns.map((r) => r.rollouts.filter((s) => s.success).length / Math.max(1, r.rollouts.length))),
     trap: {
       highProgressStepsPerFailedRollout: median(armRuns.map((r) => r.trap.highProgressStepsPerFailedRollout)),
