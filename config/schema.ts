@@ -220,7 +220,7 @@ const mqtt = z.strictObject({
 });
 
 const engine = z.strictObject({
-  executionProvider: z.enum(['auto', 'cpu', 'cuda']).default('auto').describe('onnxruntime execution provider; auto: CUDA when available.'),
+  executionProvider: z.enum(['auto', 'cpu', 'cuda', 'webgpu']).default('auto').describe('onnxruntime execution provider; auto: CUDA when available, else the CPU; webgpu only when named.'),
   threads: z.number().int().min(0).default(0).describe('Intra-op threads (0: onnxruntime default).'),
 });
 

@@ -1,6 +1,6 @@
 /**
- * onnxruntime sessions: execution provider choice (CUDA when available, CPU otherwise, logged)
- * and typed helpers to feed and fetch float tensors.
+ * onnxruntime sessions: execution provider choice (CUDA when available, CPU otherwise, logged;
+ * WebGPU when asked for) and typed helpers to feed and fetch float tensors.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,8 +14,8 @@ import { Graph } from './graph.js';
 import { emitModel } from './onnx.js';
 import type { FloatArray } from './params.js';
 
-export type ExecutionProviderSetting = 'auto' | 'cpu' | 'cuda';
-export type ExecutionProvider = 'cpu' | 'cuda';
+export type ExecutionProviderSetting = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
 
 export interface RuntimeOptions {
   /** `engine.executionProvider`; auto by default. */
@@ -46,7 +46,20 @@ async function probe(provider: ExecutionProvider): Promise<void> {
   await session.release();
 }
 
-/** Resolve the setting to a provider once per process, logging the choice. */
+/** Why a provider could not be used, first line only (onnxruntime's messages carry source paths after it). */
+function reason(error: unknown): string {
+  const first = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+  // onnxruntime's failed checks read "<source>:<line> <function> <condition> was false. <message>".
+  const at = first.lastIndexOf(' was false. ');
+  return at >= 0 ? first.slice(at + ' was false. '.length) : first;
+}
+
+/**
+ * Resolve the setting to a provider once per process, logging the choice. `auto` tries CUDA, then
+ * the CPU. WebGPU (bundled with onnxruntime-node; on Linux it reaches the GPU through the GPU's
+ * Vulkan driver, so it needs no CUDA install) is used only when named: whether it beats the CPU
+ * on this project's small graphs has not been measured on a GPU yet (bench:providers measures it).
+ */
 export function resolveExecutionProvider(setting: ExecutionProviderSetting = 'auto', logger: Logger = rootLog): Promise<ExecutionProvider> {
   let result = chosen.get(setting);
   if (!result) {
@@ -56,16 +69,24 @@ export function resolveExecutionProvider(setting: ExecutionProviderSetting = 'au
         log.info('execution provider: cpu (engine.executionProvider = cpu)');
         return 'cpu';
       }
+      if (setting === 'webgpu') {
+        try {
+          await probe('webgpu');
+        } catch (error) {
+          throw new InputError('engine.executionProvider', `expected a WebGPU adapter (a GPU with a Vulkan driver on Linux), got none (${reason(error)}); see README "GPU set-up"`);
+        }
+        log.info('execution provider: webgpu (engine.executionProvider = webgpu)');
+        return 'webgpu';
+      }
       try {
         await probe('cuda');
         log.info(`execution provider: cuda (engine.executionProvider = ${setting})`);
         return 'cuda';
       } catch (error) {
-        const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
         if (setting === 'cuda') {
-          throw new InputError('engine.executionProvider', `expected an available CUDA execution provider, got none (${why}); see README "GPU set-up"`);
+          throw new InputError('engine.executionProvider', `expected an available CUDA execution provider, got none (${reason(error)}); see README "GPU set-up"`);
         }
-        log.info(`execution provider: cpu (CUDA not available: ${why})`);
+        log.info(`execution provider: cpu (CUDA not available: ${reason(error)})`);
         return 'cpu';
       }
     })();
