@@ -31,14 +31,13 @@ import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { allocateBatch, ReplayBuffer, type Batch } from '../policy/replay.js';
 import { Rng } from '../policy/rng.js';
 import { SacLearner } from '../policy/sac.js';
+import { numberFlag, textFlag } from './flags.js';
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const suffix = flag('--suffix');
-const runs = Number(flag('--runs') ?? 50);
-const agreementUpdates = Number(flag('--agreement-updates') ?? 20);
+const suffix = textFlag('--suffix');
+const runs = numberFlag('--runs') ?? 50;
+const agreementUpdates = numberFlag('--agreement-updates') ?? 20;
+if (!(Number.isInteger(runs) && runs >= 1)) throw new Error(`--runs: expected a whole number from 1, got ${runs}`);
+if (!(Number.isInteger(agreementUpdates) && agreementUpdates >= 1)) throw new Error(`--agreement-updates: expected a whole number from 1, got ${agreementUpdates}`);
 const OBSERVATION = 437;
 const HIDDEN = [256, 256];
 const BATCH = 256;
@@ -236,7 +235,7 @@ const result = {
   sac: { observationSize: OBSERVATION, hidden: HIDDEN, batch: BATCH, agreementUpdates },
   providers, unavailable, cases,
 };
-const outDir = flag('--out') ?? join(dirname(fileURLToPath(import.meta.url)), 'results');
+const outDir = textFlag('--out') ?? join(dirname(fileURLToPath(import.meta.url)), 'results');
 const out = join(outDir, `providers${suffix ? `-${suffix}` : ''}.json`);
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);

@@ -29,15 +29,9 @@ import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { readReferences } from '../reward/task-references.js';
 import { findTask } from '../robot/sim/tasks.js';
 import { benchRlSettings } from './rl-settings.js';
+import { numberFlag, textFlag } from './flags.js';
 
-function flag(name: string): number | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : undefined;
-}
-function textFlag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+const flag = numberFlag;
 
 const log = createLogger('bench:rl-potential');
 const config = loadConfig(undefined);

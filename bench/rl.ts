@@ -51,22 +51,16 @@ import { train } from '../policy/train.js';
 import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import type { ShapingMode } from '../reward/shaping.js';
 import { findTask } from '../robot/sim/tasks.js';
+import { numberFlag, textFlag } from './flags.js';
 
 const quick = process.argv.includes('--quick');
 /** `--flag value` from the command line (overrides for short checks). */
-function flag(name: string): number | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : undefined;
-}
+const flag = numberFlag;
 const privileged = process.argv.includes('--privileged');
 const privilegedObservation = privileged || process.argv.includes('--privileged-observation');
 /** The simulator's exact progress as the reward, with image-feature observations: the ceiling of any reward model (debugging). */
 const privilegedReward = privileged || process.argv.includes('--privileged-reward');
 if (privilegedReward && !privileged && privilegedObservation) throw new Error('--privileged-reward with --privileged-observation: expected --privileged, which is both');
-function textFlag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 /** Base GRM-tiny of the adapted reward and of the frozen encoder (default: the shipped one). */
 const grmFile = textFlag('--grm');
 /** Results file stem: rl (headline set-up), rl-privileged-obs or rl-privileged (debugging set-ups, labelled), rl-grm-<name> with --grm. */
@@ -96,7 +90,9 @@ const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a)
   if (!ALL_ARMS.includes(a as ShapingMode)) throw new Error(`--arms: expected a comma-separated subset of ${ALL_ARMS.join(', ')}, got ${JSON.stringify(a)}`);
   return a as ShapingMode;
 });
-const seeds = Array.from({ length: flag('--seeds') ?? (quick ? 1 : 3) }, (_, i) => i + 1);
+const seedCount = flag('--seeds') ?? (quick ? 1 : 3);
+if (!(Number.isInteger(seedCount) && seedCount >= 1)) throw new Error(`--seeds: expected how many seeds (1, 2, ... n), a whole number from 1, got ${textFlag('--seeds')}`);
+const seeds = Array.from({ length: seedCount }, (_, i) => i + 1);
 const config = loadConfig(undefined);
 const log = createLogger('bench:rl');
 const potentialWeightFlag = flag('--potential-weight');
