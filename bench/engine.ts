@@ -28,30 +28,8 @@ import { interpret } from '../engine/interpret.js';
 import { Trainer } from '../engine/trainer.js';
 import { emitModel } from '../engine/onnx.js';
 import { createSession, ort } from '../engine/runtime.js';
-
-interface Stats {
-  min: number;
-  median: number;
-  max: number;
-  runs: number;
-}
-
-function stats(times: number[]): Stats {
-  const sorted = [...times].sort((a, b) => a - b);
-  const round = (x: number): number => Math.round(x * 1000) / 1000;
-  return { min: round(sorted[0]!), median: round(sorted[Math.floor(sorted.length / 2)]!), max: round(sorted[sorted.length - 1]!), runs: times.length };
-}
-
-async function time(warmup: number, runs: number, step: () => unknown): Promise<Stats> {
-  for (let i = 0; i < warmup; i++) await step();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await step();
-    times.push(performance.now() - start);
-  }
-  return stats(times);
-}
+import type { Stats } from './timing.js';
+import { time } from './timing.js';
 
 const normal = normalSampler(seededRandom(1));
 const randn = (n: number): Float32Array => Float32Array.from({ length: n }, normal);

@@ -32,6 +32,8 @@ import { allocateBatch, ReplayBuffer, type Batch } from '../policy/replay.js';
 import { Rng } from '../policy/rng.js';
 import { SacLearner } from '../policy/sac.js';
 import { numberFlag, textFlag } from './flags.js';
+import type { Stats } from './timing.js';
+import { time } from './timing.js';
 
 const suffix = textFlag('--suffix');
 const runs = numberFlag('--runs') ?? 50;
@@ -41,24 +43,6 @@ if (!(Number.isInteger(agreementUpdates) && agreementUpdates >= 1)) throw new Er
 const OBSERVATION = 437;
 const HIDDEN = [256, 256];
 const BATCH = 256;
-
-interface Stats { min: number; median: number; max: number; runs: number }
-function stats(times: number[]): Stats {
-  const s = [...times].sort((a, b) => a - b);
-  const r = (x: number): number => Math.round(x * 1000) / 1000;
-  return { min: r(s[0]!), median: r(s[Math.floor(s.length / 2)]!), max: r(s[s.length - 1]!), runs: s.length };
-}
-
-async function time(warmup: number, count: number, step: () => Promise<unknown>): Promise<Stats> {
-  for (let i = 0; i < warmup; i++) await step();
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t0 = performance.now();
-    await step();
-    times.push(performance.now() - t0);
-  }
-  return stats(times);
-}
 
 // ---------- providers ----------
 async function available(): Promise<{ providers: ExecutionProvider[]; unavailable: Record<string, string> }> {
