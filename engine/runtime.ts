@@ -46,7 +46,7 @@ async function probe(provider: ExecutionProvider): Promise<void> {
   await session.release();
 }
 
-/** Why a provider could not be used, first line only (onnxruntime's messages carry source paths after it). */
+/** Why a provider could not be used: the message's first line, without onnxruntime's source location. */
 function reason(error: unknown): string {
   const first = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
   // onnxruntime's failed checks read "<source>:<line> <function> <condition> was false. <message>".
