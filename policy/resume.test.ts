@@ -126,5 +126,8 @@ describe('rl: bad input', () => {
     const layoutSeed = runCli(['rl', '--config', config, '--layout-seed', '3', '--run-dir', join(dir, 't')]);
     expect(layoutSeed.code).toBe(2);
     expect(layoutSeed.stderr).toMatch(/--layout-seed: expected --layout-spread as well/);
+    const ema = runCli(['rl', '--config', config, '--actor-ema', '2', '--run-dir', join(dir, 's')]);
+    expect(ema.code).toBe(2);
+    expect(ema.stderr).toMatch(/--actor-ema: expected a number from 0 to 1, got "2"/);
   });
 });

@@ -105,6 +105,8 @@ export interface RlSettings {
   gripperLogitLimit?: number;
   /** Q-filtered BC: a demo row is cloned only where the critics value its action above the policy's (sac.ts; older run.json files lack it: false). */
   qFilter?: boolean;
+  /** Polyak rate of the averaged actor that takes the deterministic (evaluation) actions (sac.ts; 0: none; older run.json files lack it: 0). */
+  actorEmaRate?: number;
   /** Weight of demo steps that switch the gripper in both BC losses (learner.ts; run.json files older than it lack it: 1). */
   gripperSwitchWeight?: number;
   /** Steps per replayed transition (n-step returns). */
@@ -262,7 +264,7 @@ export function runLearnerSettings(s: RlSettings, observationSize: number, maxSt
   return {
     observationSize, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
     seed: s.seed, demoCapacity: Math.max(1, (s.demos + (s.successDemos ? s.rollouts : 0)) * maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
-    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, priorWeight: s.priorWeight ?? 0, gripperLogitLimit: s.gripperLogitLimit ?? 0, qFilter: s.qFilter ?? false, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
+    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, priorWeight: s.priorWeight ?? 0, gripperLogitLimit: s.gripperLogitLimit ?? 0, qFilter: s.qFilter ?? false, actorEmaRate: s.actorEmaRate ?? 0, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
     executionProvider: s.executionProvider, threads: s.threads,
   };
 }
