@@ -9,7 +9,7 @@ import type { Operator } from './episode.js';
 import { runEpisode } from './episode.js';
 import type { ObservationEncoder } from './observation.js';
 import { Rng } from './rng.js';
-import { SacLearner, type SacOptions } from './sac.js';
+import { isActingParameter, SacLearner, type SacOptions } from './sac.js';
 
 /** Where evaluation episodes run: one simulator, its encoder, and the policy being evaluated. */
 export interface EvaluationSlot {
@@ -65,9 +65,9 @@ export class FrozenPolicy {
     return new FrozenPolicy(await SacLearner.create({ ...settings, actionSize: 5, batchSize: 2 }));
   }
 
-  /** Takes these actor weights (all of the actor's parameters, as Learner.actorWeights gives them). */
+  /** Takes these actor weights (all of the actor's parameters and its averaged copy's, as Learner.actorWeights gives them). */
   load(weights: Record<string, Float32Array>): void {
-    const expected = this.net.store.names().filter((name) => name.startsWith('actor.'));
+    const expected = this.net.store.names().filter(isActingParameter);
     for (const name of expected) {
       const values = weights[name];
       const param = this.net.store.get(name);

@@ -13,7 +13,7 @@ import { allocateBatch, ReplayBuffer, sampleSymmetric, type Batch, type Transiti
 import { Rng } from './rng.js';
 import type { CheckpointProblem, CheckpointState } from './run-store.js';
 import { CheckpointStore } from './run-store.js';
-import { AVERAGED_ACTOR, SacLearner, type ObservationNormaliser, type UpdateStats } from './sac.js';
+import { isActingParameter, SacLearner, type ObservationNormaliser, type UpdateStats } from './sac.js';
 
 export interface LearnerSettings {
   observationSize: number;
@@ -138,7 +138,7 @@ export function weighGripperSwitches(transitions: Transition[], weight: number):
 /** A copy of the actor network's parameters of a SAC learner (and of its averaged copy, when it keeps one). */
 export function actorWeightsOf(sac: SacLearner): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
-  for (const name of sac.store.names()) if (name.startsWith('actor.') || name.startsWith(`${AVERAGED_ACTOR}.`)) out[name] = Float32Array.from(sac.store.get(name).data);
+  for (const name of sac.store.names()) if (isActingParameter(name)) out[name] = Float32Array.from(sac.store.get(name).data);
   return out;
 }
 

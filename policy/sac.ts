@@ -219,6 +219,9 @@ function minCriticAt(obs: Tensor, hidden: readonly number[], actionSize: number)
 /** Parameter prefix of the averaged actor (`actorEmaRate`); the online actor's is `actor`. */
 export const AVERAGED_ACTOR = 'actor_ema';
 
+/** Whether a parameter belongs to what acts: the actor, or its averaged copy. */
+export const isActingParameter = (name: string): boolean => name.startsWith('actor.') || name.startsWith(`${AVERAGED_ACTOR}.`);
+
 /** The deterministic action: the motion's mode and the gripper's likelier value. */
 const modeAction = (head: ActorHead): Tensor => concat([head.mean.tanh(), gripperColumn(head.gripperLogit.greater(0))], 1);
 
