@@ -26,6 +26,19 @@ function bandit(rng: Rng, count: number): ReplayBuffer {
   return buffer;
 }
 
+/** The deterministic dx at observation (1, 1) before and after 300 updates on online bandit rows (seed 8). */
+async function trainOnBandit(learner: SacLearner): Promise<{ before: number; after: number }> {
+  const rng = new Rng(8);
+  const before = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
+  const buffer = bandit(rng, 1000);
+  const batch = allocateBatch(64, 2, 5);
+  for (let i = 0; i < 300; i++) {
+    buffer.sampleInto(batch, 0, 64, rng);
+    await learner.update(batch, rng);
+  }
+  return { before, after: (await learner.act(Float32Array.of(1, 1), rng, true))[0]! };
+}
+
 describe('SAC learner on the engine', () => {
   it('learns the best action of a one-step task from replayed data (critic -> actor)', async () => {
     const learner = await SacLearner.create(options);
@@ -197,15 +210,7 @@ describe('SAC learner on the engine', () => {
     const settle = async (priorWeight: number): Promise<{ before: number; after: number }> => {
       const learner = await SacLearner.create({ ...options, priorWeight });
       learner.freezePrior();
-      const rng = new Rng(8);
-      const before = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
-      const buffer = bandit(rng, 1000);
-      const batch = allocateBatch(64, 2, 5);
-      for (let i = 0; i < 300; i++) {
-        buffer.sampleInto(batch, 0, 64, rng);
-        await learner.update(batch, rng);
-      }
-      const after = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
+      const { before, after } = await trainOnBandit(learner);
       await learner.dispose();
       return { before, after };
     };
@@ -288,15 +293,7 @@ describe('SAC learner on the engine', () => {
   it('actorEmaRate: deterministic actions come from the Polyak average of the actor, sampled ones from the online actor', async () => {
     const train = async (actorEmaRate: number): Promise<{ learner: SacLearner; before: number; after: number; sampled: number }> => {
       const learner = await SacLearner.create({ ...options, actorEmaRate });
-      const rng = new Rng(8);
-      const before = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
-      const buffer = bandit(rng, 1000);
-      const batch = allocateBatch(64, 2, 5);
-      for (let i = 0; i < 300; i++) {
-        buffer.sampleInto(batch, 0, 64, rng);
-        await learner.update(batch, rng);
-      }
-      const after = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
+      const { before, after } = await trainOnBandit(learner);
       const sampled = (await learner.act(Float32Array.of(1, 1), new Rng(3), false))[0]!;
       return { learner, before, after, sampled };
     };
