@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock.js';
 import { createLogger } from '../common/log.js';
@@ -27,10 +29,12 @@ afterEach(async () => {
   for (const loop of open.splice(0)) await loop.close();
 });
 
-function build(options: { progress?: ProgressSource; actions?: ActionSource; episodeSteps?: number; judge?: SuccessJudge; controlHz?: number; scoreEvery?: number } = {}) {
+function build(
+  options: { progress?: ProgressSource; actions?: ActionSource; episodeSteps?: number; judge?: SuccessJudge; controlHz?: number; scoreEvery?: number; safety?: Partial<typeof config.safety> } = {},
+) {
   const events = new EventStream(systemClock);
   const robot = new KinematicTestRobot({ controlHz: options.controlHz ?? 100, episodeSteps: 10_000 });
-  const safe = new SafeRobot(robot, config.safety, { clock: systemClock, events, log });
+  const safe = new SafeRobot(robot, { ...config.safety, ...options.safety }, { clock: systemClock, events, log });
   const loop = new RunLoop({
     robot: safe,
     actions: options.actions ?? new ScriptedReachStandIn(goal, 0.015, 3),
@@ -267,5 +271,99 @@ describe('run loop and e-stops it did not issue', () => {
     expect(resets).toBe(2);
     expect(loop.snapshot().episode!.index).toBe(1);
     expect(robot.received.some((r) => r.whileStopped)).toBe(false);
+  });
+});
+
+/**
+ * A reward server on loopback that can go down (connection refused) and come back on the same
+ * port, and the progress source that asks it: the outage of a remote GRM, without the GRM.
+ */
+class FlakyRewardServer {
+  private server: Server | null = null;
+  port = 0;
+  requests = 0;
+
+  async up(): Promise<void> {
+    const server = createServer((_request, response) => {
+      this.requests++;
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ progress: 0.5 }));
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+
+  progress(): ProgressSource {
+    return {
+      label: 'test progress from a loopback server',
+      beginEpisode: () => {},
+      score: async () => {
+        const response = await fetch(`http://127.0.0.1:${this.port}/score`);
+        const { progress } = (await response.json()) as { progress: number };
+        return { hop: 0, progress, reward: 0 };
+      },
+    };
+  }
+}
+
+describe('run loop and a reward model outage', () => {
+  const servers: FlakyRewardServer[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) await server.down();
+  });
+  async function outage() {
+    const server = new FlakyRewardServer();
+    servers.push(server);
+    await server.up();
+    const built = build({ progress: server.progress(), episodeSteps: 100_000, safety: { rewardTimeoutMs: 300 } });
+    built.loop.start('test');
+    await waitFor(() => built.loop.snapshot().reward.answered >= 3, 'answers while the server is up');
+    await server.down();
+    await waitFor(() => built.safe.status().holds.includes('reward-timeout'), 'the reward-timeout hold');
+    return { server, ...built };
+  }
+
+  it('holds while the server is down, probes it, and releases by itself once it answers again', async () => {
+    const { server, loop, safe, events } = await outage();
+    const forwarded = safe.status().counts.forwarded;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(safe.status().counts.forwarded).toBe(forwarded); // held: nothing reaches the arm
+    expect(loop.snapshot().reward.probes).toBeGreaterThan(0);
+
+    await server.up(); // same port
+    await waitFor(() => !safe.status().holds.includes('reward-timeout'), 'the hold to release by itself', 5000);
+    await waitFor(() => safe.status().counts.forwarded > forwarded + 3, 'actions after the outage');
+    expect(events.recent().some((e) => e.kind === 'release' && /reward-timeout/.test(e.detail))).toBe(true);
+    expect(loop.snapshot().estopped).toBe(false);
+  });
+
+  it('probes at most once a second while held', async () => {
+    const { loop } = await outage();
+    const before = loop.snapshot().reward.probes;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const probes = loop.snapshot().reward.probes - before;
+    expect(probes).toBeGreaterThanOrEqual(1);
+    expect(probes).toBeLessThanOrEqual(2);
+  });
+
+  it('an operator reset (e-stop and reset, or stop and start) clears the hold', async () => {
+    const { loop, safe } = await outage();
+    await loop.estop('test', 'operator');
+    loop.resetEstop('test');
+    expect(safe.status().holds).not.toContain('reward-timeout');
+    // The model is still down: the watchdog holds again after a full timeout.
+    await waitFor(() => safe.status().holds.includes('reward-timeout'), 'the hold again');
+    loop.stop('test');
+    loop.start('test');
+    expect(safe.status().holds).not.toContain('reward-timeout');
   });
 });

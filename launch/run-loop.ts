@@ -43,6 +43,8 @@ export interface RewardStats {
   errors: number;
   /** Observations not scored because one request was still in flight. */
   skipped: number;
+  /** Requests that re-scored a held state to learn whether a silent model is back. */
+  probes: number;
   lastError: string | null;
   lastMs: number | null;
   meanMs: number | null;
@@ -106,6 +108,9 @@ interface Episode {
   estopGeneration: number;
 }
 
+/** A held run asks a silent reward model again at most this often, ms. */
+const REWARD_PROBE_INTERVAL_MS = 1000;
+
 export class RunLoop {
   private state: RunState = 'idle';
   private episode: Episode | null = null;
@@ -118,14 +123,16 @@ export class RunLoop {
   private closed = false;
   private wake: (() => void) | null = null;
   private readonly steps = { steps: 0, missed: 0 };
-  private readonly reward: { answered: number; errors: number; skipped: number; lastError: string | null; latencies: number[] } = {
+  private readonly reward: { answered: number; errors: number; skipped: number; probes: number; lastError: string | null; latencies: number[] } = {
     answered: 0,
     errors: 0,
     skipped: 0,
+    probes: 0,
     lastError: null,
     latencies: [],
   };
   private scoring = false;
+  private lastProbeAt = -Infinity;
   private pendingScore: { observation: Observation; step: number; episode: number } | null = null;
   private readonly periodMs: number;
   /** Recent per-step work and step-to-step periods, ms (ring of the last 500). */
@@ -151,6 +158,7 @@ export class RunLoop {
   /** Starts (or restarts after stop) the run; a new episode begins. */
   start(source: string): void {
     if (this.state === 'running' || this.state === 'paused') return;
+    this.options.robot.clearRewardHold(`run started (${source})`);
     this.setState('running', source, 'run started');
     this.ensureLoop();
   }
@@ -199,7 +207,21 @@ export class RunLoop {
     return released;
   }
 
+  /** Records the reason of an e-stop that latched before its reason could be read (see SafeRobot.describeLatch). */
+  explainEstop(count: number, reason: string, source: string): void {
+    this.options.robot.describeLatch(count, reason, source);
+  }
+
   // ---- views ----------------------------------------------------------------------------------
+
+  get estopped(): boolean {
+    return this.options.robot.estopped;
+  }
+
+  /** How many times the e-stop has latched. */
+  get estopCount(): number {
+    return this.options.robot.estopCount;
+  }
 
   snapshot(): RunSnapshot {
     const latencies = [...this.reward.latencies].sort((a, b) => a - b);
@@ -219,6 +241,7 @@ export class RunLoop {
         answered: this.reward.answered,
         errors: this.reward.errors,
         skipped: this.reward.skipped,
+        probes: this.reward.probes,
         lastError: this.reward.lastError,
         lastMs: this.reward.latencies.at(-1) ?? null,
         meanMs: mean,
@@ -309,6 +332,10 @@ export class RunLoop {
           ...(result.success === undefined ? {} : { success: result.success }),
           timeLimit: result.timeLimit,
         });
+      } else if (robot.heldForReward) {
+        // Held steps ask for no score, so nothing would ever end the hold: probe the silent model
+        // with the held state until it answers (its answer releases the hold).
+        this.probeReward(result.observation, episode);
       }
       this.notify({ type: 'step', episode: episode.index, step: episode.steps, held: result.heldBy ?? null });
 
@@ -387,6 +414,14 @@ export class RunLoop {
 
   private successRate(): number | null {
     return this.rollouts > 0 ? this.successes / this.rollouts : null;
+  }
+
+  private probeReward(observation: Observation, episode: Episode): void {
+    const now = this.options.clock.now();
+    if (this.scoring || now - this.lastProbeAt < REWARD_PROBE_INTERVAL_MS) return;
+    this.lastProbeAt = now;
+    this.reward.probes++;
+    this.requestScore(observation, episode);
   }
 
   /** One request in flight; newer observations replace a waiting one (counted as skipped). */

@@ -214,7 +214,19 @@ export class SafeRobot implements Robot {
     this.holds.delete('actor-timeout');
     this.deps.events.emit('estop-reset', 'e-stop released by the operator', source);
     this.deps.log.info(`e-stop released (${source})`);
+    this.clearRewardHold(`reset by the operator (${source})`);
     return true;
+  }
+
+  /**
+   * Records the reason of a latch that happened before its reason could be read (the HTTP
+   * e-stop latches before its body arrives). `count` is estopCount right after that latch: a
+   * later latch, or one that was already there, keeps its own reason.
+   */
+  describeLatch(count: number, reason: string, source: string): void {
+    if (!this.latched || this.latchCount !== count) return;
+    this.latchReason = `${reason} (${source})`;
+    this.deps.events.emit('estop', `reason: ${reason}`, source);
   }
 
   // ---- watchdogs ------------------------------------------------------------------------------
@@ -240,6 +252,20 @@ export class SafeRobot implements Robot {
     if (!ok) return; // an error is not an answer: a model that keeps failing ends in a hold
     this.rewardWaitingSince = this.rewardPending > 0 ? this.deps.clock.now() : undefined;
     this.release('reward-timeout', 'the reward model answered');
+  }
+
+  /**
+   * The operator restarts the reward watchdog (e-stop reset, run start): the hold is released and
+   * a request still in flight gets a full timeout from now. A model still down holds again then.
+   */
+  clearRewardHold(detail: string): void {
+    this.rewardWaitingSince = this.rewardPending > 0 ? this.deps.clock.now() : undefined;
+    this.release('reward-timeout', detail);
+  }
+
+  /** Held because the reward model went silent: the run loop probes it until it answers. */
+  get heldForReward(): boolean {
+    return this.holds.has('reward-timeout');
   }
 
   /** Evaluates the time-based watchdogs (actor, reward model); run periodically and before each action. */
