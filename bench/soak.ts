@@ -17,10 +17,10 @@ import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
-import WebSocket from 'ws';
 import { createLogger } from '../common/log.js';
 import { configSchema } from '../config/schema.js';
 import { Mosquitto } from '../dashboard/mosquitto.js';
+import { openViewer } from '../dashboard/testing.js';
 import { startServing } from '../launch/serve.js';
 
 const { values } = parseArgs({
@@ -55,7 +55,7 @@ serving.events.subscribe((event) => {
 // Two dashboard viewers that read everything.
 const viewers = [0, 1].map(() => {
   const viewer = { frames: 0, messages: 0, bytes: 0, closed: false };
-  const socket = new WebSocket(`${dashboard.url.replace('http', 'ws')}ws?token=${dashboard.token}`);
+  const socket = openViewer(dashboard.url, dashboard.token);
   socket.on('message', (data: Buffer) => {
     viewer.messages++;
     viewer.bytes += data.length;

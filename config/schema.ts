@@ -206,10 +206,24 @@ const safety = z.strictObject({
 });
 
 const dashboard = z.strictObject({
-  host: z.string().default('127.0.0.1').describe('Address the dashboard binds to.'),
+  host: z
+    .string()
+    .default('127.0.0.1')
+    .describe('Address the dashboard binds to. A non-loopback address needs dashboard.tls (or dashboard.insecure: true): see docs/security.md.'),
   port: z.number().int().min(0).max(65535).default(8080).describe('Dashboard port (0: any free port).'),
   token: z.string().min(16).optional().describe('Control token (default: a random one printed at start).'),
   cameraFps: z.number().positive().max(30).default(5).describe('Camera tile updates per second sent to each viewer.'),
+  tls: z
+    .strictObject({
+      cert: z.string().min(1).describe('PEM certificate file (with its chain) the dashboard serves HTTPS with.'),
+      key: z.string().min(1).describe('PEM private key file of that certificate.'),
+    })
+    .optional()
+    .describe('Serve the dashboard over HTTPS (needed on a non-loopback address).'),
+  insecure: z
+    .boolean()
+    .default(false)
+    .describe('Allow plain HTTP on a non-loopback address: the control token crosses the network in clear text (a warning at every start).'),
 });
 
 const mqtt = z.strictObject({

@@ -11,8 +11,8 @@ import { DistanceProgressStandIn, ScriptedReachStandIn } from '../launch/stand-i
 import { SafeRobot } from '../robot/safety.js';
 import { KinematicTestRobot } from '../robot/testing.js';
 import type { CameraFrame, FrameSource } from '../robot/types.js';
-import { startDashboard, type Dashboard } from './server.js';
-import { startTestServing, waitFor, type TestServing } from './testing.js';
+import { estopReason, startDashboard, type Dashboard } from './server.js';
+import { openViewer, startTestServing, waitFor, type TestServing } from './testing.js';
 
 let serving: TestServing;
 let base: string;
@@ -84,10 +84,6 @@ describe('dashboard control routes', () => {
   });
 
   it.each([
-    ['estop', 'not json'],
-    ['estop', '[1, 2]'],
-    ['estop', '{"reason": 5}'],
-    ['estop', '{"reason": "x", "extra": true}'],
     ['reset', '{"now": true}'],
     ['start', '"go"'],
     ['mark', '{}'],
@@ -100,10 +96,10 @@ describe('dashboard control routes', () => {
     expect(serving.loop.snapshot().estopped).toBe(false);
   });
 
-  it('refuses a body that is not JSON (400) and an oversized one (413)', async () => {
-    const plain = await fetch(`${base}/api/estop`, { method: 'POST', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'stop' });
+  it('refuses a body that is not JSON (400) and an oversized one (413) on a route other than the e-stop', async () => {
+    const plain = await fetch(`${base}/api/mark`, { method: 'POST', headers: { ...auth(), 'content-type': 'text/plain' }, body: 'success' });
     expect(plain.status).toBe(400);
-    const huge = await post('estop', JSON.stringify({ reason: 'x'.repeat(100_000) }), auth());
+    const huge = await post('mark', JSON.stringify({ outcome: 'x'.repeat(100_000) }), auth());
     expect(huge.status).toBe(413);
     expect(serving.loop.snapshot().estopped).toBe(false);
   });
@@ -127,6 +123,72 @@ describe('dashboard control routes', () => {
     expect(await reset.json()).toMatchObject({ ok: true, estopped: false });
     expect((await post('stop', '{}', auth())).status).toBe(200);
     expect(serving.loop.runState).toBe('stopped');
+  });
+});
+
+describe('dashboard e-stop route', () => {
+  // A run of its own: every case here latches the e-stop.
+  let stopServing: TestServing;
+  let stopBase: string;
+  beforeAll(async () => {
+    stopServing = await startTestServing({ robot: { controlHz: 50 } }, { autoStart: true });
+    stopBase = stopServing.dashboard.url.replace(/\/$/, '');
+  });
+  afterAll(async () => {
+    await stopServing.shutdown('tests done');
+  });
+  const withToken = (headers: Record<string, string> = {}) => ({ authorization: `Bearer ${stopServing.dashboard.token}`, ...headers });
+
+  // Every body an operator's tool might send, well-formed or not: only the token decides.
+  it.each([
+    ['no body', undefined, {}, /^operator pressed e-stop \(dashboard\)$/],
+    ['an empty JSON body', '', { 'content-type': 'application/json' }, /^operator pressed e-stop \(dashboard\)$/],
+    ['a text body', 'stop now', { 'content-type': 'text/plain' }, /reason not readable: a 8-byte text\/plain body that is not JSON/],
+    ['a form body', 'reason=stop', { 'content-type': 'application/x-www-form-urlencoded' }, /reason not readable: .*application\/x-www-form-urlencoded/],
+    ['malformed JSON', '{"reason": ', { 'content-type': 'application/json' }, /reason not readable: .*not JSON/],
+    ['a JSON list', '[1, 2]', { 'content-type': 'application/json' }, /reason not readable: expected a JSON object/],
+    ['a reason that is a number', '{"reason": 5}', { 'content-type': 'application/json' }, /reason not readable: reason is number/],
+    ['a reason over 200 characters', JSON.stringify({ reason: 'r'.repeat(250) }), { 'content-type': 'application/json' }, /^r{200}… \(reason cut at 200 characters\) \(dashboard\)$/],
+    ['an extra field', '{"reason": "gripper jam", "by": "ana"}', { 'content-type': 'application/json' }, /^gripper jam \(ignored fields: by\) \(dashboard\)$/],
+    ['a body over the size limit', JSON.stringify({ reason: 'x'.repeat(100_000) }), { 'content-type': 'application/json' }, /^e-stop over HTTP \(dashboard\)$/],
+    ['an unknown content type', 'AAAA', { 'content-type': 'application/octet-stream' }, /reason not readable/],
+  ])('latches on an authenticated request with %s', async (_what, body, headers, reason) => {
+    const stopsBefore = stopServing.testRobot.stopCalls.length;
+    await waitFor(() => stopServing.loop.snapshot().safety.counts.forwarded > 0 && !stopServing.loop.estopped, 'a running arm');
+    const response = await fetch(`${stopBase}/api/estop`, { method: 'POST', headers: withToken(headers), ...(body === undefined ? {} : { body }) });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ ok: true, estopped: true });
+    expect(stopServing.loop.estopped).toBe(true);
+    expect(stopServing.testRobot.stopCalls.length).toBe(stopsBefore + 1);
+    expect(stopServing.loop.snapshot().safety.estopReason).toMatch(reason);
+    // Nothing reaches the arm while latched.
+    const forwarded = stopServing.loop.snapshot().safety.counts.forwarded;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stopServing.loop.snapshot().safety.counts.forwarded).toBe(forwarded);
+    expect((await fetch(`${stopBase}/api/reset`, { method: 'POST', headers: withToken({ 'content-type': 'application/json' }), body: '{}' })).status).toBe(200);
+  });
+
+  it('a second e-stop keeps the first reason and is recorded as already latched', async () => {
+    const send = (reason: string) => fetch(`${stopBase}/api/estop`, { method: 'POST', headers: withToken({ 'content-type': 'application/json' }), body: JSON.stringify({ reason }) });
+    await send('first');
+    await send('second');
+    expect(stopServing.loop.snapshot().safety.estopReason).toBe('first (dashboard)');
+    expect(stopServing.events.recent().some((e) => e.kind === 'estop' && e.detail === 'second (already latched)')).toBe(true);
+    await fetch(`${stopBase}/api/reset`, { method: 'POST', headers: withToken({ 'content-type': 'application/json' }), body: '{}' });
+  });
+
+  it('still refuses a wrong token, whatever the body', async () => {
+    for (const body of [undefined, 'stop', '{}']) {
+      const response = await fetch(`${stopBase}/api/estop`, { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'text/plain' }, ...(body === undefined ? {} : { body }) });
+      expect(response.status).toBe(401);
+    }
+    expect(stopServing.loop.estopped).toBe(false);
+  });
+});
+
+describe('e-stop reasons', () => {
+  it('strips control characters, so a reason cannot forge log lines', () => {
+    expect(estopReason(Buffer.from(JSON.stringify({ reason: 'a\nERROR fake\r' })), 'application/json')).toBe('a ERROR fake');
   });
 });
 
@@ -159,15 +221,45 @@ describe('dashboard static files', () => {
 });
 
 describe('dashboard websocket', () => {
-  it.each(['', '?token=wrong', `?token[]=x`, '?token=a&token=b'])('closes a connection without the right token (%s)', async (query) => {
-    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws${query}`);
-    const code = await new Promise<number>((resolve) => socket.on('close', (c) => resolve(c)));
-    expect(code).toBe(4401);
+  const closeCode = (socket: WebSocket) => new Promise<number>((resolve) => socket.on('close', (c) => resolve(c)));
+
+  it.each([
+    ['a wrong token', JSON.stringify({ type: 'auth', token: 'wrong' })],
+    ['a token that is not text', JSON.stringify({ type: 'auth', token: ['x'] })],
+    ['another message type', JSON.stringify({ type: 'hello', token: 'x' })],
+    ['a message that is not JSON', 'token'],
+  ])('closes a connection whose first message is %s (4401), and sends it nothing', async (_what, first) => {
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+    let messages = 0;
+    socket.on('message', () => messages++);
+    socket.once('open', () => socket.send(first));
+    expect(await closeCode(socket)).toBe(4401);
+    expect(messages).toBe(0);
+  });
+
+  it('ignores a token in the URL: without an auth message the connection is closed (4401)', async () => {
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws?token=${token}`);
+    let messages = 0;
+    socket.on('message', () => messages++);
+    expect(await closeCode(socket)).toBe(4401);
+    expect(messages).toBe(0);
+  });
+
+  it("refuses a browser's websocket from another origin (403), accepts the dashboard's own", async () => {
+    const foreign = openViewer(base, token, { origin: 'http://evil.example' });
+    foreign.on('error', () => undefined); // the refused handshake ends in an error on this side
+    const status = await new Promise<number>((resolve) => foreign.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)));
+    expect(status).toBe(403);
+    foreign.terminate();
+    const own = openViewer(base, token, { origin: base });
+    const hello = await new Promise<string>((resolve) => own.once('message', (data) => resolve(JSON.parse(data.toString()).type as string)));
+    expect(hello).toBe('hello');
+    own.close();
   });
 
   it('sends a snapshot, then camera frames (JPEG) and progress', async () => {
     serving.loop.start('test');
-    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws?token=${token}`);
+    const socket = openViewer(base, token);
     const types = new Map<string, number>();
     let jpegStart = '';
     let hello: { snapshot?: { sources: { progress: string } } } = {};
@@ -227,12 +319,10 @@ describe('dashboard backpressure', () => {
     });
     const cameras = [new NoiseCamera('noise_a'), new NoiseCamera('noise_b'), new NoiseCamera('noise_c')];
     dashboard = await startDashboard({ loop, events, cameras, log, host: '127.0.0.1', port: 0, cameraFps: 30, frameSkipBytes: 64 * 1024, maxBufferedBytes: 8 * 1024 * 1024, stallMs: 500 });
-    const url = `${dashboard.url.replace('http', 'ws')}ws?token=${dashboard.token}`;
-
-    const reader = new WebSocket(url);
+    const reader = openViewer(dashboard.url, dashboard.token);
     let readerFrames = 0;
     reader.on('message', () => readerFrames++);
-    const stalled = new WebSocket(url);
+    const stalled = openViewer(dashboard.url, dashboard.token);
     await Promise.all([reader, stalled].map((s) => new Promise((resolve) => s.once('open', resolve))));
     stalled.pause(); // stops reading from its socket: the server's send buffer fills up
     let stalledClosed = false;

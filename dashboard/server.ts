@@ -3,13 +3,19 @@
  * streams camera JPEGs, progress, episodes, safety state and events, and token-protected control
  * routes under /api/.
  *
- * Security model: binds 127.0.0.1 unless configured; every control route and the websocket need
- * the token (a random one is created at start unless configured); bodies are validated by JSON
- * schema; static files come from an in-memory whitelist, so no request path reaches the file
- * system; a websocket client that stops reading is dropped once its send buffer passes a bound.
+ * Security model (docs/security.md): binds 127.0.0.1 unless configured, and a non-loopback
+ * address only with TLS or an explicit `insecure`; every control route and the websocket need the
+ * token (a random one is created at start unless configured), which never travels in a URL: the
+ * routes take it in the Authorization header, the websocket in its first message; a browser's
+ * websocket must come from the dashboard's own origin; bodies are validated by JSON schema,
+ * except the e-stop's, which latches before its body is read; static files come from an
+ * in-memory whitelist, so no request path reaches the file system; a websocket client that stops
+ * reading is dropped once its send buffer passes a bound.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { InputError } from '../common/errors.js';
+import { isLoopbackHost } from '../common/net.js';
 import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
@@ -29,6 +35,12 @@ export interface DashboardOptions {
   port: number;
   /** Control token; a random one is created when absent. */
   token?: string;
+  /** Serve HTTPS with this certificate and key (PEM file paths, named in errors as dashboard.tls.*). */
+  tls?: { cert: string; key: string };
+  /** Allow plain HTTP on a non-loopback address (a warning at every start). */
+  insecure?: boolean;
+  /** How long a websocket may take to send its auth message, ms. */
+  authTimeoutMs?: number;
   /** Camera frames per second sent to viewers. */
   cameraFps?: number;
   /** Send buffer (bytes) past which a viewer gets no new camera frames. */
@@ -53,7 +65,7 @@ export interface DashboardStats {
 }
 
 export interface Dashboard {
-  /** http://host:port/ */
+  /** http(s)://host:port/ */
   url: string;
   /** The URL with the token in its fragment (never sent to the server by the browser). */
   urlWithToken: string;
@@ -82,6 +94,15 @@ function staticFiles(): Map<string, StaticFile> {
   ]);
 }
 
+function parseJson(text: string): { type?: unknown; token?: unknown } | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' ? (value as { type?: unknown; token?: unknown }) : null;
+  } catch {
+    return null;
+  }
+}
+
 function tokenMatches(expected: Buffer, given: string | undefined): boolean {
   if (given === undefined) return false;
   const candidate = Buffer.from(given);
@@ -89,11 +110,33 @@ function tokenMatches(expected: Buffer, given: string | undefined): boolean {
 }
 
 const emptyBody = { type: 'object', additionalProperties: false, properties: {} } as const;
-const estopBody = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { reason: { type: 'string', maxLength: 200 } },
-} as const;
+
+const ESTOP_REASON_MAX = 200;
+const ESTOP_DEFAULT_REASON = 'operator pressed e-stop';
+
+/**
+ * The reason an e-stop body gives, or what was wrong with it. The e-stop has latched before the
+ * body is read, so nothing here can refuse it: a body that does not parse is recorded as such.
+ */
+export function estopReason(body: Buffer | undefined, contentType: string | undefined): string {
+  if (body === undefined || body.length === 0) return ESTOP_DEFAULT_REASON;
+  const unreadable = (why: string) => `${ESTOP_DEFAULT_REASON} (reason not readable: ${why})`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return unreadable(`a ${body.length}-byte ${contentType?.split(';')[0] ?? 'untyped'} body that is not JSON`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return unreadable('expected a JSON object');
+  const { reason, ...rest } = parsed as { reason?: unknown };
+  const extra = Object.keys(rest).length > 0 ? ` (ignored fields: ${Object.keys(rest).slice(0, 5).join(', ').slice(0, 80)})` : '';
+  if (reason === undefined) return ESTOP_DEFAULT_REASON + extra;
+  if (typeof reason !== 'string') return unreadable(`reason is ${Array.isArray(reason) ? 'a list' : typeof reason}, expected text`);
+  // Control characters would let a reason forge lines in the log.
+  const text = [...reason].map((c) => (c.charCodeAt(0) < 32 || c.charCodeAt(0) === 127 ? ' ' : c)).join('').trim();
+  if (text.length === 0) return ESTOP_DEFAULT_REASON + extra;
+  return (text.length > ESTOP_REASON_MAX ? `${text.slice(0, ESTOP_REASON_MAX)}… (reason cut at ${ESTOP_REASON_MAX} characters)` : text) + extra;
+}
 const markBody = {
   type: 'object',
   additionalProperties: false,
@@ -101,8 +144,37 @@ const markBody = {
   properties: { outcome: { type: 'string', enum: ['success', 'failure'] } },
 } as const;
 
+/** PEM certificate and key from the configured files; an unreadable one names its key. */
+function readTls(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  const read = (key: 'cert' | 'key'): Buffer => {
+    try {
+      return readFileSync(tls[key]);
+    } catch (error) {
+      throw new InputError(`dashboard.tls.${key}`, `expected a readable PEM file, got ${JSON.stringify(tls[key])} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  };
+  return { cert: read('cert'), key: read('key') };
+}
+
+/** Plain HTTP on a non-loopback address sends the token across the network in clear text. */
+export function checkBindAddress(host: string, tls: boolean, insecure: boolean): void {
+  if (tls || insecure || isLoopbackHost(host)) return;
+  throw new InputError(
+    'dashboard.host',
+    `expected a loopback address (127.0.0.1, ::1, localhost) without TLS, got ${JSON.stringify(host)}: set dashboard.tls.cert and dashboard.tls.key to serve HTTPS there (or dashboard.insecure: true to send the token in clear text)`,
+  );
+}
+
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { loop, events, log } = options;
+  checkBindAddress(options.host, options.tls !== undefined, options.insecure === true);
+  const https = options.tls ? readTls(options.tls) : null;
+  if (!https && !isLoopbackHost(options.host)) {
+    const warning = `dashboard: plain HTTP on ${options.host} (dashboard.insecure): the control token crosses the network in clear text; configure dashboard.tls`;
+    log.warn(warning);
+    events.emit('fault', warning, 'dashboard');
+  }
+  const authTimeoutMs = options.authTimeoutMs ?? 5000;
   const token = options.token ?? randomBytes(18).toString('base64url');
   const expected = Buffer.from(token);
   const frameSkipBytes = options.frameSkipBytes ?? 512 * 1024;
@@ -113,11 +185,18 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const stats = { clientsDropped: 0, framesSent: 0, framesSkippedSlowClient: 0 };
 
   // Strict validation: no type coercion, and unknown properties are refused rather than removed.
-  const app: FastifyInstance = Fastify({
-    logger: false,
-    bodyLimit: 16 * 1024,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
-  });
+  let app: FastifyInstance;
+  try {
+    app = Fastify({
+      ...(https ? { https } : {}),
+      logger: false,
+      bodyLimit: 16 * 1024,
+      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    }) as unknown as FastifyInstance;
+  } catch (error) {
+    // Node's TLS rejects a certificate or key it cannot use when the server is created.
+    throw new InputError('dashboard.tls', `expected a PEM certificate and its private key, got files TLS cannot use (${error instanceof Error ? error.message : String(error)})`);
+  }
   await app.register(websocket, { options: { maxPayload: 4 * 1024 } });
 
   // Text errors as JSON, and never the stack.
@@ -137,9 +216,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        const header = request.headers.authorization;
-        const given = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
-        if (!tokenMatches(expected, given)) {
+        if (!authorised(request)) {
           await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong token (Authorization: Bearer <token>)' });
         }
       });
@@ -158,14 +235,57 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         const marked = loop.mark(request.body.outcome, 'dashboard');
         return { ok: marked, state: loop.runState, estopped: loop.snapshot().estopped };
       });
-      api.post<{ Body: { reason?: string } }>('/estop', { schema: { body: estopBody } }, async (request) => {
-        await loop.estop('dashboard', request.body.reason ?? 'operator pressed e-stop');
-        return { ok: true, state: loop.runState, estopped: true };
-      });
       api.get('/status', async () => loop.snapshot());
+      await api.register(estopRoute);
     },
     { prefix: '/api' },
   );
+
+  function authorised(request: FastifyRequest): boolean {
+    const header = request.headers.authorization;
+    return tokenMatches(expected, header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined);
+  }
+
+  /**
+   * POST /api/estop latches on any authenticated request, whatever its body: it latches in
+   * onRequest, before the body is read, and reads the body (any type, as bytes) only to record
+   * the reason. Errors after the latch (a body too large, a client that hangs up) still answer
+   * that the e-stop is latched. Only the token decides.
+   */
+  async function estopRoute(route: FastifyInstance): Promise<void> {
+    const latched = new WeakMap<FastifyRequest, { count: number; first: boolean; stopping: Promise<void> }>();
+    route.removeAllContentTypeParsers();
+    route.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    const answer = (request: FastifyRequest, note?: string) => {
+      const latch = latched.get(request);
+      return { ok: latch !== undefined, state: loop.runState, estopped: loop.estopped, reason: loop.snapshot().safety.estopReason, ...(note ? { note } : {}) };
+    };
+    route.setErrorHandler(async (error: { message: string }, request, reply) => {
+      if (!latched.has(request)) return reply.code(500).send({ error: 'internal error' });
+      log.warn(`dashboard: e-stop body not read (${error.message}); the e-stop is latched`);
+      return reply.code(200).send(answer(request, `body not read: ${error.message}`));
+    });
+    route.post(
+      '/estop',
+      {
+        onRequest: async (request) => {
+          // The plugin's hook has refused a wrong token already; checked again because this latches.
+          if (!authorised(request)) return;
+          const first = !loop.estopped;
+          const stopping = loop.estop('dashboard', 'e-stop over HTTP');
+          latched.set(request, { count: loop.estopCount, first, stopping });
+        },
+      },
+      async (request) => {
+        const latch = latched.get(request)!;
+        const reason = estopReason(request.body as Buffer | undefined, request.headers['content-type']);
+        if (latch.first) loop.explainEstop(latch.count, reason, 'dashboard');
+        else events.emit('estop', `${reason} (already latched)`, 'dashboard');
+        await latch.stopping;
+        return answer(request);
+      },
+    );
+  }
 
   const send = (client: WebSocket, message: string): boolean => {
     if (client.readyState !== client.OPEN) return false;
@@ -182,21 +302,45 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     for (const client of clients) send(client, text);
   };
 
-  app.get('/ws', { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
-    const query = request.query as { token?: unknown };
-    if (typeof query.token !== 'string' || !tokenMatches(expected, query.token)) {
-      socket.close(4401, 'missing or wrong token');
-      return;
-    }
-    clients.add(socket);
-    const forget = (): void => {
-      clients.delete(socket);
-      congestedSince.delete(socket);
-    };
-    socket.on('close', forget);
-    socket.on('error', forget);
-    send(socket, JSON.stringify({ type: 'hello', snapshot: loop.snapshot(), events: events.recent(), frames: streamer.latest() }));
-  });
+  // A browser names the page that opened a websocket in Origin: only the dashboard's own page may
+  // (a page elsewhere still lacks the token; this is the second lock). Clients that are not
+  // browsers send no Origin.
+  const originOk = (request: FastifyRequest): boolean => {
+    const origin = request.headers.origin;
+    if (origin === undefined) return true;
+    return origin.toLowerCase() === `${https ? 'https' : 'http'}://${request.headers.host ?? ''}`.toLowerCase();
+  };
+  app.get(
+    '/ws',
+    {
+      websocket: true,
+      preValidation: async (request, reply) => {
+        if (!originOk(request)) await reply.code(403).send({ error: `websocket from origin ${request.headers.origin ?? ''} refused: not the dashboard's own` });
+      },
+    },
+    (socket: WebSocket) => {
+      // The token arrives in the first message, {"type": "auth", "token": "..."}, never in the URL.
+      const refuse = (why: string) => socket.close(4401, why);
+      const timer = setTimeout(() => refuse('no auth message'), authTimeoutMs);
+      const forget = (): void => {
+        clearTimeout(timer);
+        clients.delete(socket);
+        congestedSince.delete(socket);
+      };
+      socket.on('close', forget);
+      socket.on('error', forget);
+      socket.once('message', (data: Buffer, isBinary: boolean) => {
+        clearTimeout(timer);
+        const message = isBinary ? null : parseJson(data.toString('utf8'));
+        if (message?.type !== 'auth' || typeof message.token !== 'string' || !tokenMatches(expected, message.token)) {
+          refuse('missing or wrong token');
+          return;
+        }
+        clients.add(socket);
+        send(socket, JSON.stringify({ type: 'hello', snapshot: loop.snapshot(), events: events.recent(), frames: streamer.latest() }));
+      });
+    },
+  );
 
   const unsubscribeUpdates = loop.onUpdate((update: RunUpdate) => {
     if (update.type === 'step') return; // status messages carry the step counters at a lower rate
@@ -259,7 +403,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const url = `http://${shownHost}:${port}/`;
+  const url = `${https ? 'https' : 'http'}://${shownHost}:${port}/`;
   return {
     url,
     urlWithToken: `${url}#token=${token}`,

@@ -2,6 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { systemClock } from '../common/clock.js';
 import { createLogger } from '../common/log.js';
 import { configSchema, type ConfigInput } from '../config/schema.js';
@@ -63,4 +64,14 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, what:
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** A dashboard viewer: the websocket at /ws, authenticated with its first message as the page does. */
+export function openViewer(dashboardUrl: string, token: string, options: { origin?: string } = {}): WebSocket {
+  const socket = new WebSocket(`${dashboardUrl.replace(/^http/, 'ws').replace(/\/?$/, '/')}ws`, {
+    ...(options.origin ? { origin: options.origin } : {}),
+    rejectUnauthorized: false, // the tests' self-signed certificates
+  });
+  socket.once('open', () => socket.send(JSON.stringify({ type: 'auth', token })));
+  return socket;
 }

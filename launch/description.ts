@@ -186,7 +186,7 @@ export function launchPlan(launch: LaunchDescription, config: Config): LaunchPla
         what = `${config.policy.algorithm}, batch ${config.policy.batchSize}, ${config.policy.serve.updatesPerStep} updates per step in the control period's slack, run folder ${config.policy.runDir}/serve`;
         break;
       case 'dashboard':
-        what = `http://${config.dashboard.host}:${config.dashboard.port}`;
+        what = `${config.dashboard.tls ? 'https' : 'http'}://${config.dashboard.host}:${config.dashboard.port}${config.dashboard.tls || !config.dashboard.insecure ? '' : ' (insecure: plain HTTP)'}`;
         break;
     }
     nodesOut.push({ node: name, enabled: enabledNode, what, ...(interfaces === undefined ? {} : { ros2: interfaces }) });

@@ -6,7 +6,7 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
-import { startDashboard, type Dashboard } from '../dashboard/server.js';
+import { checkBindAddress, startDashboard, type Dashboard } from '../dashboard/server.js';
 import { startTelemetry, type Telemetry } from '../dashboard/telemetry.js';
 import { EventStream } from '../robot/events.js';
 import { createRobot } from '../robot/factory.js';
@@ -48,6 +48,8 @@ export interface Serving {
 }
 
 export async function startServing(config: Config, log: Logger, parts: ServeParts = {}): Promise<Serving> {
+  // Refused before anything starts: plain HTTP on the lab network would expose the token.
+  checkBindAddress(config.dashboard.host, config.dashboard.tls !== undefined, config.dashboard.insecure);
   const clock = parts.clock ?? systemClock;
   const events = new EventStream(clock);
   const inner = parts.robot ?? (await createRobot(config, log.child('robot')));
@@ -91,16 +93,27 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       if (update.type === 'progress') publisher.publishProgress!({ progress: update.point.progress, hop: update.point.hop, reward: update.point.reward });
     });
   }
-  const dashboard = await startDashboard({
-    loop,
-    events,
-    cameras: robot.cameras,
-    log: log.child('dashboard'),
-    host: config.dashboard.host,
-    port: config.dashboard.port,
-    token: config.dashboard.token,
-    cameraFps: config.dashboard.cameraFps,
-  });
+  let dashboard: Dashboard;
+  try {
+    dashboard = await startDashboard({
+      loop,
+      events,
+      cameras: robot.cameras,
+      log: log.child('dashboard'),
+      host: config.dashboard.host,
+      port: config.dashboard.port,
+      token: config.dashboard.token,
+      cameraFps: config.dashboard.cameraFps,
+      ...(config.dashboard.tls ? { tls: config.dashboard.tls } : {}),
+      insecure: config.dashboard.insecure,
+    });
+  } catch (error) {
+    // A certificate TLS cannot use, a port in use: nothing may stay open behind the error.
+    await loop.close();
+    await agent?.close();
+    await robot.close();
+    throw error;
+  }
   const telemetry = config.mqtt.enabled
     ? startTelemetry({ url: config.mqtt.url, topicPrefix: config.mqtt.topicPrefix, progressHz: config.mqtt.progressHz, loop, events, log: log.child('mqtt') })
     : null;

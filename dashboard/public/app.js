@@ -246,8 +246,10 @@ function connect() {
     return;
   }
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const socket = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  // The token goes in the first message, never in the URL (URLs end up in logs and proxies).
+  const socket = new WebSocket(`${scheme}://${location.host}/ws`);
   socket.onopen = () => {
+    socket.send(JSON.stringify({ type: 'auth', token }));
     $('connection').textContent = 'live';
   };
   socket.onmessage = (message) => handle(JSON.parse(message.data));
