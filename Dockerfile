@@ -1,7 +1,9 @@
 # Lab image: ROS 2 Jazzy, Node.js 20, onnxruntime-node with its CUDA provider, rclnodejs built
 # against the image's ROS 2. Not built in this project's CI (no Docker engine there): keep it
 # correct by reading. Build:  docker build -t robo-dopamine .
-# Run:    docker run --gpus all --net host -v $PWD/runs:/app/runs robo-dopamine serve --config lab.yaml
+# Run:    docker run --gpus all --net host -v $PWD/runs:/app/runs -v $PWD/certs:/app/certs:ro robo-dopamine serve --config lab.yaml
+# With the host network the dashboard is on the lab network as soon as it binds a non-loopback
+# address: give it dashboard.tls (certs/ above) and a token file, see docs/security.md.
 FROM ros:jazzy-ros-base
 
 ENV DEBIAN_FRONTEND=noninteractive
