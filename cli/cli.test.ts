@@ -76,4 +76,16 @@ describe('dopamine CLI frame', () => {
     expect(runCli(['config', '--no-such-flag']).code).toBe(2);
     expect(runCli(['no-such-command']).code).toBe(2);
   });
+
+  it('exits 2 with one line naming the file on a YAML alias bomb and on an alias without its anchor', () => {
+    // Nine levels of nine aliases each: 9^9 strings if expanded.
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let k = 1; k < 9; k++) levels.push(`l${k}: &l${k} [${Array(9).fill(k === 1 ? '*a' : `*l${k - 1}`).join(', ')}]`);
+    const bomb = runCli(['config', '--print', '--config', yamlFile('bomb.yaml', `${levels.join('\n')}\n`)]);
+    expect(bomb.code, bomb.stderr).toBe(2);
+    expect(bomb.stderr).toMatch(/^error: \S*bomb\.yaml: expected a configuration document, got a YAML document with too many aliases \(more than 100 expanded, an alias bomb\?\)\n$/);
+    const dangling = runCli(['config', '--print', '--config', yamlFile('dangling.yaml', 'reward: *nowhere\n')]);
+    expect(dangling.code, dangling.stderr).toBe(2);
+    expect(dangling.stderr).toMatch(/^error: \S*dangling\.yaml: expected valid YAML, got unresolved alias .*: nowhere\n$/);
+  });
 });

@@ -1,4 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -8,7 +10,7 @@ import { createGrmTinyStore, exportGrmTiny } from '../reward/grm-tiny/io.js';
 import { GRM_TINY_CONFIG } from '../reward/grm-tiny/model.js';
 import { syntheticEpisode } from '../reward/grm-tiny/synthetic.js';
 import { CAMERA_ROLES } from '../robot/types.js';
-import { repoRoot, runCli } from './testing.js';
+import { repoRoot, runCli, runCliAsync } from './testing.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dopamine-grm-cli-'));
 const episodeDir = join(root, 'slide', 'episode_001');
@@ -92,10 +94,39 @@ describe('dopamine adapt and score', () => {
     const out = runCli(['adapt', episodeDir, '--base', base, '--out', join(root, 'x.bin')]);
     expect(out.code).toBe(2);
     expect(out.stderr).toMatch(/--out: expected a file name ending in \.onnx/);
-    const dead = runCli(['score', episodeDir, '--model', 'http://127.0.0.1:9/v1', '--mode', 'forward', '--json']);
-    expect(dead.code).not.toBe(0);
-    expect(dead.stderr).toMatch(/reward\.openai\.url: no hop from http:\/\/127\.0\.0\.1:9\/v1\/chat\/completions after \d attempt\(s\): server unreachable/);
   });
+
+  it('scores against a dead or broken reward server: exit 2, one line naming the server and what came back', async () => {
+    const config = join(root, 'no-retries.yaml');
+    writeFileSync(config, 'reward:\n  openai:\n    retries: 0\n');
+    let answer: [number, string] = [200, ''];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(answer[0], { 'content-type': 'application/json' }).end(answer[1]));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const score = async (model: string): Promise<string[]> => {
+      const run = await runCliAsync(['score', episodeDir, '--model', model, '--mode', 'forward', '--stride', '29', '--config', config, '--json']);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
+      return run.stderr.split('\n').filter((line) => line.startsWith('error:'));
+    };
+    const tail = `(POST ${url}/chat/completions, 1 attempt(s))`;
+    try {
+      answer = [404, 'no such route'];
+      expect(await score(url)).toEqual([`error: ${url}: expected HTTP 200 with a chat completion, got HTTP 404 "no such route" ${tail}`]);
+      answer = [200, '<html>busy</html>'];
+      expect(await score(url)).toEqual([`error: ${url}: expected a JSON chat completion, got an answer that is not JSON: "<html>busy</html>" ${tail}`]);
+      answer = [200, JSON.stringify({ choices: [{ message: { content: 'it moved <score>lots</score>' } }] })];
+      expect(await score(url)).toEqual([`error: ${url}: expected a number in the answer's last <score>...</score>, got a non-numeric score "lots" ${tail}`]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    // The port is closed now: nothing listens there.
+    expect(await score(url)).toEqual([`error: ${url}: expected an OpenAI-compatible server, got connection refused (ECONNREFUSED) ${tail}`]);
+  }, 120_000);
 });
 
 describe('dopamine grm pretrain (shortened)', () => {

@@ -86,6 +86,9 @@ export function parseConfig(input: unknown, source: string): Config {
   throw new InputError(source, lines.join('; '));
 }
 
+/** Alias expansions allowed in a configuration file (the yaml package's default, stated here because the message names it). */
+const MAX_ALIAS_COUNT = 100;
+
 /** The effective configuration: defaults, overlaid by the YAML file when one is given. */
 export function loadConfig(file?: string): Config {
   if (file === undefined) return parseConfig({}, 'defaults');
@@ -102,7 +105,17 @@ export function loadConfig(file?: string): Config {
     const where = first.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
     throw new InputError(file, `expected valid YAML, got a syntax error${where}: ${first.message.split('\n')[0]}`);
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // The yaml package throws a ReferenceError for an alias bomb ("billion laughs") and for an alias without its anchor.
+    if (!(error instanceof ReferenceError)) throw error;
+    if (/excessive alias/i.test(error.message)) {
+      throw new InputError(file, `expected a configuration document, got a YAML document with too many aliases (more than ${MAX_ALIAS_COUNT} expanded, an alias bomb?)`);
+    }
+    throw new InputError(file, `expected valid YAML, got ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}`);
+  }
   if (data !== null && data !== undefined && (typeof data !== 'object' || Array.isArray(data))) {
     throw new InputError(file, `expected a mapping of configuration keys, got ${describeValue(data)}`);
   }

@@ -4,12 +4,13 @@
  * byte for byte, and the run finishes its rollouts. Tiny networks and short episodes keep it quick.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../cli/testing.js';
+import { mountSmallDisk, type SmallDisk } from '../engine/testing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rl-resume-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,6 +61,51 @@ describe('rl: kill -9 in the middle and resume', () => {
     expect(result.resumed.episodesInLog).toBe(episodeLines(before).length);
     expect(result.rollouts.map((r) => r.index)).toEqual([...Array(ROLLOUTS).keys()]);
     expect(result.curve.map((p) => p.rollouts)).toEqual([0, 3, 6]);
+  }, 240_000);
+});
+
+// A real full disk for the run folder: a 32 MiB tmpfs (a tiny run needs about 150 KiB), filled mid-run.
+const disk = mountSmallDisk(32 * 1024 * 1024);
+if (typeof disk === 'string') console.warn(`skipping the full-disk rl test: ${disk}`);
+afterAll(() => (typeof disk === 'string' ? undefined : disk.unmount()));
+
+describe(`rl: the disk fills up mid-run${typeof disk === 'string' ? ` (skipped: ${disk})` : ''}`, () => {
+  (typeof disk === 'string' ? it.skip : it)('exits 2 naming the folder, leaves nothing torn, and --resume finishes from the last complete checkpoint', async () => {
+    const full = disk as SmallDisk;
+    const runDir = join(full.dir, 'run');
+    const log = join(runDir, 'episodes.log');
+    const child = spawn(process.execPath, [bin, 'rl', '--config', config, ...tiny, '--rollouts', String(ROLLOUTS), '--run-dir', runDir, '--json'], { cwd: repoRoot });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 90_000;
+    while (episodeLines(completeLines(log)).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    full.fill();
+    let before: string[];
+    try {
+      expect(await exited, stderr).toBe(2);
+      expect(stderr).not.toMatch(/internal error|\n\s+at /);
+      const errors = stderr.split('\n').filter((line) => line.startsWith('error:'));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(new RegExp(`^error: ${runDir}(/checkpoints)?: expected room to write .*, got no space left on the device \\(ENOSPC\\)`));
+      // Nothing torn: no temporary file or folder, and every line of the log is a complete record.
+      const names = readdirSync(runDir, { recursive: true }).map(String);
+      expect(names.filter((name) => name.endsWith('.tmp'))).toEqual([]);
+      before = completeLines(log);
+      expect(readFileSync(log, 'utf8')).toBe(before.map((line) => `${line}\n`).join(''));
+      expect(episodeLines(before).length).toBeLessThan(ROLLOUTS);
+    } finally {
+      full.free();
+    }
+    const resumed = runCli(['rl', '--config', config, '--resume', '--run-dir', runDir, '--json'], { timeoutMs: 120_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).not.toMatch(/torn last line/);
+    const result = JSON.parse(resumed.stdout) as { rollouts: { index: number }[]; resumed: { episodesInLog: number; checkpoint: string | null; badCheckpoints: unknown[] } };
+    expect(result.resumed.checkpoint).toMatch(new RegExp(`^${runDir}/checkpoints/\\d{9}$`));
+    expect(result.resumed.badCheckpoints).toEqual([]);
+    const after = completeLines(log);
+    for (const line of before) expect(after).toContain(line);
+    expect(result.rollouts.map((r) => r.index)).toEqual([...Array(ROLLOUTS).keys()]);
   }, 240_000);
 });
 

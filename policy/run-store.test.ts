@@ -1,7 +1,10 @@
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { InputError } from '../common/errors.js';
+import { writeFileAtomic } from '../engine/files.js';
+import { mountSmallDisk, type SmallDisk } from '../engine/testing.js';
 import { CheckpointStore, packFloats, RecordLog, unpackFloats } from './run-store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'run-store-'));
@@ -98,5 +101,60 @@ describe('checkpoints', () => {
     const { loaded, problems } = store.loadNewest(() => undefined);
     expect(loaded?.path).toBe(dir);
     expect(problems[0]!.problem).toMatch(/state.json: checksum mismatch/);
+  });
+});
+
+// A real full disk: a 256 KiB tmpfs, filled up before the write under test.
+const disk = mountSmallDisk(256 * 1024);
+if (typeof disk === 'string') console.warn(`skipping the full-disk tests: ${disk}`);
+afterAll(() => (typeof disk === 'string' ? undefined : disk.unmount()));
+const onDisk = typeof disk === 'string' ? it.skip : it;
+
+describe(`a full disk${typeof disk === 'string' ? ` (skipped: ${disk})` : ''}`, () => {
+  const full = disk as SmallDisk;
+  const big = 'x'.repeat(64 * 1024);
+
+  onDisk('an append that does not fit leaves the log as it was and names its folder', () => {
+    const dir = mkdtempSync(join(full.dir, 'log-'));
+    const path = join(dir, 'episodes.log');
+    const log = new RecordLog<{ i: number; x?: string }>(path);
+    log.append({ i: 1 });
+    const before = readFileSync(path);
+    full.fill();
+    try {
+      let error: unknown;
+      try {
+        log.append({ i: 2, x: big });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as Error).message).toMatch(new RegExp(`^${dir}: expected room to write episodes\\.log \\(a \\d+-byte record\\), got no space left on the device \\(ENOSPC\\)`));
+      expect(readFileSync(path)).toEqual(before); // no torn line
+    } finally {
+      full.free();
+    }
+    log.append({ i: 3 });
+    const { records, truncatedTail } = log.read();
+    expect(records.map((r) => r.i)).toEqual([1, 3]);
+    expect(truncatedTail).toBeUndefined();
+  });
+
+  onDisk('a checkpoint that does not fit leaves no temporary folder, names the checkpoints folder, and the older one still loads', () => {
+    const store = new CheckpointStore(mkdtempSync(join(full.dir, 'run-')));
+    const writeAtomic = (content: string) => (path: string): void => writeFileAtomic(path, Buffer.from(content));
+    store.save({ updates: 10, episodes: 1, learnerRng: 1, extra: {} }, writeAtomic('weights 10'));
+    full.fill();
+    try {
+      expect(() => store.save({ updates: 20, episodes: 2, learnerRng: 2, extra: {} }, writeAtomic(big))).toThrow(
+        new RegExp(`^${store.dir}: expected room to write checkpoint 000000020, got no space left on the device \\(ENOSPC\\)`),
+      );
+      expect(readdirSync(store.dir)).toEqual(['000000010']);
+    } finally {
+      full.free();
+    }
+    const seen: string[] = [];
+    expect(store.loadNewest((p) => seen.push(readFileSync(p, 'utf8'))).loaded?.updates).toBe(10);
+    expect(seen).toEqual(['weights 10']);
   });
 });

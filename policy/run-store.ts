@@ -15,10 +15,10 @@
  * checkpoint is used, never a silent reset.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from '../common/errors.js';
-import { writeFileAtomic } from '../engine/files.js';
+import { diskFullAs, writeFileAtomic } from '../engine/files.js';
 
 function digest(text: string | Uint8Array): string {
   return createHash('sha256').update(text).digest('hex');
@@ -95,10 +95,23 @@ export class RecordLog<T> {
   /** Appends one record and fsyncs it: once this returns, the record survives a crash. */
   append(record: T): void {
     const json = JSON.stringify(record);
-    const fd = openSync(this.path, 'a');
+    const line = Buffer.from(`${digest(json).slice(0, LINE_HASH)} ${json}\n`);
+    let fd: number;
     try {
-      writeSync(fd, `${digest(json).slice(0, LINE_HASH)} ${json}\n`);
+      fd = openSync(this.path, 'a');
+    } catch (error) {
+      throw diskFullAs(error, dirname(this.path), basename(this.path));
+    }
+    const size = fstatSync(fd).size;
+    try {
+      // A full disk may take part of the line (a short write) before refusing the rest.
+      let written = 0;
+      while (written < line.length) written += writeSync(fd, line, written, line.length - written);
       fsyncSync(fd);
+    } catch (error) {
+      // Cut the part-written line off, so the log holds complete records only.
+      ftruncateSync(fd, size);
+      throw diskFullAs(error, dirname(this.path), `${basename(this.path)} (a ${line.length}-byte record)`);
     } finally {
       closeSync(fd);
     }
@@ -140,11 +153,17 @@ export class CheckpointStore {
     const final = join(this.dir, name);
     const temp = join(this.dir, `.${name}.${process.pid}.tmp`);
     rmSync(temp, { recursive: true, force: true });
-    mkdirSync(temp);
-    writeLearner(join(temp, 'learner.ckpt'));
-    const body: Omit<StateFile, 'checksum'> = { ...state, learnerSha256: digest(readFileSync(join(temp, 'learner.ckpt'))) };
-    const file: StateFile = { ...body, checksum: digest(JSON.stringify(body)) };
-    writeFileAtomic(join(temp, 'state.json'), Buffer.from(JSON.stringify(file, null, 1)));
+    try {
+      mkdirSync(temp);
+      writeLearner(join(temp, 'learner.ckpt'));
+      const body: Omit<StateFile, 'checksum'> = { ...state, learnerSha256: digest(readFileSync(join(temp, 'learner.ckpt'))) };
+      const file: StateFile = { ...body, checksum: digest(JSON.stringify(body)) };
+      writeFileAtomic(join(temp, 'state.json'), Buffer.from(JSON.stringify(file, null, 1)));
+    } catch (error) {
+      // The older checkpoints stay as they are; the half-written one goes.
+      rmSync(temp, { recursive: true, force: true });
+      throw diskFullAs(error, this.dir, `checkpoint ${name}`);
+    }
     rmSync(final, { recursive: true, force: true });
     renameSync(temp, final);
     fsyncDir(this.dir);

@@ -3,7 +3,8 @@
  * OpenAI-compatible server): given the task (instruction, start and goal references) and a batch
  * of (BEFORE, AFTER) states, the hop of each pair, and where the backend has one its distribution
  * over discrete hop bins and a confidence. A backend never invents a hop: when it cannot give one
- * it throws a RewardModelError that names the problem.
+ * it throws an error that names the problem: a RewardModelError, or an InputError naming the
+ * server when a reward server is unreachable or answers wrongly (the user's to fix).
  */
 import type { ViewSet } from '../perception/images.js';
 
@@ -49,7 +50,7 @@ export interface RewardModel {
   close(): Promise<void>;
 }
 
-/** A backend could not give a hop: unreachable server, unparsable answer, non-finite output. */
+/** A backend could not give a hop (a non-finite output, too few predictions). */
 export class RewardModelError extends Error {
   override readonly name = 'RewardModelError';
 }

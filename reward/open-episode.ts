@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
 import type { Episode } from './episode.js';
@@ -24,11 +25,24 @@ export function mcapFileOf(path: string): string | undefined {
   return mcaps.length === 1 && !hasCameras && existsSync(join(path, 'metadata.yaml')) ? join(path, mcaps[0]!) : undefined;
 }
 
+function pathKind(path: string): 'folder' | 'file' | 'missing' {
+  try {
+    return statSync(path).isDirectory() ? 'folder' : 'file';
+  } catch {
+    return 'missing';
+  }
+}
+
 export async function openEpisode(pathOrMcap: string, config: Config, options: Omit<OpenEpisodeOptions, 'views'> & { log?: Logger } = {}): Promise<OpenedEpisode> {
   const mcap = mcapFileOf(pathOrMcap);
   if (mcap !== undefined) {
     const episode = await openEpisodeMcap(mcap, { ...options, views: config.cameras.views, imageTopic: config.robot.ros2.imageTopic, sync: config.cameras.sync });
     return Object.assign(episode, { format: 'mcap' as const });
+  }
+  // Checked here, where every accepted form is known, so the message lists them all.
+  const kind = pathKind(pathOrMcap);
+  if (kind !== 'folder') {
+    throw new InputError(pathOrMcap, `expected an episode folder, a root holding one episode_* folder, or an .mcap file, got ${kind === 'missing' ? 'no such file or folder' : 'a file that is not .mcap'}`);
   }
   const episode = await openEpisodeFolder(pathOrMcap, { ...options, views: config.cameras.views });
   return Object.assign(episode, { format: 'folder' as const });

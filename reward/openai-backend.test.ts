@@ -4,9 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { InputError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import type { RawImage } from '../perception/images.js';
-import { RewardModelError, fusedStepQueries, type TaskReferences } from './model.js';
+import { fusedStepQueries, type TaskReferences } from './model.js';
 import { OpenAiRewardModel } from './openai-backend.js';
 import { parsePromptTemplate, DEFAULT_PROMPT_FILE, loadPromptTemplate } from './prompt.js';
 
@@ -168,14 +169,29 @@ describe('OpenAI-compatible GRM backend', () => {
     expect(model.metrics.timeouts).toBe(2);
   });
 
-  it('names a dead server', async () => {
+  it('names a dead server, after its retries, as an input error (exit 2 on the command line)', async () => {
     const { url } = await serve(() => [200, completion('<score>+5%</score>')]);
     await new Promise<void>((resolve) => server!.close(() => resolve()));
     server = undefined;
     const model = new OpenAiRewardModel({ url, model: 'grm', retries: 1, retryDelayMs: 1, logger: quiet });
     const error = await model.predict(task, [{ before: previous, after: current }]).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(RewardModelError);
-    expect((error as Error).message).toMatch(/reward\.openai\.url: no hop from http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions after 2 attempt\(s\): server unreachable \(ECONNREFUSED\)/);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).input).toBe(url);
+    expect((error as Error).message).toBe(`${url}: expected an OpenAI-compatible server, got connection refused (ECONNREFUSED) (POST ${url}/chat/completions, 2 attempt(s))`);
+    expect(model.metrics.httpErrors).toBe(2);
+  });
+
+  it.each([
+    ['a 404 (not retried)', [404, 'no such route'], 1, 'expected HTTP 200 with a chat completion, got HTTP 404 "no such route"'],
+    ['an answer that is not JSON', [200, '{"choices": [oops'], 2, 'expected a JSON chat completion, got an answer that is not JSON: "{\\"choices\\": [oops"'],
+    ['a non-numeric score', [200, completion('moved a bit <score>about half</score>')], 2, 'expected a number in the answer\'s last <score>...</score>, got a non-numeric score "about half"'],
+  ] as const)('names the server and what came back for %s, after its retries', async (_what, answer, attempts, reason) => {
+    const { url, requests } = await serve(() => [answer[0], answer[1]]);
+    const model = new OpenAiRewardModel({ url, model: 'grm', retries: 1, retryDelayMs: 1, logger: quiet });
+    const error = await model.predict(task, [{ before: previous, after: current }]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as Error).message).toBe(`${url}: ${reason} (POST ${url}/chat/completions, ${attempts} attempt(s))`);
+    expect(requests).toHaveLength(attempts);
   });
 
   it('keeps at most `concurrency` requests in flight', async () => {

@@ -5,18 +5,18 @@
  * `<score>...</score>` as the reference does (reward/hops.ts parseScore).
  *
  * Failures are never turned into a hop: requests time out (AbortController), failed requests and
- * unparsable answers are retried a bounded number of times, and then the call throws a
- * RewardModelError naming the server and the problem. Parse failures are counted in `metrics`
+ * unparsable answers are retried a bounded number of times, and then the call throws an
+ * InputError naming the server (its URL) and what came back. Parse failures are counted in `metrics`
  * and logged with the start of the answer.
  */
 import sharp from 'sharp';
+import { InputError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { log as rootLog } from '../common/log.js';
 import type { ImageInput } from '../perception/images.js';
 import { isRawImage, viewFor } from '../perception/images.js';
 import { parseScore } from './hops.js';
 import type { HopPrediction, HopQuery, RewardModel, TaskReferences } from './model.js';
-import { RewardModelError } from './model.js';
 import type { ImageSlot, PromptTemplate } from './prompt.js';
 import { loadPromptTemplate, renderPrompt } from './prompt.js';
 
@@ -196,7 +196,8 @@ export class OpenAiRewardModel implements RewardModel {
         if (!error.retryable) break;
       }
     }
-    throw new RewardModelError(`reward.openai.url: no hop from ${this.endpoint} after ${failures.length} attempt(s): ${failures[failures.length - 1]}`);
+    // The server is the user's to fix (address, model, serving): one line naming it, exit 2 on the CLI.
+    throw new InputError(this.options.url, `${failures[failures.length - 1]} (POST ${this.endpoint}, ${failures.length} attempt(s))`);
   }
 
   /** One request; returns the hop or throws an AttemptError. */
@@ -218,35 +219,43 @@ export class OpenAiRewardModel implements RewardModel {
     } catch (error) {
       if (controller.signal.aborted) {
         this.metrics.timeouts++;
-        throw new AttemptError(`timed out after ${this.options.timeoutMs} ms (reward.openai.timeoutMs)`, true);
+        throw new AttemptError(`expected an answer within reward.openai.timeoutMs, got none: timed out after ${this.options.timeoutMs} ms`, true);
       }
       this.metrics.httpErrors++;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new AttemptError(`server unreachable (${cause?.code ?? cause?.message ?? (error as Error).message})`, true);
+      const code = cause?.code ?? cause?.message ?? (error as Error).message;
+      throw new AttemptError(`expected an OpenAI-compatible server, got ${code === 'ECONNREFUSED' ? 'connection refused' : 'no connection'} (${code})`, true);
     } finally {
       clearTimeout(timer);
     }
     if (status < 200 || status >= 300) {
       this.metrics.httpErrors++;
       // 5xx and 429 are worth another try; other 4xx mean the request itself is wrong.
-      throw new AttemptError(`HTTP ${status}: ${text.slice(0, 200)}`, status >= 500 || status === 429);
+      throw new AttemptError(`expected HTTP 200 with a chat completion, got HTTP ${status} ${JSON.stringify(text.slice(0, 200))}`, status >= 500 || status === 429);
     }
-    let answer: string | undefined;
+    let parsed: { choices?: Array<{ message?: { content?: unknown } }> } | null;
     try {
-      const parsed = JSON.parse(text) as { choices?: Array<{ message?: { content?: unknown } }> };
-      const content = parsed.choices?.[0]?.message?.content;
-      if (typeof content === 'string') answer = content;
+      parsed = JSON.parse(text) as typeof parsed;
     } catch {
-      answer = undefined;
+      this.metrics.parseFailures++;
+      throw new AttemptError(`expected a JSON chat completion, got an answer that is not JSON: ${JSON.stringify(text.slice(0, 120))}`, true);
     }
-    if (answer === undefined) {
+    const answer = parsed?.choices?.[0]?.message?.content;
+    if (typeof answer !== 'string') {
       this.metrics.parseFailures++;
       throw new AttemptError(`expected a chat completion with choices[0].message.content, got ${JSON.stringify(text.slice(0, 120))}`, true);
     }
     const hop = parseScore(answer);
     if (hop === undefined) {
       this.metrics.parseFailures++;
-      throw new AttemptError(`unparsable answer, no <score>NUMBER</score> in ${JSON.stringify(answer.slice(-160))}`, true);
+      const tail = answer.slice(answer.lastIndexOf('<score>') + '<score>'.length);
+      const inner = (tail.includes('</score>') ? tail.slice(0, tail.indexOf('</score>')) : tail).trim();
+      throw new AttemptError(
+        answer.includes('<score>')
+          ? `expected a number in the answer's last <score>...</score>, got a non-numeric score ${JSON.stringify(inner.slice(0, 80))}`
+          : `expected an answer ending in <score>NUMBER</score>, got an unparsable answer ${JSON.stringify(answer.slice(-160))}`,
+        true,
+      );
     }
     return hop;
   }
