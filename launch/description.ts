@@ -156,7 +156,7 @@ export function launchPlan(launch: LaunchDescription, config: Config): LaunchPla
         enabled: true,
         what: `ROS 2 node ${ros2.nodeName}: arm at ${config.robot.controlHz} Hz through MoveIt Servo, gripper and trajectory actions`,
         ros2: {
-          subscribes: [ros2.jointStatesTopic, ros2.eePoseTopic],
+          subscribes: [ros2.jointStatesTopic, ros2.eePoseTopic, `${ros2.topicPrefix.replace(/\/+$/, '')}/estop`],
           publishes: [ros2.servoTwistTopic, `${ros2.topicPrefix}/progress`, `${ros2.topicPrefix}/hop`, `${ros2.topicPrefix}/reward`, ros2.diagnosticsTopic],
           actions: [ros2.trajectoryAction, ros2.gripperAction],
           services: [ros2.estopService ?? ros2.switchControllerService],

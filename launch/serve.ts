@@ -86,6 +86,9 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     seed: config.robot.sim.seed,
     scoreEvery: agent ? config.policy.serve.scoreEvery : 1,
   });
+  // A robot with stop requests of its own (the ROS 2 bridge: <prefix>/estop) latches the e-stop like the dashboard.
+  const stopper = inner as Partial<{ onStopRequest(listener: (reason: string) => void): () => void }>;
+  if (typeof stopper.onStopRequest === 'function') stopper.onStopRequest((reason) => void loop.estop('ros2', reason));
   // A robot that publishes progress (the ROS 2 bridge: std_msgs/Float32 topics) gets every scored step.
   const publisher = inner as Partial<{ publishProgress(report: { progress: number; hop: number; reward: number }): void }>;
   if (typeof publisher.publishProgress === 'function') {

@@ -409,4 +409,5 @@ export const ROS_TYPES = {
   diagnosticArray: 'diagnostic_msgs/msg/DiagnosticArray',
   float32: 'std_msgs/msg/Float32',
   string: 'std_msgs/msg/String',
+  empty: 'std_msgs/msg/Empty',
 } as const;

@@ -6,6 +6,7 @@ import { FakeRosNode } from './fake-node.js';
 import { jointState, pinholeCameraInfo, rgbToCompressed, rgbToImage, timeFromMs, type DiagnosticArrayMsg, type TwistStampedMsg } from './messages.js';
 import { INSTALL_HINT, startRosRuntime, tryLoadRclnodejs } from './rclnodejs.js';
 import { Ros2Robot, yawFromQuaternion } from './robot.js';
+import { startServing } from '../../launch/serve.js';
 
 const log = createLogger('test', 'silent');
 
@@ -52,6 +53,27 @@ function makeRobot(node: FakeRosNode, robotConfig = config()): Ros2Robot {
 }
 
 describe('Ros2Robot on a fake node', () => {
+  it('asks for the e-stop on any message on <prefix>/estop, and serve latches it', async () => {
+    const node = new FakeRosNode();
+    const robot = makeRobot(node, config({ topicPrefix: '/lab/' }));
+    const asked: string[] = [];
+    const unsubscribe = robot.onStopRequest((reason) => asked.push(reason));
+    expect(node.deliver('/lab/estop', {})).toBe(1);
+    expect(asked).toEqual(['remote e-stop on /lab/estop']);
+    unsubscribe();
+    node.deliver('/lab/estop', {});
+    expect(asked).toHaveLength(1);
+
+    const serving = await startServing(config(), log, { robot: makeRobot(node), agent: 'stand-in', autoStart: false });
+    try {
+      node.deliver('/dopamine/estop', {});
+      expect(serving.loop.estopped).toBe(true);
+      expect(serving.robot.status().estopReason).toBe('remote e-stop on /dopamine/estop (ros2)');
+    } finally {
+      await serving.shutdown('test done');
+    }
+  });
+
   it('subscribes to the configured views, camera_info siblings, joint states and pose', () => {
     const node = new FakeRosNode();
     makeRobot(node, config({ cameraTransport: 'compressed' }));
@@ -65,6 +87,7 @@ describe('Ros2Robot on a fake node', () => {
       'sensor_msgs/msg/CameraInfo /cam_right_wrist/camera_info',
       'sensor_msgs/msg/JointState /joint_states',
       'geometry_msgs/msg/PoseStamped /ee_pose',
+      'std_msgs/msg/Empty /dopamine/estop',
     ]);
     expect(node.subscriptions[0]!.options.sensorData).toBe(true);
     expect(cameraTopics(config({ imageTopic: 'color/image_raw' }))[0]).toMatchObject({ image: '/cam_high/color/image_raw', info: '/cam_high/color/camera_info' });

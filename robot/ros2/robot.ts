@@ -3,8 +3,9 @@
  * geometry_msgs/PoseStamped end-effector pose in, policy actions out as MoveIt Servo twists and
  * GripperCommand goals, the move home through FollowJointTrajectory, the e-stop through a
  * std_srvs/Trigger service or controller_manager SwitchController, progress/hop/reward on
- * std_msgs/Float32 topics and a diagnostic_msgs heartbeat. The safety layer wraps this robot;
- * nothing here decides whether an action is safe.
+ * std_msgs/Float32 topics and a diagnostic_msgs heartbeat; a std_msgs/Empty on <prefix>/estop
+ * asks for the e-stop (onStopRequest). The safety layer wraps this robot; nothing here decides
+ * whether an action is safe.
  */
 import type { Logger } from '../../common/log.js';
 import type { Config } from '../../config/schema.js';
@@ -86,6 +87,7 @@ export class Ros2Robot implements Robot {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private readonly onClose: (() => Promise<void>) | undefined;
+  private readonly stopListeners = new Set<(reason: string) => void>();
 
   constructor(
     private readonly node: RosNode,
@@ -125,6 +127,12 @@ export class Ros2Robot implements Robot {
       reward: node.createPublisher(ROS_TYPES.float32, `${prefix}/reward`),
     };
     this.diagnostics = node.createPublisher(ROS_TYPES.diagnosticArray, this.ros2.diagnosticsTopic);
+    // The lab's own stop buttons and nodes: any message on <prefix>/estop asks for the e-stop
+    // (std_msgs/Empty: there is no content that could say "do not stop").
+    const estopTopic = `${prefix}/estop`;
+    node.createSubscription(ROS_TYPES.empty, estopTopic, {}, () => {
+      for (const listener of this.stopListeners) listener(`remote e-stop on ${estopTopic}`);
+    });
     this.trajectoryClient = node.createActionClient(ROS_TYPES.followJointTrajectory, this.ros2.trajectoryAction);
     this.gripperClient = node.createActionClient(ROS_TYPES.gripperCommand, this.ros2.gripperAction);
     this.estopKind = this.ros2.estopService === undefined ? 'switch' : 'trigger';
@@ -191,6 +199,12 @@ export class Ros2Robot implements Robot {
       if (response.ok === false) throw new Error(`${this.ros2.switchControllerService}: controllers ${this.ros2.controllers.join(', ')} were not switched off`);
     }
     this.heartbeat();
+  }
+
+  /** Calls `listener` for every e-stop asked for over ROS 2; `serve` latches the safety layer's e-stop with it. */
+  onStopRequest(listener: (reason: string) => void): () => void {
+    this.stopListeners.add(listener);
+    return () => this.stopListeners.delete(listener);
   }
 
   async close(): Promise<void> {
