@@ -245,6 +245,15 @@ export const configSchema = z
         });
       }
     });
+    // A timeout below one control period fires between every two actions: the arm would be held forever.
+    const periodMs = 1000 / config.robot.controlHz;
+    if (config.safety.actorTimeoutMs < periodMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['safety', 'actorTimeoutMs'],
+        message: `expected at least the control period, ${Number(periodMs.toFixed(3))} ms (1000 / robot.controlHz ${config.robot.controlHz}), got ${config.safety.actorTimeoutMs}`,
+      });
+    }
   });
 
 export type Config = z.output<typeof configSchema>;
