@@ -1,6 +1,11 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import type { RunLoop } from '../launch/run-loop.js';
+import { EventStream } from '../robot/events.js';
 import { MOSQUITTO, Mosquitto } from './mosquitto.js';
+import { startTelemetry } from './telemetry.js';
 import { startTestServing, waitFor, type TestServing } from './testing.js';
 
 if (!MOSQUITTO) console.warn('SKIPPED telemetry tests: mosquitto is not installed (.ci/run installs it with apt-get)');
@@ -29,11 +34,11 @@ function subscribe(url: string, topic: string): Promise<{ client: MqttClient; me
   });
 }
 
-function publish(url: string, topic: string, payload: string): Promise<void> {
+function publish(url: string, topic: string, payload: string, retain = false): Promise<void> {
   const client = mqtt.connect(url, { protocolVersion: 5 });
   return new Promise((resolve, reject) => {
     client.once('connect', () =>
-      client.publish(topic, payload, { qos: 1 }, (error) => {
+      client.publish(topic, payload, { qos: 1, retain }, (error) => {
         void client.endAsync().then(() => (error ? reject(error) : resolve()));
       }),
     );
@@ -136,4 +141,59 @@ describe.skipIf(!MOSQUITTO)('MQTT telemetry against a real Mosquitto broker', ()
     const progressBefore = of('progress').length;
     await waitFor(() => of('progress').length > progressBefore, 'progress after reconnecting');
   });
+});
+
+/** A logger that keeps every line (all levels). */
+function capturingLogger(lines: string[]): Logger {
+  const logger: Logger = {
+    debug: (m) => lines.push(`debug ${m}`),
+    info: (m) => lines.push(`info ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    error: (m) => lines.push(`error ${m}`),
+    child: () => logger,
+  };
+  return logger;
+}
+
+/** The parts of a run loop telemetry reads (it only publishes them here). */
+function quietLoop(): RunLoop {
+  const snapshot = { state: 'idle', estopped: false, sources: { robot: 'r', actions: 'a', progress: 'p' } };
+  return { snapshot: () => snapshot, onUpdate: () => () => undefined, estop: async () => undefined } as unknown as RunLoop;
+}
+
+describe.skipIf(!MOSQUITTO)('MQTT credentials', () => {
+  let broker: Mosquitto;
+  beforeAll(async () => {
+    broker = await Mosquitto.start();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('never logs the broker password (connect, disconnect, reconnect)', async () => {
+    const password = 'Pa55-broker-secret';
+    const lines: string[] = [];
+    const telemetry = startTelemetry({
+      url: `mqtt://robot:${password}@127.0.0.1:${broker.port}`,
+      topicPrefix: 'lab/creds',
+      progressHz: 1,
+      loop: quietLoop(),
+      events: new EventStream(systemClock),
+      log: capturingLogger(lines),
+      reconnectMs: 100,
+    });
+    try {
+      await waitFor(() => telemetry.stats().connected, 'the connection');
+      await broker.pause();
+      await waitFor(() => !telemetry.stats().connected, 'the link to go down');
+      await waitFor(() => telemetry.stats().reconnects >= 3, 'reconnection attempts');
+      await broker.resume();
+      await waitFor(() => telemetry.stats().connected, 'the link to come back');
+    } finally {
+      await telemetry.close();
+    }
+    expect(lines.some((l) => l.includes(`connected to mqtt://robot:***@127.0.0.1:${broker.port}`))).toBe(true);
+    expect(lines.some((l) => l.includes('unreachable'))).toBe(true);
+    for (const line of lines) expect(line).not.toContain(password);
+  }, 60_000);
 });

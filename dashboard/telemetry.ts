@@ -6,11 +6,17 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../common/log.js';
+import { redactText, redactUrl } from '../config/secrets.js';
 import type { EventStream, RunEvent } from '../robot/events.js';
 import type { EpisodeSummary, ProgressPoint, RunLoop, RunState } from '../launch/run-loop.js';
 
 export interface TelemetryOptions {
+  /** Broker URL; credentials are better given as username and password (logs show a URL's password as ***). */
   url: string;
+  username?: string;
+  password?: string;
+  /** How logs and events show the broker (default: the URL with its password redacted). */
+  shownUrl?: string;
   topicPrefix: string;
   /** Largest rate of progress messages, per second. */
   progressHz: number;
@@ -90,10 +96,14 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const counts = { published: 0, droppedWhileOffline: 0, reconnects: 0, estopsReceived: 0 };
   let lastProgressAt = 0;
   let closed = false;
+  const shownUrl = options.shownUrl ?? redactUrl(options.url);
+  const scrub = (text: string): string => redactText(text, [options.password]);
 
   const offlineState: StatePayload = { online: false, state: 'offline', estopped: false, robot: '', actions: '', progress: '', time: 0 };
   const client: MqttClient = mqtt.connect(options.url, {
     protocolVersion: 5,
+    ...(options.username !== undefined ? { username: options.username } : {}),
+    ...(options.password !== undefined ? { password: options.password } : {}),
     reconnectPeriod: options.reconnectMs ?? 1000,
     connectTimeout: 5000,
     // mqtt.js would otherwise queue without bound while offline; we keep our own bounded queue.
@@ -131,9 +141,9 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   };
 
   client.on('connect', () => {
-    log.info(`telemetry: connected to ${options.url} (prefix ${topics.state.replace(/\/state$/, '')})`);
+    log.info(`telemetry: connected to ${shownUrl} (prefix ${topics.state.replace(/\/state$/, '')})`);
     client.subscribe(topics.estop, { qos: 1 }, (error) => {
-      if (error) log.warn(`telemetry: cannot subscribe to ${topics.estop}: ${error.message}`);
+      if (error) log.warn(`telemetry: cannot subscribe to ${topics.estop}: ${scrub(error.message)}`);
     });
     publishNow({ topic: topics.state, payload: JSON.stringify(statePayload()), retain: true }, 1);
     for (const message of queue.splice(0)) publishNow(message, 1);
@@ -141,8 +151,8 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   client.on('reconnect', () => {
     counts.reconnects++;
   });
-  client.on('offline', () => log.warn(`telemetry: broker ${options.url} unreachable; the run goes on, reconnecting`));
-  client.on('error', (error) => log.debug(`telemetry: ${error.message}`));
+  client.on('offline', () => log.warn(`telemetry: broker ${shownUrl} unreachable; the run goes on, reconnecting`));
+  client.on('error', (error) => log.debug(`telemetry: ${scrub(error.message)}`));
   client.on('message', (topic, payload) => {
     if (topic !== topics.estop) return;
     counts.estopsReceived++;

@@ -6,6 +6,7 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
+import { resolveDashboardToken, resolveMqttConnection } from '../config/secrets.js';
 import { startDashboard, type Dashboard } from '../dashboard/server.js';
 import { startTelemetry, type Telemetry } from '../dashboard/telemetry.js';
 import { EventStream } from '../robot/events.js';
@@ -42,6 +43,8 @@ export interface Serving {
   /** The RL loop's actor, reward model and learner (null with stand-ins or given sources). */
   agent: ServeAgent | null;
   dashboard: Dashboard;
+  /** Where the control token came from: a configuration key, or null for a random one. */
+  tokenSource: string | null;
   telemetry: Telemetry | null;
   /** E-stops the arm (robot.stop), then closes loop, telemetry, dashboard and robot. */
   shutdown(reason: string): Promise<void>;
@@ -49,6 +52,9 @@ export interface Serving {
 
 export async function startServing(config: Config, log: Logger, parts: ServeParts = {}): Promise<Serving> {
   const clock = parts.clock ?? systemClock;
+  // Secrets first: a missing token file or password variable is refused before the arm is touched.
+  const token = resolveDashboardToken(config.dashboard);
+  const broker = config.mqtt.enabled ? resolveMqttConnection(config.mqtt) : null;
   const events = new EventStream(clock);
   const inner = parts.robot ?? (await createRobot(config, log.child('robot')));
   const robot = new SafeRobot(inner, config.safety, { clock, events, log: log.child('safety') });
@@ -98,11 +104,11 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     log: log.child('dashboard'),
     host: config.dashboard.host,
     port: config.dashboard.port,
-    token: config.dashboard.token,
+    ...(token ? { token: token.token } : {}),
     cameraFps: config.dashboard.cameraFps,
   });
-  const telemetry = config.mqtt.enabled
-    ? startTelemetry({ url: config.mqtt.url, topicPrefix: config.mqtt.topicPrefix, progressHz: config.mqtt.progressHz, loop, events, log: log.child('mqtt') })
+  const telemetry = broker
+    ? startTelemetry({ ...broker, topicPrefix: config.mqtt.topicPrefix, progressHz: config.mqtt.progressHz, loop, events, log: log.child('mqtt') })
     : null;
   if (parts.autoStart ?? config.robot.backend === 'sim') loop.start('serve');
 
@@ -119,5 +125,5 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     })();
     return closing;
   };
-  return { config, events, robot, loop, agent, dashboard, telemetry, shutdown };
+  return { config, events, robot, loop, agent, dashboard, tokenSource: token?.source ?? null, telemetry, shutdown };
 }
