@@ -222,6 +222,13 @@ const mqtt = z.strictObject({
   username: z.string().min(1).optional().describe('Broker user name (instead of one in mqtt.url).'),
   passwordFile: z.string().min(1).optional().describe('File whose first line is the broker password, read at start; instead of a password in mqtt.url.'),
   passwordEnv: envName.optional().describe('Environment variable holding the broker password, read at start; instead of a password in mqtt.url.'),
+  connectWaitMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(3000)
+    .describe('At start, wait at most this long for the broker (connected, e-stop topic subscribed, retained e-stops applied) before the run may act; past it the run starts without the remote e-stop and says so. 0: do not wait.'),
   topicPrefix: z.string().min(1).default('dopamine').describe('Prefix of every telemetry topic (topics: docs/telemetry.md).'),
   progressHz: z.number().positive().max(50).default(2).describe('Largest rate of progress messages, per second.'),
 });

@@ -19,6 +19,7 @@ import type { EventStream, RunEvent } from '../robot/events.js';
 import type { RunLoop, RunUpdate } from '../launch/run-loop.js';
 import type { FrameSource } from '../robot/types.js';
 import { FrameStreamer, type EncodedFrame } from './frames.js';
+import type { Links } from './telemetry.js';
 
 export interface DashboardOptions {
   loop: RunLoop;
@@ -39,6 +40,8 @@ export interface DashboardOptions {
   stallMs?: number;
   /** Status messages (safety, reward latency, deadlines) per second. */
   statusHz?: number;
+  /** State of the links the operator must see (the MQTT broker and its remote e-stop); in status, hello and /api/status. */
+  links?: () => Links | null;
 }
 
 export interface DashboardStats {
@@ -103,6 +106,7 @@ const markBody = {
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { loop, events, log } = options;
+  const links = (): Links | null => options.links?.() ?? null;
   const token = options.token ?? randomBytes(18).toString('base64url');
   const expected = Buffer.from(token);
   const frameSkipBytes = options.frameSkipBytes ?? 512 * 1024;
@@ -162,7 +166,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         await loop.estop('dashboard', request.body.reason ?? 'operator pressed e-stop');
         return { ok: true, state: loop.runState, estopped: true };
       });
-      api.get('/status', async () => loop.snapshot());
+      api.get('/status', async () => ({ ...loop.snapshot(), links: links() }));
     },
     { prefix: '/api' },
   );
@@ -195,7 +199,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     };
     socket.on('close', forget);
     socket.on('error', forget);
-    send(socket, JSON.stringify({ type: 'hello', snapshot: loop.snapshot(), events: events.recent(), frames: streamer.latest() }));
+    send(socket, JSON.stringify({ type: 'hello', snapshot: loop.snapshot(), events: events.recent(), frames: streamer.latest(), links: links() }));
   });
 
   const unsubscribeUpdates = loop.onUpdate((update: RunUpdate) => {
@@ -218,6 +222,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         learner: snapshot.learner,
         control: snapshot.control,
         episode: snapshot.episode ? { index: snapshot.episode.index, steps: snapshot.episode.steps } : null,
+        links: links(),
       });
     },
     1000 / (options.statusHz ?? 2),

@@ -65,6 +65,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     try {
       const reward = await openServeReward(config, log.child('reward'));
       agent = await ServeAgent.create({ config, model: reward.model, references: reward.references, runDir: join(config.policy.runDir, 'serve'), log: log.child('learner') });
+      for (const p of agent.rejectedCheckpoints) events.emit('checkpoint', `checkpoint ${p.checkpoint} rejected: ${p.problem}; the learner resumed from an older one`, 'serve');
     } catch (error) {
       await robot.close();
       throw error;
@@ -97,19 +98,35 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       if (update.type === 'progress') publisher.publishProgress!({ progress: update.point.progress, hop: update.point.hop, reward: update.point.reward });
     });
   }
-  const dashboard = await startDashboard({
-    loop,
-    events,
-    cameras: robot.cameras,
-    log: log.child('dashboard'),
-    host: config.dashboard.host,
-    port: config.dashboard.port,
-    ...(token ? { token: token.token } : {}),
-    cameraFps: config.dashboard.cameraFps,
-  });
   const telemetry = broker
     ? startTelemetry({ ...broker, topicPrefix: config.mqtt.topicPrefix, progressHz: config.mqtt.progressHz, loop, events, log: log.child('mqtt') })
     : null;
+  // A retained e-stop must latch before the first action (and before the dashboard can start the
+  // run), but a broker that is away must not hold the run.
+  if (telemetry && config.mqtt.connectWaitMs > 0 && !(await telemetry.ready(config.mqtt.connectWaitMs))) {
+    const detail = `MQTT broker ${broker!.shownUrl} not ready within ${config.mqtt.connectWaitMs} ms (mqtt.connectWaitMs): starting without the remote e-stop; a retained e-stop applies once connected`;
+    log.warn(detail);
+    events.emit('link', detail, 'serve');
+  }
+  let dashboard: Dashboard;
+  try {
+    dashboard = await startDashboard({
+      loop,
+      events,
+      cameras: robot.cameras,
+      log: log.child('dashboard'),
+      host: config.dashboard.host,
+      port: config.dashboard.port,
+      ...(token ? { token: token.token } : {}),
+      cameraFps: config.dashboard.cameraFps,
+      links: () => (telemetry ? { mqtt: telemetry.link() } : null),
+    });
+  } catch (error) {
+    await telemetry?.close();
+    await agent?.close();
+    await robot.close();
+    throw error;
+  }
   if (parts.autoStart ?? config.robot.backend === 'sim') loop.start('serve');
 
   let closing: Promise<void> | null = null;
