@@ -49,6 +49,19 @@ describe('dopamine CLI frame', () => {
     expect(config.reward.shaping).toMatchObject({ gamma: 0.98, mode: 'pbrs' });
   });
 
+  it('prints neither the MQTT password nor the dashboard token, in YAML or JSON', () => {
+    const file = yamlFile('secrets.yaml', 'dashboard:\n  token: dashboard-token-4f9c2a71\nmqtt:\n  url: mqtt://robot:broker-pw-8d1e@broker.lab:1883\n');
+    for (const json of [[], ['--json']]) {
+      const run = runCli(['config', '--print', ...json, '--config', file]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).not.toContain('broker-pw-8d1e');
+      expect(run.stdout).not.toContain('dashboard-token-4f9c2a71');
+      expect(run.stdout).toContain('mqtt://robot:***@broker.lab:1883');
+    }
+    const config = JSON.parse(runCli(['config', '--print', '--json', '--config', file]).stdout) as { dashboard: { token: string } };
+    expect(config.dashboard.token).toBe('***');
+  });
+
   it('refuses a misspelled key with its path, exit 2, one line, no stack', () => {
     const file = yamlFile('typo.yaml', 'reward:\n  fusion:\n    alpah: 20\n');
     const run = runCli(['config', '--print', '--config', file]);

@@ -25,6 +25,9 @@ describe('configuration', () => {
     [{ policy: { batchSize: 0 } }, 'policy.batchSize: expected > 0, got 0'],
     [{ safety: { workspaceMin: [1, 0, 0] } }, 'safety.workspaceMin[0]: expected below safety.workspaceMax[0]'],
     [{ dashbord: {} }, 'dashbord: unknown key (expected one of robot, cameras'],
+    [{ robot: { controlHz: 10 }, safety: { actorTimeoutMs: 50 } }, 'safety.actorTimeoutMs: expected at least the control period, 100 ms (1000 / robot.controlHz 10), got 50'],
+    // The default timeout (1000 ms) at a slow control rate.
+    [{ robot: { controlHz: 0.5 } }, 'safety.actorTimeoutMs: expected at least the control period, 2000 ms (1000 / robot.controlHz 0.5), got 1000'],
   ])('refuses %j with the key path', (input, message) => {
     expect(() => parseConfig(input, 'file.yaml')).toThrow(InputError);
     expect(() => parseConfig(input, 'file.yaml')).toThrow(message);

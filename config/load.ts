@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { InputError, describeValue } from '../common/errors.js';
 import { configSchema, type Config } from './schema.js';
+import { redactAt } from './secrets.js';
 
 /** `reward.fusion.alpha`, `cameras.views[1].role`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -15,13 +16,14 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(top level)' : out;
 }
 
+// The value as an error message may show it: a token or a URL's password never is.
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let node = root;
   for (const part of path) {
     if (node === null || typeof node !== 'object') return undefined;
     node = (node as Record<PropertyKey, unknown>)[part];
   }
-  return node;
+  return redactAt(path, node);
 }
 
 /** One line per problem: `<key path>: expected <what>, got <value>`. */

@@ -4,8 +4,10 @@
  * ignored. Each key's description feeds `dopamine config --reference` and the README.
  */
 import { z } from 'zod';
+import { urlCredentials } from './secrets.js';
 
 const vec3 = z.tuple([z.number(), z.number(), z.number()]);
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name (letters, digits, _)');
 
 const cameraView = z.strictObject({
   role: z.enum(['front', 'left_wrist', 'right_wrist']).describe('Role the reward model gives this view.'),
@@ -211,7 +213,9 @@ const dashboard = z.strictObject({
     .default('127.0.0.1')
     .describe('Address the dashboard binds to. A non-loopback address needs dashboard.tls (or dashboard.insecure: true): see docs/security.md.'),
   port: z.number().int().min(0).max(65535).default(8080).describe('Dashboard port (0: any free port).'),
-  token: z.string().min(16).optional().describe('Control token (default: a random one printed at start).'),
+  token: z.string().min(16).optional().describe('Control token (default: a random one printed at start). Shown as *** by `dopamine config`; dashboard.tokenFile or dashboard.tokenEnv keep it out of the file.'),
+  tokenFile: z.string().min(1).optional().describe('File whose first line is the control token (at least 16 characters), read at start; instead of dashboard.token.'),
+  tokenEnv: envName.optional().describe('Environment variable holding the control token (at least 16 characters), read at start; instead of dashboard.token.'),
   cameraFps: z.number().positive().max(30).default(5).describe('Camera tile updates per second sent to each viewer.'),
   tls: z
     .strictObject({
@@ -228,7 +232,17 @@ const dashboard = z.strictObject({
 
 const mqtt = z.strictObject({
   enabled: z.boolean().default(false).describe('Publish telemetry over MQTT 5.'),
-  url: z.string().default('mqtt://127.0.0.1:1883').describe('Broker URL.'),
+  url: z.string().default('mqtt://127.0.0.1:1883').describe('Broker URL; mqtt://user:password@host:1883 works, but logs and `dopamine config` show the password as *** and mqtt.passwordFile or mqtt.passwordEnv keep it out of the file.'),
+  username: z.string().min(1).optional().describe('Broker user name (instead of one in mqtt.url).'),
+  passwordFile: z.string().min(1).optional().describe('File whose first line is the broker password, read at start; instead of a password in mqtt.url.'),
+  passwordEnv: envName.optional().describe('Environment variable holding the broker password, read at start; instead of a password in mqtt.url.'),
+  connectWaitMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(3000)
+    .describe('At start, wait at most this long for the broker (connected, e-stop topic subscribed, retained e-stops applied) before the run may act; past it the run starts without the remote e-stop and says so. 0: do not wait.'),
   topicPrefix: z.string().min(1).default('dopamine').describe('Prefix of every telemetry topic (topics: docs/telemetry.md).'),
   progressHz: z.number().positive().max(50).default(2).describe('Largest rate of progress messages, per second.'),
 });
@@ -259,6 +273,39 @@ export const configSchema = z
         });
       }
     });
+    // One source per secret, so it is never unclear which one is used.
+    const tokenSources = (['token', 'tokenFile', 'tokenEnv'] as const).filter((key) => config.dashboard[key] !== undefined);
+    if (tokenSources.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dashboard', tokenSources[1]!],
+        message: `expected at most one of dashboard.token, dashboard.tokenFile, dashboard.tokenEnv, got ${tokenSources.map((k) => `dashboard.${k}`).join(' and ')}`,
+      });
+    }
+    const inUrl = urlCredentials(config.mqtt.url);
+    const passwordSources = [
+      ...(inUrl !== null && inUrl.password !== '' ? ['mqtt.url (user:password@)'] : []),
+      ...(['passwordFile', 'passwordEnv'] as const).filter((key) => config.mqtt[key] !== undefined).map((key) => `mqtt.${key}`),
+    ];
+    if (passwordSources.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqtt', passwordSources[1]!.slice('mqtt.'.length)],
+        message: `expected at most one of a password in mqtt.url, mqtt.passwordFile, mqtt.passwordEnv, got ${passwordSources.join(' and ')}`,
+      });
+    }
+    if (inUrl !== null && inUrl.username !== '' && config.mqtt.username !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'username'], message: 'expected the user name in mqtt.username or in mqtt.url, got both' });
+    }
+    // A timeout below one control period fires between every two actions: the arm would be held forever.
+    const periodMs = 1000 / config.robot.controlHz;
+    if (config.safety.actorTimeoutMs < periodMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['safety', 'actorTimeoutMs'],
+        message: `expected at least the control period, ${Number(periodMs.toFixed(3))} ms (1000 / robot.controlHz ${config.robot.controlHz}), got ${config.safety.actorTimeoutMs}`,
+      });
+    }
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -25,6 +25,7 @@ import type { EventStream, RunEvent } from '../robot/events.js';
 import type { RunLoop, RunUpdate } from '../launch/run-loop.js';
 import type { FrameSource } from '../robot/types.js';
 import { FrameStreamer, type EncodedFrame } from './frames.js';
+import type { Links } from './telemetry.js';
 
 export interface DashboardOptions {
   loop: RunLoop;
@@ -51,6 +52,8 @@ export interface DashboardOptions {
   stallMs?: number;
   /** Status messages (safety, reward latency, deadlines) per second. */
   statusHz?: number;
+  /** State of the links the operator must see (the MQTT broker and its remote e-stop); in status, hello and /api/status. */
+  links?: () => Links | null;
 }
 
 export interface DashboardStats {
@@ -175,6 +178,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     events.emit('fault', warning, 'dashboard');
   }
   const authTimeoutMs = options.authTimeoutMs ?? 5000;
+  const links = (): Links | null => options.links?.() ?? null;
   const token = options.token ?? randomBytes(18).toString('base64url');
   const expected = Buffer.from(token);
   const frameSkipBytes = options.frameSkipBytes ?? 512 * 1024;
@@ -235,7 +239,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         const marked = loop.mark(request.body.outcome, 'dashboard');
         return { ok: marked, state: loop.runState, estopped: loop.snapshot().estopped };
       });
-      api.get('/status', async () => loop.snapshot());
+      api.get('/status', async () => ({ ...loop.snapshot(), links: links() }));
       await api.register(estopRoute);
     },
     { prefix: '/api' },
@@ -337,7 +341,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           return;
         }
         clients.add(socket);
-        send(socket, JSON.stringify({ type: 'hello', snapshot: loop.snapshot(), events: events.recent(), frames: streamer.latest() }));
+        send(socket, JSON.stringify({ type: 'hello', snapshot: loop.snapshot(), events: events.recent(), frames: streamer.latest(), links: links() }));
       });
     },
   );
@@ -362,6 +366,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         learner: snapshot.learner,
         control: snapshot.control,
         episode: snapshot.episode ? { index: snapshot.episode.index, steps: snapshot.episode.steps } : null,
+        links: links(),
       });
     },
     1000 / (options.statusHz ?? 2),

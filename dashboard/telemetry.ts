@@ -6,11 +6,17 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../common/log.js';
+import { redactText, redactUrl } from '../config/secrets.js';
 import type { EventStream, RunEvent } from '../robot/events.js';
 import type { EpisodeSummary, ProgressPoint, RunLoop, RunState } from '../launch/run-loop.js';
 
 export interface TelemetryOptions {
+  /** Broker URL; credentials are better given as username and password (logs show a URL's password as ***). */
   url: string;
+  username?: string;
+  password?: string;
+  /** How logs and events show the broker (default: the URL with its password redacted). */
+  shownUrl?: string;
   topicPrefix: string;
   /** Largest rate of progress messages, per second. */
   progressHz: number;
@@ -30,11 +36,33 @@ export interface TelemetryStats {
   droppedWhileOffline: number;
   reconnects: number;
   estopsReceived: number;
+  /** The link as the operator sees it (dashboard status). */
+  link: LinkState;
+}
+
+/** The broker link and, with it, the remote e-stop. */
+export interface LinkState {
+  connected: boolean;
+  /** When the link last went up or down (or telemetry started), ms since the epoch. */
+  since: number;
+  /** The e-stop topic is subscribed: a remote e-stop would stop the arm now. */
+  remoteEstop: boolean;
+}
+
+/** Links whose loss the dashboard shows (null: none configured). */
+export interface Links {
+  mqtt?: LinkState;
 }
 
 export interface Telemetry {
   topics: TelemetryTopics;
   stats(): TelemetryStats;
+  link(): LinkState;
+  /**
+   * Resolves true once connected, subscribed to the e-stop topic and past any retained e-stop
+   * (applied by then), or false after timeoutMs.
+   */
+  ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -90,10 +118,27 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const counts = { published: 0, droppedWhileOffline: 0, reconnects: 0, estopsReceived: 0 };
   let lastProgressAt = 0;
   let closed = false;
+  const shownUrl = options.shownUrl ?? redactUrl(options.url);
+  const scrub = (text: string): string => redactText(text, [options.password]);
+  // 'starting' until the first connection or failure; events only on transitions, not per reconnect attempt.
+  let linkPhase: 'starting' | 'up' | 'down' = 'starting';
+  const link: LinkState = { connected: false, since: Date.now(), remoteEstop: false };
+  let markReady: () => void = () => undefined;
+  const readyOnce = new Promise<void>((resolve) => (markReady = resolve));
+  const linkDown = (why: string): void => {
+    link.connected = false;
+    link.remoteEstop = false;
+    if (closed || linkPhase === 'down') return;
+    linkPhase = 'down';
+    link.since = Date.now();
+    events.emit('link', `MQTT broker ${shownUrl} ${why}: remote e-stop unavailable until it is back`, 'mqtt');
+  };
 
   const offlineState: StatePayload = { online: false, state: 'offline', estopped: false, robot: '', actions: '', progress: '', time: 0 };
   const client: MqttClient = mqtt.connect(options.url, {
     protocolVersion: 5,
+    ...(options.username !== undefined ? { username: options.username } : {}),
+    ...(options.password !== undefined ? { password: options.password } : {}),
     reconnectPeriod: options.reconnectMs ?? 1000,
     connectTimeout: 5000,
     // mqtt.js would otherwise queue without bound while offline; we keep our own bounded queue.
@@ -131,18 +176,37 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   };
 
   client.on('connect', () => {
-    log.info(`telemetry: connected to ${options.url} (prefix ${topics.state.replace(/\/state$/, '')})`);
-    client.subscribe(topics.estop, { qos: 1 }, (error) => {
-      if (error) log.warn(`telemetry: cannot subscribe to ${topics.estop}: ${error.message}`);
+    log.info(`telemetry: connected to ${shownUrl} (prefix ${topics.state.replace(/\/state$/, '')})`);
+    link.connected = true;
+    client.subscribe(topics.estop, { qos: 1 }, (error, granted) => {
+      const refused = error ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`the broker refused (reason ${granted.map((g) => g.qos).join(', ')})`) : undefined);
+      if (refused) {
+        log.warn(`telemetry: cannot subscribe to ${topics.estop}: ${scrub(refused.message)}`);
+        if (!closed) events.emit('link', `MQTT connected to ${shownUrl} but cannot subscribe to ${topics.estop}: remote e-stop unavailable`, 'mqtt');
+      } else if (client.connected) {
+        link.remoteEstop = true;
+        if (linkPhase !== 'up' && !closed) {
+          linkPhase = 'up';
+          link.since = Date.now();
+          events.emit('link', `MQTT connected to ${shownUrl}: remote e-stop on ${topics.estop} available`, 'mqtt');
+        }
+      }
+      if (!client.connected) return; // gone again: the next connection subscribes and flushes
+      // Sent after the SUBACK: the broker delivers retained messages of the subscription before it
+      // handles this publish, so its PUBACK means any retained e-stop has arrived (and latched).
+      client.publish(topics.state, JSON.stringify(statePayload()), { qos: 1, retain: true }, (publishError) => {
+        if (!publishError && !refused) markReady();
+      });
+      counts.published++;
+      for (const message of queue.splice(0)) publishNow(message, 1);
     });
-    publishNow({ topic: topics.state, payload: JSON.stringify(statePayload()), retain: true }, 1);
-    for (const message of queue.splice(0)) publishNow(message, 1);
   });
   client.on('reconnect', () => {
     counts.reconnects++;
   });
-  client.on('offline', () => log.warn(`telemetry: broker ${options.url} unreachable; the run goes on, reconnecting`));
-  client.on('error', (error) => log.debug(`telemetry: ${error.message}`));
+  client.on('close', () => linkDown(linkPhase === 'starting' ? 'not reachable' : 'lost'));
+  client.on('offline', () => log.warn(`telemetry: broker ${shownUrl} unreachable; the run goes on, reconnecting`));
+  client.on('error', (error) => log.debug(`telemetry: ${scrub(error.message)}`));
   client.on('message', (topic, payload) => {
     if (topic !== topics.estop) return;
     counts.estopsReceived++;
@@ -184,7 +248,17 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
 
   return {
     topics,
-    stats: () => ({ connected: client.connected, queued: queue.length, ...counts }),
+    stats: () => ({ connected: client.connected, queued: queue.length, ...counts, link: { ...link } }),
+    link: () => ({ ...link }),
+    async ready(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+      try {
+        return await Promise.race([readyOnce.then(() => true), timedOut]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -178,6 +178,29 @@ describe('serve learner folder', () => {
     expect(failure).toBeInstanceOf(InputError);
     expect((failure as Error).message).toMatch(/policy\.runDir: .*without serve\.json/);
   }, 60_000);
+});
+
+describe('serve learner checkpoints', () => {
+  it('shows a rejected checkpoint on the dashboard as an event, not only on stderr', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'dopamine-serve-ckpt-'));
+    const config = serveConfig(runDir);
+    // A good checkpoint of this serve run (the learner's own writer), then a newer corrupt copy.
+    const first = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: false });
+    await (first.agent as unknown as { learner: { checkpoint(): Promise<void> } }).learner.checkpoint();
+    await first.shutdown('test: checkpoint written');
+    const checkpoints = join(runDir, 'serve', 'checkpoints');
+    cpSync(join(checkpoints, '000000000'), join(checkpoints, '000000001'), { recursive: true });
+    writeFileSync(join(checkpoints, '000000001', 'learner.ckpt'), 'not a checkpoint');
+
+    const serving = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: false });
+    try {
+      const rejected = serving.events.recent().filter((e) => e.kind === 'checkpoint');
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]!.detail).toMatch(/checkpoint .*000000001 rejected: learner\.ckpt: expected sha256 .*\(corrupt\); the learner resumed from an older one/);
+    } finally {
+      await serving.shutdown('test done');
+    }
+  }, 120_000);
 });
 
 describe('interpolateProgress', () => {

@@ -27,7 +27,7 @@ import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { toRecord, type EpisodeRecord, type LogRecord } from '../policy/records.js';
 import { viewsOf } from '../policy/reward-model.js';
 import { Rng } from '../policy/rng.js';
-import { RecordLog } from '../policy/run-store.js';
+import { RecordLog, type CheckpointProblem } from '../policy/run-store.js';
 import { ProgressFusion } from '../reward/fusion.js';
 import { predictFusedStep, type RewardModel } from '../reward/model.js';
 import { shapeTransition } from '../reward/shaping.js';
@@ -91,6 +91,8 @@ export interface ServeAgentOptions {
 export class ServeAgent {
   readonly actions: ActionSource;
   readonly progress: ProgressSource;
+  /** Checkpoints refused at start (corrupt or incompatible), newest first; the learner resumed from an older one. */
+  rejectedCheckpoints: readonly CheckpointProblem[] = [];
   private episode: AgentEpisode | null = null;
   private nextIndex = 1;
   private lastEncoded: { observation: Observation; vector: Float32Array } | null = null;
@@ -188,6 +190,7 @@ export class ServeAgent {
       log.info(`learner resumed from ${runDir}: ${episodes.length} logged episodes, ${restored.restored ? `checkpoint ${restored.checkpoint} (${learner.sac.updates} updates)` : 'no checkpoint'}`);
     }
     const agent = new ServeAgent(options, encoder, frameSize, learner, episodes.length);
+    agent.rejectedCheckpoints = restored.problems;
     agent.status.episodes = episodes.length;
     agent.status.transitions = episodes.reduce((n, r) => n + r.steps, 0);
     return agent;

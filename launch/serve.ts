@@ -6,6 +6,7 @@
 import { systemClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
+import { resolveDashboardToken, resolveMqttConnection } from '../config/secrets.js';
 import { checkBindAddress, startDashboard, type Dashboard } from '../dashboard/server.js';
 import { startTelemetry, type Telemetry } from '../dashboard/telemetry.js';
 import { EventStream } from '../robot/events.js';
@@ -42,6 +43,8 @@ export interface Serving {
   /** The RL loop's actor, reward model and learner (null with stand-ins or given sources). */
   agent: ServeAgent | null;
   dashboard: Dashboard;
+  /** Where the control token came from: a configuration key, or null for a random one. */
+  tokenSource: string | null;
   telemetry: Telemetry | null;
   /** E-stops the arm (robot.stop), then closes loop, telemetry, dashboard and robot. */
   shutdown(reason: string): Promise<void>;
@@ -51,6 +54,9 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
   // Refused before anything starts: plain HTTP on the lab network would expose the token.
   checkBindAddress(config.dashboard.host, config.dashboard.tls !== undefined, config.dashboard.insecure);
   const clock = parts.clock ?? systemClock;
+  // Secrets first: a missing token file or password variable is refused before the arm is touched.
+  const token = resolveDashboardToken(config.dashboard);
+  const broker = config.mqtt.enabled ? resolveMqttConnection(config.mqtt) : null;
   const events = new EventStream(clock);
   const inner = parts.robot ?? (await createRobot(config, log.child('robot')));
   const robot = new SafeRobot(inner, config.safety, { clock, events, log: log.child('safety') });
@@ -61,6 +67,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     try {
       const reward = await openServeReward(config, log.child('reward'));
       agent = await ServeAgent.create({ config, model: reward.model, references: reward.references, runDir: join(config.policy.runDir, 'serve'), log: log.child('learner') });
+      for (const p of agent.rejectedCheckpoints) events.emit('checkpoint', `checkpoint ${p.checkpoint} rejected: ${p.problem}; the learner resumed from an older one`, 'serve');
     } catch (error) {
       await robot.close();
       throw error;
@@ -96,6 +103,16 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       if (update.type === 'progress') publisher.publishProgress!({ progress: update.point.progress, hop: update.point.hop, reward: update.point.reward });
     });
   }
+  const telemetry = broker
+    ? startTelemetry({ ...broker, topicPrefix: config.mqtt.topicPrefix, progressHz: config.mqtt.progressHz, loop, events, log: log.child('mqtt') })
+    : null;
+  // A retained e-stop must latch before the first action (and before the dashboard can start the
+  // run), but a broker that is away must not hold the run.
+  if (telemetry && config.mqtt.connectWaitMs > 0 && !(await telemetry.ready(config.mqtt.connectWaitMs))) {
+    const detail = `MQTT broker ${broker!.shownUrl} not ready within ${config.mqtt.connectWaitMs} ms (mqtt.connectWaitMs): starting without the remote e-stop; a retained e-stop applies once connected`;
+    log.warn(detail);
+    events.emit('link', detail, 'serve');
+  }
   let dashboard: Dashboard;
   try {
     dashboard = await startDashboard({
@@ -105,21 +122,20 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       log: log.child('dashboard'),
       host: config.dashboard.host,
       port: config.dashboard.port,
-      token: config.dashboard.token,
+      ...(token ? { token: token.token } : {}),
       cameraFps: config.dashboard.cameraFps,
+      links: () => (telemetry ? { mqtt: telemetry.link() } : null),
       ...(config.dashboard.tls ? { tls: config.dashboard.tls } : {}),
       insecure: config.dashboard.insecure,
     });
   } catch (error) {
     // A certificate TLS cannot use, a port in use: nothing may stay open behind the error.
     await loop.close();
+    await telemetry?.close();
     await agent?.close();
     await robot.close();
     throw error;
   }
-  const telemetry = config.mqtt.enabled
-    ? startTelemetry({ url: config.mqtt.url, topicPrefix: config.mqtt.topicPrefix, progressHz: config.mqtt.progressHz, loop, events, log: log.child('mqtt') })
-    : null;
   if (parts.autoStart ?? config.robot.backend === 'sim') loop.start('serve');
 
   let closing: Promise<void> | null = null;
@@ -135,5 +151,5 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     })();
     return closing;
   };
-  return { config, events, robot, loop, agent, dashboard, telemetry, shutdown };
+  return { config, events, robot, loop, agent, dashboard, tokenSource: token?.source ?? null, telemetry, shutdown };
 }

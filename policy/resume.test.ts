@@ -4,7 +4,7 @@
  * byte for byte, and the run finishes its rollouts. Tiny networks and short episodes keep it quick.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +138,24 @@ describe('rl: the reward model\'s fusion comes from reward.fusion', () => {
     expect(mean.stored).toEqual({ mode: 'paper', consistency: false, alpha: 20, eps: 1e-3 });
     expect(mean.reward).toMatch(/fusion paper, mean of the three perspectives/);
   }, 300_000);
+});
+
+describe('rl --resume: flags the stored run cannot honour', () => {
+  it('refuses them by name with exit 2 instead of dropping them', () => {
+    const runDir = join(dir, 'stored');
+    mkdirSync(runDir, { recursive: true });
+    // The run.json fields these flags set (a real one holds every setting).
+    writeFileSync(join(runDir, 'run.json'), JSON.stringify({ rollouts: 6, finalEvalEpisodes: 1, evalEpisodes: 1, seed: 1 }));
+    const finalEval = runCli(['rl', '--config', config, '--resume', '--run-dir', runDir, '--final-eval-episodes', '5']);
+    expect(finalEval.code).toBe(2);
+    expect(finalEval.stderr).toMatch(/--final-eval-episodes: expected the resumed run's stored finalEvalEpisodes 1 \(.*run\.json\) or no --final-eval-episodes: a resumed run keeps its settings, got 5/);
+    const qFilter = runCli(['rl', '--config', config, '--resume', '--run-dir', runDir, '--q-filter']);
+    expect(qFilter.code).toBe(2);
+    expect(qFilter.stderr).toMatch(/--q-filter: expected the resumed run's stored qFilter false/);
+    const fewer = runCli(['rl', '--config', config, '--resume', '--run-dir', runDir, '--rollouts', '3']);
+    expect(fewer.code).toBe(2);
+    expect(fewer.stderr).toMatch(/--rollouts: expected at least the 6 rollouts of the resumed run/);
+  });
 });
 
 describe('rl: bad input', () => {

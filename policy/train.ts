@@ -39,6 +39,7 @@ import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { readReferences } from '../reward/task-references.js';
 import { findTask } from '../robot/sim/tasks.js';
+import { checkResumeFlags, type GivenFlag } from './resume-flags.js';
 
 /** The fusion of runs made before `fusion` was a setting: the mean of the three perspectives, no consistency weighting. */
 export const LEGACY_RL_FUSION: FusionOptions = { mode: 'paper', consistency: false };
@@ -215,6 +216,8 @@ export interface TrainOptions {
   operator?: Operator;
   /** A learner in another process (protocol.ts); default: in this process. */
   remote?: (settings: LearnerSettings) => Promise<Learner>;
+  /** Flags given on the command line (not defaults): with resume, each must agree with the stored run. */
+  givenFlags?: readonly GivenFlag[];
 }
 
 /** The run's simulator task behind the same safety layer as a lab arm (every demo, rollout and evaluation action passes it). */
@@ -276,6 +279,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   if (options.resume) {
     if (!existsSync(runFile)) throw new InputError('--resume', `expected a run folder with run.json, got none in ${runDir}`);
     const saved = JSON.parse(readFileSync(runFile, 'utf8')) as RlSettings;
+    checkResumeFlags(saved, settings, options.givenFlags ?? [], runFile);
     // The stored settings win; only the number of rollouts may grow.
     settings = { ...saved, rollouts: Math.max(saved.rollouts, settings.rollouts) };
   } else {

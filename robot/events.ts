@@ -19,7 +19,10 @@ export type EventKind =
   | 'run' // start, pause, resume, stop
   | 'episode' // an episode began or ended
   | 'mark' // the operator marked an episode a success or a failure
-  | 'reward-error'; // the progress source failed on one observation
+  | 'reward-error' // the progress source failed on one observation
+  // links and stored state
+  | 'link' // the MQTT broker link (and with it the remote e-stop) went down or came back, or the run started without it
+  | 'checkpoint'; // a stored learner checkpoint was rejected at start (corrupt or incompatible)
 
 export interface RunEvent {
   /** Milliseconds since the epoch (the run's clock). */

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { action, withCommonOptions } from '../command.js';
 import { configReferenceMarkdown } from '../../config/reference.js';
+import { redactConfig } from '../../config/secrets.js';
 
 interface ConfigOptions {
   print?: boolean;
@@ -20,7 +21,8 @@ export function registerConfig(program: Command): void {
         context.report({ reference: configReferenceMarkdown() }, configReferenceMarkdown());
         return;
       }
-      context.report(context.config, (config) => stringify(config));
+      // Secrets are shown as ***, in YAML and under --json alike.
+      context.report(redactConfig(context.config), (config) => stringify(config));
     }),
   );
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../common/errors.js';
 import { launchConfig, launchPlan, planText, readLaunch } from '../../launch/description.js';
 import { action, withCommonOptions } from '../command.js';
+import { REDACTED, redactConfig } from '../../config/secrets.js';
 
 interface LaunchFlags {
   dryRun?: boolean;
@@ -21,7 +22,7 @@ export function registerLaunch(program: Command): void {
       const config = launchConfig(launch, path);
       const plan = launchPlan(launch, config);
       if (flags.dryRun === true) {
-        context.report(plan, () => planText(plan));
+        context.report({ ...plan, config: redactConfig(plan.config) }, () => planText(plan));
         return;
       }
       // The serve stack runs every node together; it cannot leave one out yet.
@@ -30,7 +31,9 @@ export function registerLaunch(program: Command): void {
       context.log.info(planText(plan));
       const { startServing } = await import('../../launch/serve.js');
       const serving = await startServing(config, context.log);
-      context.report({ dashboard: serving.dashboard.urlWithToken, token: serving.dashboard.token }, `dashboard: ${serving.dashboard.urlWithToken}\ncontrol token: ${serving.dashboard.token}`);
+      // A configured token is the operator's already and is not printed, so it stays out of logs.
+      const shown = serving.tokenSource === null ? { dashboard: serving.dashboard.urlWithToken, token: serving.dashboard.token } : { dashboard: serving.dashboard.url, token: REDACTED };
+      context.report(shown, `dashboard: ${shown.dashboard}\ncontrol token: ${shown.token}${serving.tokenSource === null ? '' : ` (from ${serving.tokenSource})`}`);
       await new Promise<void>((done) => {
         const stop = (signal: NodeJS.Signals): void => {
           void serving.shutdown(`received ${signal}`).then(done, (error: unknown) => {

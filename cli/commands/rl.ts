@@ -7,6 +7,7 @@ import { InputError } from '../../common/errors.js';
 import { action, withCommonOptions } from '../command.js';
 import type { LearnerSettings } from '../../policy/learner.js';
 import type { RlResult, RlSettings } from '../../policy/train.js';
+import { RL_FLAG_SETTINGS } from '../../policy/resume-flags.js';
 import type { SceneLayout } from '../../robot/sim/world.js';
 
 /** `host:port` of a learner process. */
@@ -123,7 +124,7 @@ export function registerRl(program: Command): void {
     .option('--potential-weight <w>', 'pbrs only: scale w of the potential, Phi = w P; any w keeps the optimal policy, a smaller one trusts the reward model less (0: the sparse reward; default reward.shaping.potentialWeight)')
     .option('--seed <n>', 'seed of demos, learner, actor and evaluation episodes (default policy.seed)')
     .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
-    .option('--resume', 'continue the run in --run-dir (its stored settings are used)')
+    .option('--resume', 'continue the run in --run-dir with its stored settings (a flag that would change one is refused; --rollouts may grow)')
     .option('--reward <source>', 'model (an ONNX GRM, fused progress: the headline set-up) | privileged (the simulator\'s geometric progress, a debugging stand-in)', 'model')
     .option('--reward-model <file>', 'ONNX reward model for --reward model (default: GRM-tiny adapted one-shot on one clean expert demo of the task, cached in the run folder); an adapted model brings its task references')
     .option('--observation <kind>', 'features (proprioception + the frozen GRM-tiny encoder\'s image features) | privileged (debugging only)', 'features')
@@ -228,9 +229,14 @@ export function registerRl(program: Command): void {
             )
           : undefined;
       if (operator) context.log.info('operator: type s + Enter when the running episode has succeeded, x + Enter to stop it');
+      // Given on the command line, not commander's defaults: with --resume each must match the stored run.
+      const givenFlags = command.options
+        .filter((option) => option.long !== undefined && RL_FLAG_SETTINGS[option.long] !== undefined && command.getOptionValueSource(option.attributeName()) === 'cli')
+        .map((option) => ({ flag: option.long!, key: RL_FLAG_SETTINGS[option.long!]! }));
       const training = train(settings, {
         runDir: options.runDir ?? c.policy.runDir,
         resume: options.resume === true,
+        givenFlags,
         log: context.log,
         ...(operator ? { operator } : {}),
         ...(remote

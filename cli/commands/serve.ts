@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { describeValue, InputError } from '../../common/errors.js';
 import { action, withCommonOptions } from '../command.js';
+import { REDACTED } from '../../config/secrets.js';
 
 interface ServeOptions {
   port?: string;
@@ -40,7 +41,9 @@ export function registerServe(program: Command): void {
       const serving = await startServing(config, context.log);
       const { dashboard } = serving;
       // stdout: the one line an operator needs (the token rides in the fragment, never sent to the server).
-      context.report(null, `dashboard: ${dashboard.urlWithToken}\ncontrol token: ${dashboard.token}`);
+      // A configured token is the operator's already and is not printed, so it stays out of logs.
+      const shown = serving.tokenSource === null ? { url: dashboard.urlWithToken, token: dashboard.token } : { url: dashboard.url, token: `${REDACTED} (from ${serving.tokenSource})` };
+      context.report(null, `dashboard: ${shown.url}\ncontrol token: ${shown.token}`);
 
       await new Promise<void>((resolve) => {
         let signalled = false;

@@ -112,6 +112,17 @@ function showState(state, estopped) {
   document.body.dataset.state = state;
 }
 
+// The MQTT link carries the remote e-stop: while it is down, say so (hidden without MQTT).
+function showLinks(links) {
+  const badge = $('link-state');
+  const mqtt = links ? links.mqtt : undefined;
+  badge.hidden = !mqtt;
+  if (!mqtt) return;
+  const since = new Date(mqtt.since).toLocaleTimeString();
+  badge.textContent = mqtt.remoteEstop ? `MQTT up since ${since}` : `MQTT ${mqtt.connected ? 'up' : 'DOWN'} since ${since}: remote e-stop unavailable`;
+  badge.className = mqtt.remoteEstop ? 'badge running' : 'badge estopped';
+}
+
 function showSafety(safety) {
   $('safety-estop').textContent = safety.estopped ? `LATCHED: ${safety.estopReason}` : 'released';
   $('safety-holds').textContent = safety.holds.length > 0 ? safety.holds.join(', ') : 'none';
@@ -200,6 +211,7 @@ function handle(message) {
       showSources(s.sources);
       showState(s.state, s.estopped);
       showSafety(s.safety);
+      showLinks(message.links);
       showReward(s.reward, s.deadlines);
       showLearner(s.learner, s.control);
       resetProgress(s.episode ? s.episode.index : null);
@@ -221,6 +233,7 @@ function handle(message) {
     case 'status':
       showState(message.state, message.estopped);
       showSafety(message.safety);
+      showLinks(message.links);
       showReward(message.reward, message.deadlines);
       showLearner(message.learner, message.control);
       $('episode-steps').textContent = message.episode ? `${message.episode.steps} steps` : '';
