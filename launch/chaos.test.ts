@@ -7,64 +7,30 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../cli/testing.js';
+import { seededRandom } from '../common/random.js';
 import { MOSQUITTO, Mosquitto } from '../dashboard/mosquitto.js';
 import { openViewer, waitFor } from '../dashboard/testing.js';
 import type { RunEvent } from '../robot/events.js';
+import { FlakyServer } from './flaky-server.js';
 
 const LATCH_LIMIT_MS = 200;
 const bin = join(repoRoot, 'bin', 'dopamine.js');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A chat-completions GRM stand-in on loopback that can go down (connection refused) and come back on its port. */
-class FlakyGrm {
-  private server: Server | null = null;
-  port = 0;
-  answered = 0;
-
-  async up(): Promise<void> {
-    if (this.server) return;
-    const server = createServer((request, response) => {
-      request.resume();
-      request.on('end', () => {
-        this.answered++;
-        response.setHeader('content-type', 'application/json');
-        response.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '<score>2</score>' } }] }));
-      });
+/** A chat-completions GRM stand-in that answers every request with the same hop. */
+function grmServer(): FlakyServer {
+  return new FlakyServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: '<score>2</score>' } }] }));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', resolve);
-    });
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async down(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-}
-
-/** Seeded, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  });
 }
 
 function randomBody(next: () => number): { body?: Uint8Array<ArrayBuffer> | string; contentType?: string } {
@@ -98,8 +64,8 @@ describe.skipIf(!haveBroker)('chaos: serve on the simulator through reward and b
   });
 
   it('every e-stop latches within 200 ms, nothing moves while latched, the run resumes after each outage, exit 0', async () => {
-    const next = random(29);
-    const grm = new FlakyGrm();
+    const next = seededRandom(29);
+    const grm = grmServer();
     await grm.up();
     cleanups.push(() => grm.down());
     const broker = await Mosquitto.start();

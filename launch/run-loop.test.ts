@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock.js';
 import { createLogger } from '../common/log.js';
@@ -8,6 +6,7 @@ import { EventStream } from '../robot/events.js';
 import { SafeRobot } from '../robot/safety.js';
 import { KinematicTestRobot } from '../robot/testing.js';
 import type { Observation } from '../robot/types.js';
+import { FlakyServer } from './flaky-server.js';
 import { RunLoop, type EpisodeSummary, type RunUpdate, type SuccessJudge } from './run-loop.js';
 import type { ActionSource, ProgressScore, ProgressSource, ScoreRequest, StepRecord } from './sources.js';
 import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
@@ -274,32 +273,13 @@ describe('run loop and e-stops it did not issue', () => {
   });
 });
 
-/**
- * A reward server on loopback that can go down (connection refused) and come back on the same
- * port, and the progress source that asks it: the outage of a remote GRM, without the GRM.
- */
-class FlakyRewardServer {
-  private server: Server | null = null;
-  port = 0;
-  requests = 0;
-
-  async up(): Promise<void> {
-    const server = createServer((_request, response) => {
-      this.requests++;
+/** A reward server on loopback that can go down and come back, and the progress source that asks it. */
+class FlakyRewardServer extends FlakyServer {
+  constructor() {
+    super((_request, response) => {
       response.setHeader('content-type', 'application/json');
       response.end(JSON.stringify({ progress: 0.5 }));
     });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async down(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
   }
 
   progress(): ProgressSource {
