@@ -73,7 +73,7 @@ export function resolveExecutionProvider(setting: ExecutionProviderSetting = 'au
         try {
           await probe('webgpu');
         } catch (error) {
-          throw new InputError('engine.executionProvider', `expected a WebGPU adapter (a GPU with a Vulkan driver on Linux), got none (${reason(error)}); see README "GPU set-up"`);
+          throw new InputError('engine.executionProvider', `expected a WebGPU adapter (a GPU with a Vulkan driver on Linux), got none (${reason(error)}); see docs/gpu.md`);
         }
         log.info('execution provider: webgpu (engine.executionProvider = webgpu)');
         return 'webgpu';
@@ -84,7 +84,7 @@ export function resolveExecutionProvider(setting: ExecutionProviderSetting = 'au
         return 'cuda';
       } catch (error) {
         if (setting === 'cuda') {
-          throw new InputError('engine.executionProvider', `expected an available CUDA execution provider, got none (${reason(error)}); see README "GPU set-up"`);
+          throw new InputError('engine.executionProvider', `expected an available CUDA execution provider, got none (${reason(error)}); see docs/gpu.md`);
         }
         log.info(`execution provider: cpu (CUDA not available: ${reason(error)})`);
         return 'cpu';

@@ -315,7 +315,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   const encoder = await runObservations(settings, sim);
   log.info(`task ${settings.task}, shaping ${settings.shaping}, seed ${settings.seed}; observations: ${encoder.label}; reward: ${scorer.label}`);
   if (settings.success === 'progress' && !scorer.privileged) {
-    // Measured (README, Episodes): policies learn to make the adapted GRM-tiny call success without doing the task.
+    // Measured (docs/reinforcement-learning.md, Episodes): policies learn to make the adapted GRM-tiny call success without doing the task.
     log.warn("success is judged by the reward model's progress (reward.shaping.success: progress), which a policy can learn to game; on the simulator --success env (reward.shaping.success: env) uses the simulator's predicate (bench:rl-success-audit counts a run's real successes)");
   }
 
