@@ -28,8 +28,8 @@ import { interpret } from '../engine/interpret.js';
 import { Trainer } from '../engine/trainer.js';
 import { emitModel } from '../engine/onnx.js';
 import { createSession, ort } from '../engine/runtime.js';
-import type { Stats } from './timing.js';
-import { time } from './timing.js';
+import type { Stats } from './lib/timing.js';
+import { time } from './lib/timing.js';
 
 const normal = normalSampler(seededRandom(1));
 const randn = (n: number): Float32Array => Float32Array.from({ length: n }, normal);

@@ -31,9 +31,9 @@ import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { allocateBatch, ReplayBuffer, type Batch } from '../policy/replay.js';
 import { Rng } from '../policy/rng.js';
 import { SacLearner } from '../policy/sac.js';
-import { numberFlag, textFlag } from './flags.js';
-import type { Stats } from './timing.js';
-import { time } from './timing.js';
+import { numberFlag, textFlag } from './lib/flags.js';
+import type { Stats } from './lib/timing.js';
+import { time } from './lib/timing.js';
 
 const suffix = textFlag('--suffix');
 const runs = numberFlag('--runs') ?? 50;

@@ -7,8 +7,14 @@
  * (proprioception + the frozen GRM-tiny features) as the peer, same seeds and same demos. A
  * diagnostic of the representation, not a timing: writes bench/results/rl-localisation.json.
  *
+ * --probe first measures how well the observations locate the cube at all: MLP probes from
+ * proprioception alone and from the headline observation to the PRIVILEGED state, fitted on
+ * scripted-expert episodes and scored on held-out ones (bench/lib/cube-probe.ts); the result then
+ * has a `probe` section.
+ *
  *   npm run bench:rl-localisation [-- --rollouts 20 --seeds 2 --errors 0,1,2,4,6 --eval 10]
- *   (--candidate file.onnx adds a row: the features of another GRM-tiny's frozen encoder;
+ *   (--candidate file.onnx adds a row, and a probe: the features of another GRM-tiny's frozen encoder;
+ *   --probe [--probe-episodes 150 --probe-test 30] adds the probe;
  *   --out file: where to write, default bench/results/rl-localisation.json)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +24,8 @@ import { createLogger } from '../common/log.js';
 import { loadConfig } from '../config/load.js';
 import type { RlSettings } from '../policy/train.js';
 import { train } from '../policy/train.js';
-import { benchRlSettings } from './rl-settings.js';
+import { probeCubeLocation } from './lib/cube-probe.js';
+import { benchRlSettings } from './lib/rl-settings.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -30,15 +37,24 @@ const errors = flag('--errors', '0,1,2,4,6').split(',').map(Number);
 const evalEpisodes = Number(flag('--eval', '10'));
 const candidate = process.argv.includes('--candidate') ? flag('--candidate', '') : undefined;
 const outFile = flag('--out', 'bench/results/rl-localisation.json');
+const probeEpisodes = Number(flag('--probe-episodes', '150'));
+const probeTest = Number(flag('--probe-test', '30'));
 if (!(rollouts >= 1) || errors.some((e) => !(e >= 0)) || !(evalEpisodes >= 1)) {
   console.error('bench:rl-localisation: expected --rollouts >= 1, --errors as comma-separated numbers >= 0 (cm), --eval >= 1');
   process.exit(2);
 }
+if (!Number.isInteger(probeTest) || !Number.isInteger(probeEpisodes) || !(probeTest >= 1) || !(probeEpisodes - probeTest >= 20)) {
+  console.error('bench:rl-localisation: expected --probe-test >= 1 and --probe-episodes at least 20 more than --probe-test (whole numbers)');
+  process.exit(2);
+}
+const config = loadConfig(undefined);
+const started = performance.now();
+const probe = process.argv.includes('--probe') ? await probeCubeLocation(config, { episodes: probeEpisodes, testEpisodes: probeTest, ...(candidate ? { candidate } : {}) }) : undefined;
 
 const log = createLogger('bench:rl-localisation', 'warn');
 // Clone, then act only: no update ever runs, so the policy is the cloned one throughout.
 const base: RlSettings = {
-  ...benchRlSettings(loadConfig(undefined)),
+  ...benchRlSettings(config),
   reward: 'privileged',
   rollouts,
   updatesPerStep: 0,
@@ -59,7 +75,6 @@ interface Row {
 
 const work = mkdtempSync(join(tmpdir(), 'dopamine-localisation-'));
 const rows: Row[] = [];
-const started = performance.now();
 const arms: { errorCm: number | null; settings: Partial<RlSettings> }[] = [
   ...errors.map((e) => ({ errorCm: e, settings: { observation: 'privileged' as const, ...(e > 0 ? { privilegedErrorCm: e } : {}) } })),
   { errorCm: null, settings: { observation: 'features' as const } },
@@ -96,6 +111,7 @@ const result = {
     'PRIVILEGED rows: object state with a per-episode error on the cube position (sd per horizontal axis; debugging). Rows with errorCm null: image features of a frozen GRM-tiny encoder (observation names which).',
   seeds,
   rows,
+  ...(probe ? { probe } : {}),
   machine: { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(), loadavg: loadavg().map((l) => Math.round(l * 100) / 100) },
   wallS: Math.round((performance.now() - started) / 100) / 10,
 };

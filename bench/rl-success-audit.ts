@@ -7,12 +7,12 @@
  * run whose success came from the reward model's progress (`reward.shaping.success: progress`,
  * the configuration's default), this measures how often the policy learned to make the model call
  * success without doing the task. A diagnostic, not a timing: writes
- * bench/results/rl-success-audit-<name>.json.
+ * bench/results/rl-success-audit.json (or --out file).
  *
- *   npm run bench:rl-success-audit -- --run-dir <dir> [--name label]
+ *   npm run bench:rl-success-audit -- --run-dir <dir> [--out file]
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createLogger } from '../common/log.js';
 import { vectorToAction } from '../policy/environment.js';
 import type { EpisodeRecord, EvalRecord, LogRecord } from '../policy/records.js';
@@ -29,7 +29,7 @@ if (!runDir || !existsSync(join(runDir, 'run.json')) || !existsSync(join(runDir,
   console.error('bench:rl-success-audit: expected --run-dir <folder of a dopamine rl run, with run.json and episodes.log>');
   process.exit(2);
 }
-const name = textFlag('--name') ?? basename(runDir);
+const out = textFlag('--out') ?? join('bench', 'results', 'rl-success-audit.json');
 const settings = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RlSettings;
 const { env } = await runEnvironment(settings, createLogger('bench:rl-success-audit', 'warn'));
 const { records } = new RecordLog<LogRecord>(join(runDir, 'episodes.log')).read();
@@ -64,8 +64,7 @@ const byRollouts = Array.from({ length: Math.ceil(rollouts.length / per) }, (_, 
 });
 const curve = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, successes: r.successes, episodes: r.episodes }));
 const confirmed = audited.filter((x) => x.confirmed).length;
-const out = join('bench', 'results', `rl-success-audit-${name}.json`);
-mkdirSync(join('bench', 'results'), { recursive: true });
+mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
   `${JSON.stringify(

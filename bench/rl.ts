@@ -45,13 +45,13 @@ import type { LearnerSettings } from '../policy/learner.js';
 import { startLearnerProcess } from '../policy/learner-process.js';
 import { RemoteLearner } from '../policy/protocol.js';
 import type { RlResult, RlSettings } from '../policy/train.js';
-import { benchRlSettings } from './rl-settings.js';
-import { curveFigures } from './rl-curve.js';
+import { benchRlSettings } from './lib/rl-settings.js';
+import { curveFigures } from './lib/rl-curve.js';
 import { train } from '../policy/train.js';
 import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import type { ShapingMode } from '../reward/shaping.js';
 import { findTask } from '../robot/sim/tasks.js';
-import { numberFlag, textFlag } from './flags.js';
+import { numberFlag, textFlag } from './lib/flags.js';
 
 const quick = process.argv.includes('--quick');
 /** `--flag value` from the command line (overrides for short checks). */
@@ -286,7 +286,7 @@ const arm = (shaping: ShapingMode) => {
     medianFinalSuccess: median(armRuns.map(last)),
     medianSuccessAt150: base.rollouts >= 150 ? median(armRuns.map((r) => r.curve.find((p) => p.rollouts === 150)?.success ?? 0)) : null,
     rolloutsTo95: reach95,
-    // Learning speed per seed (bench/rl-curve.ts): arms that end level can differ here.
+    // Learning speed per seed (bench/lib/rl-curve.ts): arms that end level can differ here.
     meanCurveSuccess: speed.map((f) => f.meanSuccess),
     rolloutsTo80OfFinal: speed.map((f) => f.rolloutsTo80OfFinal),
     trainingRolloutSuccess: median(armRuns.map((r) => r.rollouts.filter((s) => s.success).length / Math.max(1, r.rollouts.length))),

@@ -398,7 +398,7 @@ export class SacLearner {
   /**
    * The deterministic action's gripper decision as the networks see it at one observation: the
    * closed-hand log-odds and the critics' value (min of the two) of the motion's mode with the hand
-   * closed and open. For diagnostics (bench/rl-failures.ts); the graph is built on first use.
+   * closed and open. For diagnostics and tests; the graph is built on first use.
    */
   async inspectGripper(observation: Float32Array): Promise<{ logit: number; qClosed: number; qOpen: number }> {
     if (!this.inspecting) {

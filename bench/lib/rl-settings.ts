@@ -3,8 +3,8 @@
  * with expert noise 0.3, 100 control steps per episode, SAC at batch 256 with one update per step,
  * the simulator's success predicate, one onnxruntime thread. Each benchmark overrides what it varies.
  */
-import type { Config } from '../config/schema.js';
-import type { RlSettings } from '../policy/train.js';
+import type { Config } from '../../config/schema.js';
+import type { RlSettings } from '../../policy/train.js';
 
 export function benchRlSettings(config: Config): RlSettings {
   return {
