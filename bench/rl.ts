@@ -84,7 +84,7 @@ const learnerProcess = process.argv.includes('--learner-process');
 const learnerMaxLag = flag('--learner-max-lag') ?? 0;
 if (!(Number.isInteger(learnerMaxLag) && learnerMaxLag >= 0)) throw new Error(`--learner-max-lag: expected a whole number from 0, got ${textFlag('--learner-max-lag')}`);
 if (process.argv.includes('--learner-max-lag') && !learnerProcess) throw new Error('--learner-max-lag: expected --learner-process as well (the in-process learner never lags)');
-const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : privilegedReward ? ' PRIVILEGED reward (debugging): the simulator\'s geometric progress, image-feature observations.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}${process.argv.includes('--actor-ema') ? ` Deterministic (evaluation) actions from an averaged actor, Polyak rate ${textFlag('--actor-ema')}.` : ''}`;
+const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : privilegedReward ? ' PRIVILEGED reward (debugging): the simulator\'s geometric progress, image-feature observations.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}`;
 const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
   if (!ALL_ARMS.includes(a as ShapingMode)) throw new Error(`--arms: expected a comma-separated subset of ${ALL_ARMS.join(', ')}, got ${JSON.stringify(a)}`);
@@ -97,8 +97,6 @@ const config = loadConfig(undefined);
 const log = createLogger('bench:rl');
 const potentialWeightFlag = flag('--potential-weight');
 if (potentialWeightFlag !== undefined && !(potentialWeightFlag >= 0)) throw new Error(`--potential-weight: expected a number >= 0, got ${textFlag('--potential-weight')}`);
-const actorEmaFlag = flag('--actor-ema');
-if (actorEmaFlag !== undefined && !(actorEmaFlag >= 0 && actorEmaFlag <= 1)) throw new Error(`--actor-ema: expected a Polyak rate from 0 to 1, got ${textFlag('--actor-ema')}`);
 const bcStepsFlag = flag('--bc-steps');
 if (bcStepsFlag !== undefined && !(Number.isInteger(bcStepsFlag) && bcStepsFlag >= 0)) throw new Error(`--bc-steps: expected a whole number from 0, got ${textFlag('--bc-steps')}`);
 
@@ -119,7 +117,6 @@ const base: RlSettings = {
   priorWeight: flag('--prior-weight') ?? 0,
   gripperLogitLimit: flag('--gripper-logit-limit') ?? 0,
   qFilter: process.argv.includes('--q-filter'),
-  actorEmaRate: actorEmaFlag ?? 0,
   gripperSwitchWeight: flag('--gripper-switch-weight') ?? 6,
   nStep: flag('--n-step') ?? 5,
   actorDelaySteps: flag('--actor-delay') ?? 1000,
@@ -137,7 +134,7 @@ const base: RlSettings = {
 async function updateTiming(observationSize: number): Promise<{ batch: number; hidden: number[]; observationSize: number; meanMs: number; updates: number }> {
   const learner = await SacLearner.create({
     observationSize, actionSize: 5, hidden: base.hidden, batchSize: 256, learningRate: 3e-4, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, rewardScale: base.rewardScale, bcWeight: base.bcWeight,
-    normaliseQ: base.normaliseQ, priorWeight: base.priorWeight, qFilter: base.qFilter, actorEmaRate: base.actorEmaRate, gripperLogitLimit: base.gripperLogitLimit, seed: 1, executionProvider: 'cpu', threads: base.threads,
+    normaliseQ: base.normaliseQ, priorWeight: base.priorWeight, qFilter: base.qFilter, gripperLogitLimit: base.gripperLogitLimit, seed: 1, executionProvider: 'cpu', threads: base.threads,
   });
   const rng = new Rng(1);
   const buffer = new ReplayBuffer('timing', 4096, observationSize, 5);

@@ -45,8 +45,6 @@ export interface LearnerSettings {
   priorWeight?: number;
   /** Bound of the gripper's log-odds (sac.ts; absent or 0: unbounded). */
   gripperLogitLimit?: number;
-  /** Polyak rate of the averaged actor that takes deterministic actions (sac.ts; absent or 0: none, the online actor's mode). */
-  actorEmaRate?: number;
   /** Q-filtered BC: demo rows cloned only where the critics value the demo's action above the policy's (sac.ts; absent: false). */
   qFilter?: boolean;
   /**
@@ -135,7 +133,7 @@ export function weighGripperSwitches(transitions: Transition[], weight: number):
   }
 }
 
-/** A copy of the actor network's parameters of a SAC learner (and of its averaged copy, when it keeps one). */
+/** A copy of the actor network's parameters of a SAC learner. */
 export function actorWeightsOf(sac: SacLearner): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
   for (const name of sac.store.names()) if (isActingParameter(name)) out[name] = Float32Array.from(sac.store.get(name).data);
@@ -219,7 +217,6 @@ export class LocalLearner implements Learner {
     }
     this.log.info(`behaviour cloning: ${this.settings.bcSteps} steps on ${this.demos.size} demo transitions, final loss ${loss.toFixed(3)}`);
     this.sac.freezePrior();
-    this.sac.resetAveragedActor();
     // An untrained critic would drag the cloned actor anywhere on its first updates; fit Q to the
     // demos (with the cloned policy's next actions) first.
     let critic = { criticLoss: 0, meanQ: 0 };

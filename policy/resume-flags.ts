@@ -40,7 +40,6 @@ export const RL_FLAG_SETTINGS: Readonly<Record<string, keyof RlSettings>> = {
   '--normalise-q': 'normaliseQ',
   '--prior-weight': 'priorWeight',
   '--gripper-logit-limit': 'gripperLogitLimit',
-  '--actor-ema': 'actorEmaRate',
   '--q-filter': 'qFilter',
   '--success-demos': 'successDemos',
   '--gripper-switch-weight': 'gripperSwitchWeight',
@@ -57,11 +56,29 @@ const LEGACY: Partial<Record<keyof RlSettings, unknown>> = {
   priorWeight: 0,
   gripperLogitLimit: 0,
   qFilter: false,
-  actorEmaRate: 0,
   gripperSwitchWeight: 1,
   potentialWeight: 1,
   observationNormaliser: 'none',
 };
+
+/**
+ * Options removed because they measured no gain (docs/rl-options.md), by the key an older run.json
+ * stores them under and their neutral value. A run.json holding the neutral value (or none) resumes
+ * as before; one whose run used the option cannot be continued by this version, and is refused by name.
+ */
+const REMOVED: readonly { key: string; flag: string; neutral: unknown; what: string }[] = [
+  { key: 'actorEmaRate', flag: '--actor-ema', neutral: 0, what: 'an averaged actor for evaluation' },
+];
+
+/** Refuses a stored run that used a removed option (the first one, by name). */
+export function checkRemovedSettings(stored: object, runFile: string): void {
+  for (const { key, flag, neutral, what } of REMOVED) {
+    const value = (stored as Record<string, unknown>)[key];
+    if (value !== undefined && JSON.stringify(value) !== JSON.stringify(neutral)) {
+      throw new InputError(flag, `removed (${what}: measured no gain, docs/rl-options.md), got ${key} ${JSON.stringify(value)} in the resumed run's ${runFile}: this version cannot continue that run`);
+    }
+  }
+}
 
 const shown = (value: unknown): string => (value === undefined ? 'none' : JSON.stringify(value));
 

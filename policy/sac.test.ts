@@ -7,8 +7,7 @@ import { Rng } from './rng.js';
 import { concat } from '../engine/graph.js';
 import { layerNorm, linear } from '../engine/layers.js';
 import { Predictor } from '../engine/trainer.js';
-import { actorWeightsOf } from './learner.js';
-import { AVERAGED_ACTOR, criticAt, GRIPPER_UNIT, SacLearner } from './sac.js';
+import { criticAt, GRIPPER_UNIT, SacLearner } from './sac.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sac-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -288,33 +287,6 @@ describe('SAC learner on the engine', () => {
     expect(out.split_first![0]).not.toBeCloseTo(out.split_second![0]!, 4);
     await predictor.dispose();
     await learner.dispose();
-  });
-
-  it('actorEmaRate: deterministic actions come from the Polyak average of the actor, sampled ones from the online actor', async () => {
-    const train = async (actorEmaRate: number): Promise<{ learner: SacLearner; before: number; after: number; sampled: number }> => {
-      const learner = await SacLearner.create({ ...options, actorEmaRate });
-      const { before, after } = await trainOnBandit(learner);
-      const sampled = (await learner.act(Float32Array.of(1, 1), new Rng(3), false))[0]!;
-      return { learner, before, after, sampled };
-    };
-    const online = await train(0);
-    const slow = await train(1e-6);
-    const whole = await train(1);
-    // The online actor learns dx = +0.5; an average at rate 1e-6 has not moved from the initial actor.
-    expect(Math.abs(online.after - 0.5)).toBeLessThan(0.2);
-    expect(slow.before).toBe(online.before);
-    expect(Math.abs(slow.after - slow.before)).toBeLessThan(0.01);
-    expect(Math.abs(slow.after - online.after)).toBeGreaterThan(0.2);
-    // Training is unchanged by the average: the sampled actions are the online actor's.
-    expect(slow.sampled).toBeCloseTo(online.sampled, 5);
-    // Rate 1 copies the actor after every update: the same deterministic action as without an average.
-    expect(whole.after).toBeCloseTo(online.after, 5);
-    // After cloning, the average restarts from the cloned actor.
-    const cloned = slow.learner;
-    cloned.resetAveragedActor();
-    expect((await cloned.act(Float32Array.of(1, 1), new Rng(0), true))[0]).toBeCloseTo(online.after, 1);
-    expect(Object.keys(actorWeightsOf(cloned)).some((n) => n.startsWith(`${AVERAGED_ACTOR}.`))).toBe(true);
-    for (const r of [online, slow, whole]) await r.learner.dispose();
   });
 
   it('a saved learner acts identically after loading; a corrupted file is refused and changes nothing', async () => {

@@ -86,13 +86,6 @@ export interface SacOptions {
    * change when the hand closes or opens. Default 0 (unbounded).
    */
   gripperLogitLimit?: number;
-  /**
-   * Polyak rate of an averaged copy of the actor that takes the deterministic actions (evaluation,
-   * deployment); sampled actions (training rollouts) stay the online actor's. Between two
-   * evaluation points the online actor's mode drifts with every update; the average moves with
-   * the last 1 / rate updates instead of the newest one. Default 0: no copy, the online mode.
-   */
-  actorEmaRate?: number;
   /** Default -(actionSize - 1): one nat per motion dimension (the gripper's entropy counts on top). */
   targetEntropy?: number;
   /** Fixed per-value standardisation of observations inside every network (default none). */
@@ -216,11 +209,8 @@ function minCriticAt(obs: Tensor, hidden: readonly number[], actionSize: number)
   return (action) => q1(action).minimum(q2(action));
 }
 
-/** Parameter prefix of the averaged actor (`actorEmaRate`); the online actor's is `actor`. */
-export const AVERAGED_ACTOR = 'actor_ema';
-
-/** Whether a parameter belongs to what acts: the actor, or its averaged copy. */
-export const isActingParameter = (name: string): boolean => name.startsWith('actor.') || name.startsWith(`${AVERAGED_ACTOR}.`);
+/** Whether a parameter belongs to what acts: the actor. */
+export const isActingParameter = (name: string): boolean => name.startsWith('actor.');
 
 /** The deterministic action: the motion's mode and the gripper's likelier value. */
 const modeAction = (head: ActorHead): Tensor => concat([head.mean.tanh(), gripperColumn(head.gripperLogit.greater(0))], 1);
@@ -237,7 +227,6 @@ export class SacLearner {
     private readonly alphaTrainer: Trainer,
     private readonly bcTrainer: Trainer,
     private readonly acting: Predictor,
-    private readonly actingAveraged: Predictor | undefined,
   ) {
     this.store = store;
   }
@@ -245,7 +234,7 @@ export class SacLearner {
   static async create(input: SacOptions): Promise<SacLearner> {
     if (input.actionSize < 2) throw new RangeError(`actionSize: expected motion values plus the gripper (>= 2), got ${input.actionSize}`);
     if (input.hidden.length === 0) throw new RangeError('hidden: expected at least one hidden layer width, got none');
-    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, priorWeight: input.priorWeight ?? 0, gripperLogitLimit: input.gripperLogitLimit ?? 0, qFilter: input.qFilter ?? false, actorEmaRate: input.actorEmaRate ?? 0, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
+    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, priorWeight: input.priorWeight ?? 0, gripperLogitLimit: input.gripperLogitLimit ?? 0, qFilter: input.qFilter ?? false, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
     const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma, gripperLogitLimit: limit } = options;
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
@@ -369,15 +358,7 @@ export class SacLearner {
         return { sample: samplePolicy(head, noise).action, mode: modeAction(head) };
       },
     });
-    // The averaged actor's parameters (`actor_ema.*`) start as the online actor's.
-    const actingAveraged = options.actorEmaRate > 0 ? await Predictor.create({
-      ...runtime,
-      name: 'acting_averaged',
-      store,
-      build: (g: Graph) => ({ mode: modeAction(actorHead(observation(g, 'obs', 1), hidden, A, limit, AVERAGED_ACTOR)) }),
-    }) : undefined;
-    if (actingAveraged) store.copyPrefix('actor.', `${AVERAGED_ACTOR}.`);
-    return new SacLearner(options, store, criticTrainer, actorTrainer, alphaTrainer, bcTrainer, acting, actingAveraged);
+    return new SacLearner(options, store, criticTrainer, actorTrainer, alphaTrainer, bcTrainer, acting);
   }
 
   get alpha(): number {
@@ -389,8 +370,7 @@ export class SacLearner {
    * distribution's mode (evaluation: the motion's mode, the gripper's likelier value).
    */
   async act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array> {
-    const noise = policyNoise(rng, 1, this.options.actionSize); // drawn either way: the random stream does not depend on the averaged actor
-    if (deterministic && this.actingAveraged) return Float32Array.from((await this.actingAveraged.run({ obs: observation })).mode!);
+    const noise = policyNoise(rng, 1, this.options.actionSize); // drawn either way: the random stream does not depend on the mode
     const out = await this.acting.run({ obs: observation, noise });
     return Float32Array.from(deterministic ? out.mode! : out.sample!);
   }
@@ -421,11 +401,6 @@ export class SacLearner {
   /** Freezes the actor as it is now (after cloning) as the prior the `priorWeight` term holds it to. */
   freezePrior(): void {
     if (this.options.priorWeight > 0) this.store.copyPrefix('actor.', 'prior.');
-  }
-
-  /** Restarts the averaged actor (`actorEmaRate`) from the online one, after behaviour cloning. */
-  resetAveragedActor(): void {
-    if (this.actingAveraged) this.store.copyPrefix('actor.', `${AVERAGED_ACTOR}.`);
   }
 
   /** One behaviour-cloning step on a batch of demo transitions (rows weighted by `batch.demo`); returns the loss. */
@@ -459,7 +434,6 @@ export class SacLearner {
     );
     const logProb = actorStep.outputs.log_prob![0]!;
     await this.alphaTrainer.run({ log_prob: Float32Array.of(logProb) });
-    if (this.actingAveraged) polyakUpdate(this.store, 'actor.', `${AVERAGED_ACTOR}.`, this.options.actorEmaRate);
     polyakUpdate(this.store, 'q1.', 'q1t.', tau);
     polyakUpdate(this.store, 'q2.', 'q2t.', tau);
     this.updates++;
@@ -483,7 +457,6 @@ export class SacLearner {
   async dispose(): Promise<void> {
     for (const t of this.trainers) await t.dispose();
     await this.acting.dispose();
-    await this.actingAveraged?.dispose();
     if (this.inspecting) await (await this.inspecting).dispose();
   }
 }

@@ -39,7 +39,7 @@ import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { readReferences } from '../reward/task-references.js';
 import { findTask } from '../robot/sim/tasks.js';
-import { checkResumeFlags, type GivenFlag } from './resume-flags.js';
+import { checkRemovedSettings, checkResumeFlags, type GivenFlag } from './resume-flags.js';
 
 /** The fusion of runs made before `fusion` was a setting: the mean of the three perspectives, no consistency weighting. */
 export const LEGACY_RL_FUSION: FusionOptions = { mode: 'paper', consistency: false };
@@ -106,8 +106,6 @@ export interface RlSettings {
   gripperLogitLimit?: number;
   /** Q-filtered BC: a demo row is cloned only where the critics value its action above the policy's (sac.ts; older run.json files lack it: false). */
   qFilter?: boolean;
-  /** Polyak rate of the averaged actor that takes the deterministic (evaluation) actions (sac.ts; 0: none; older run.json files lack it: 0). */
-  actorEmaRate?: number;
   /** Weight of demo steps that switch the gripper in both BC losses (learner.ts; run.json files older than it lack it: 1). */
   gripperSwitchWeight?: number;
   /** Steps per replayed transition (n-step returns). */
@@ -267,7 +265,7 @@ export function runLearnerSettings(s: RlSettings, observationSize: number, maxSt
   return {
     observationSize, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
     seed: s.seed, demoCapacity: Math.max(1, (s.demos + (s.successDemos ? s.rollouts : 0)) * maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
-    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, priorWeight: s.priorWeight ?? 0, gripperLogitLimit: s.gripperLogitLimit ?? 0, qFilter: s.qFilter ?? false, actorEmaRate: s.actorEmaRate ?? 0, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
+    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, priorWeight: s.priorWeight ?? 0, gripperLogitLimit: s.gripperLogitLimit ?? 0, qFilter: s.qFilter ?? false, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
     executionProvider: s.executionProvider, threads: s.threads,
   };
 }
@@ -279,6 +277,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   if (options.resume) {
     if (!existsSync(runFile)) throw new InputError('--resume', `expected a run folder with run.json, got none in ${runDir}`);
     const saved = JSON.parse(readFileSync(runFile, 'utf8')) as RlSettings;
+    checkRemovedSettings(saved, runFile);
     checkResumeFlags(saved, settings, options.givenFlags ?? [], runFile);
     // The stored settings win; only the number of rollouts may grow.
     settings = { ...saved, rollouts: Math.max(saved.rollouts, settings.rollouts) };

@@ -43,7 +43,6 @@ interface RlOptions {
   potentialWeight?: string;
   priorWeight?: string;
   gripperLogitLimit?: string;
-  actorEma?: string;
   qFilter?: boolean;
   gripperSwitchWeight?: string;
   nStep?: string;
@@ -69,12 +68,6 @@ function nonNegative(flag: string, value: string | undefined): number | undefine
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InputError(flag, `expected a number >= 0, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function fraction(flag: string, value: string | undefined): number | undefined {
-  const n = nonNegative(flag, value);
-  if (n !== undefined && n > 1) throw new InputError(flag, `expected a number from 0 to 1, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -144,7 +137,6 @@ export function registerRl(program: Command): void {
     .option('--normalise-q', 'divide the actor\'s SAC term by the batch\'s mean |Q| (TD3+BC), so the BC weight means the same under every shaping')
     .option('--prior-weight <w>', 'weight of a term holding the actor, on every batch row, to a frozen copy of the cloned policy (0: none)', '0')
     .option('--gripper-logit-limit <l>', 'bound of the actor\'s gripper log-odds (0: unbounded): cloned unbounded, they saturate and RL can no longer move when the hand closes or opens', '0')
-    .option('--actor-ema <rate>', 'Polyak rate (0 to 1) of an averaged copy of the actor that takes the deterministic actions (evaluation); training rollouts still sample the online actor (0: none)', '0')
     .option('--q-filter', 'Q-filtered behaviour cloning: a demo row is cloned only where the critics value its action above the policy\'s own')
     .option('--success-demos', 'each successful training rollout joins the demo buffer too (behaviour cloning then covers it)')
     .option('--gripper-switch-weight <w>', 'weight, in both behaviour-cloning losses, of a demo step that switches the gripper (1: none)', '6')
@@ -188,7 +180,6 @@ export function registerRl(program: Command): void {
         priorWeight: nonNegative('--prior-weight', options.priorWeight)!,
         gripperLogitLimit: nonNegative('--gripper-logit-limit', options.gripperLogitLimit)!,
         qFilter: options.qFilter === true,
-        actorEmaRate: fraction('--actor-ema', options.actorEma)!,
         gripperSwitchWeight: nonNegative('--gripper-switch-weight', options.gripperSwitchWeight)!,
         nStep: integer('--n-step', options.nStep, 1, 100)!,
         actorDelaySteps: integer('--actor-delay', options.actorDelay, 0)!,
