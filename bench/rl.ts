@@ -114,7 +114,6 @@ const base: RlSettings = {
   bcWeight: flag('--bc-weight') ?? 4,
   normaliseQ: process.argv.includes('--normalise-q'),
   successDemos: process.argv.includes('--success-demos'),
-  priorWeight: flag('--prior-weight') ?? 0,
   gripperLogitLimit: flag('--gripper-logit-limit') ?? 0,
   qFilter: process.argv.includes('--q-filter'),
   gripperSwitchWeight: flag('--gripper-switch-weight') ?? 6,
@@ -134,7 +133,7 @@ const base: RlSettings = {
 async function updateTiming(observationSize: number): Promise<{ batch: number; hidden: number[]; observationSize: number; meanMs: number; updates: number }> {
   const learner = await SacLearner.create({
     observationSize, actionSize: 5, hidden: base.hidden, batchSize: 256, learningRate: 3e-4, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, rewardScale: base.rewardScale, bcWeight: base.bcWeight,
-    normaliseQ: base.normaliseQ, priorWeight: base.priorWeight, qFilter: base.qFilter, gripperLogitLimit: base.gripperLogitLimit, seed: 1, executionProvider: 'cpu', threads: base.threads,
+    normaliseQ: base.normaliseQ, qFilter: base.qFilter, gripperLogitLimit: base.gripperLogitLimit, seed: 1, executionProvider: 'cpu', threads: base.threads,
   });
   const rng = new Rng(1);
   const buffer = new ReplayBuffer('timing', 4096, observationSize, 5);

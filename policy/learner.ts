@@ -41,8 +41,6 @@ export interface LearnerSettings {
    * then covers what the policy itself got right, and RLPD's demo half samples it (self-imitation).
    */
   successDemos?: boolean;
-  /** Weight of the term holding the actor to its cloned self on every row (sac.ts; absent: 0). */
-  priorWeight?: number;
   /** Bound of the gripper's log-odds (sac.ts; absent or 0: unbounded). */
   gripperLogitLimit?: number;
   /** Q-filtered BC: demo rows cloned only where the critics value the demo's action above the policy's (sac.ts; absent: false). */
@@ -206,17 +204,13 @@ export class LocalLearner implements Learner {
 
   async clone(): Promise<void> {
     this.rng = new Rng(this.settings.seed);
-    if (this.demos.size === 0 || this.settings.bcSteps === 0) {
-      this.sac.freezePrior(); // the prior is then the untrained actor
-      return;
-    }
+    if (this.demos.size === 0 || this.settings.bcSteps === 0) return;
     let loss = 0;
     for (let s = 0; s < this.settings.bcSteps; s++) {
       this.demos.sampleInto(this.batch, 0, this.batch.size, this.rng);
       loss = await this.sac.cloneStep(this.batch);
     }
     this.log.info(`behaviour cloning: ${this.settings.bcSteps} steps on ${this.demos.size} demo transitions, final loss ${loss.toFixed(3)}`);
-    this.sac.freezePrior();
     // An untrained critic would drag the cloned actor anywhere on its first updates; fit Q to the
     // demos (with the cloned policy's next actions) first.
     let critic = { criticLoss: 0, meanQ: 0 };

@@ -38,7 +38,6 @@ export const RL_FLAG_SETTINGS: Readonly<Record<string, keyof RlSettings>> = {
   '--bc-steps': 'bcSteps',
   '--bc-weight': 'bcWeight',
   '--normalise-q': 'normaliseQ',
-  '--prior-weight': 'priorWeight',
   '--gripper-logit-limit': 'gripperLogitLimit',
   '--q-filter': 'qFilter',
   '--success-demos': 'successDemos',
@@ -53,7 +52,6 @@ export const RL_FLAG_SETTINGS: Readonly<Record<string, keyof RlSettings>> = {
 const LEGACY: Partial<Record<keyof RlSettings, unknown>> = {
   normaliseQ: false,
   successDemos: false,
-  priorWeight: 0,
   gripperLogitLimit: 0,
   qFilter: false,
   gripperSwitchWeight: 1,
@@ -68,6 +66,7 @@ const LEGACY: Partial<Record<keyof RlSettings, unknown>> = {
  */
 const REMOVED: readonly { key: string; flag: string; neutral: unknown; what: string }[] = [
   { key: 'actorEmaRate', flag: '--actor-ema', neutral: 0, what: 'an averaged actor for evaluation' },
+  { key: 'priorWeight', flag: '--prior-weight', neutral: 0, what: 'holding the actor to its cloned self' },
 ];
 
 /** Refuses a stored run that used a removed option (the first one, by name). */

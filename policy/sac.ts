@@ -66,13 +66,6 @@ export interface SacOptions {
    */
   normaliseQ?: boolean;
   /**
-   * Weight of a term holding the actor, on every row of the batch (online ones too), to a frozen
-   * copy of itself taken after behaviour cloning (`freezePrior`): squared error of the motion's
-   * mode to the prior's plus the gripper's cross-entropy to the prior's choice. The BC term covers
-   * only the demos' states; this one covers the states the policy visits. Default 0 (none).
-   */
-  priorWeight?: number;
-  /**
    * Q-filtered BC (Nair et al. 2018): the BC term keeps only the demo rows whose action the critics
    * (min of the two) value above the policy's own deterministic action at that state, so where the
    * critics have learnt better than a demo, they and not the demo move the actor. Dropped rows
@@ -137,12 +130,12 @@ interface ActorHead {
 }
 
 /** The actor network: mean and log-std (squashed into [LOG_STD_MIN, LOG_STD_MAX]) per motion value, and the gripper's logit. */
-function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number, gripperLogitLimit: number, prefix = 'actor'): ActorHead {
-  const h = mlp(obs, `${prefix}.body`, hidden, 'relu').relu();
-  const mean = linear(h, `${prefix}.mean`, actionSize - 1);
-  const raw = linear(h, `${prefix}.log_std`, actionSize - 1).tanh();
+function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number, gripperLogitLimit: number): ActorHead {
+  const h = mlp(obs, 'actor.body', hidden, 'relu').relu();
+  const mean = linear(h, 'actor.mean', actionSize - 1);
+  const raw = linear(h, 'actor.log_std', actionSize - 1).tanh();
   const logStd = raw.add(1).mul((LOG_STD_MAX - LOG_STD_MIN) / 2).add(LOG_STD_MIN);
-  const rawLogit = linear(h, `${prefix}.gripper`, 1).reshape([obs.shape[0]!]);
+  const rawLogit = linear(h, 'actor.gripper', 1).reshape([obs.shape[0]!]);
   const gripperLogit = gripperLogitLimit > 0 ? rawLogit.div(gripperLogitLimit).tanh().mul(gripperLogitLimit) : rawLogit;
   return { mean, logStd, gripperLogit };
 }
@@ -234,7 +227,7 @@ export class SacLearner {
   static async create(input: SacOptions): Promise<SacLearner> {
     if (input.actionSize < 2) throw new RangeError(`actionSize: expected motion values plus the gripper (>= 2), got ${input.actionSize}`);
     if (input.hidden.length === 0) throw new RangeError('hidden: expected at least one hidden layer width, got none');
-    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, priorWeight: input.priorWeight ?? 0, gripperLogitLimit: input.gripperLogitLimit ?? 0, qFilter: input.qFilter ?? false, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
+    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, gripperLogitLimit: input.gripperLogitLimit ?? 0, qFilter: input.qFilter ?? false, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
     const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma, gripperLogitLimit: limit } = options;
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
@@ -288,15 +281,7 @@ export class SacLearner {
         const expectedQ = pClosed.mul(q(true)).add(pClosed.neg().add(1).mul(q(false)));
         const logProb = motion.logProb.add(gripperLogProb);
         const rawSacLoss = logProb.mul(alpha.stopGradient()).sub(expectedQ).mean();
-        const sacLoss = options.normaliseQ ? rawSacLoss.div(expectedQ.abs().mean().stopGradient().add(1e-3)) : rawSacLoss;
-        // The frozen prior (the cloned actor) on every row: its motion mode and gripper choice.
-        const priorLoss = (): Tensor => {
-          const prior = actorHead(obs, hidden, A, limit, 'prior');
-          const [priorMotion, priorClosed] = [prior.mean.tanh().stopGradient(), prior.gripperLogit.sigmoid().stopGradient()];
-          const gripper = priorClosed.mul(logClosed).add(priorClosed.neg().add(1).mul(logOpen)).neg();
-          return head.mean.tanh().sub(priorMotion).square().sum([1]).add(gripper).mean();
-        };
-        const loss = options.priorWeight > 0 ? sacLoss.add(priorLoss().mul(options.priorWeight)) : sacLoss;
+        const loss = options.normaliseQ ? rawSacLoss.div(expectedQ.abs().mean().stopGradient().add(1e-3)) : rawSacLoss;
         if (options.bcWeight === 0) return { loss, outputs: { log_prob: logProb.mean() } };
         // BC on demo rows, each weighted (0 on online rows): motion by squared error of the mode,
         // the gripper by cross-entropy to the demo's choice.
@@ -396,11 +381,6 @@ export class SacLearner {
     }
     const out = await (await this.inspecting).run({ obs: observation });
     return { logit: out.logit![0]!, qClosed: out.q_closed![0]!, qOpen: out.q_open![0]! };
-  }
-
-  /** Freezes the actor as it is now (after cloning) as the prior the `priorWeight` term holds it to. */
-  freezePrior(): void {
-    if (this.options.priorWeight > 0) this.store.copyPrefix('actor.', 'prior.');
   }
 
   /** One behaviour-cloning step on a batch of demo transitions (rows weighted by `batch.demo`); returns the loss. */

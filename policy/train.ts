@@ -100,8 +100,6 @@ export interface RlSettings {
   normaliseQ?: boolean;
   /** Successful training rollouts join the demo buffer too (learner.ts; older run.json files lack it: false). */
   successDemos?: boolean;
-  /** Weight of the term holding the actor to its cloned self on every batch row (sac.ts; older run.json files lack it: 0). */
-  priorWeight?: number;
   /** Bound of the actor's gripper log-odds, so RL can still move when the hand closes and opens (sac.ts; 0: unbounded; older run.json files lack it: 0). */
   gripperLogitLimit?: number;
   /** Q-filtered BC: a demo row is cloned only where the critics value its action above the policy's (sac.ts; older run.json files lack it: false). */
@@ -265,7 +263,7 @@ export function runLearnerSettings(s: RlSettings, observationSize: number, maxSt
   return {
     observationSize, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
     seed: s.seed, demoCapacity: Math.max(1, (s.demos + (s.successDemos ? s.rollouts : 0)) * maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
-    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, priorWeight: s.priorWeight ?? 0, gripperLogitLimit: s.gripperLogitLimit ?? 0, qFilter: s.qFilter ?? false, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
+    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, gripperLogitLimit: s.gripperLogitLimit ?? 0, qFilter: s.qFilter ?? false, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
     executionProvider: s.executionProvider, threads: s.threads,
   };
 }

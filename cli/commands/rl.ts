@@ -41,7 +41,6 @@ interface RlOptions {
   normaliseQ?: boolean;
   successDemos?: boolean;
   potentialWeight?: string;
-  priorWeight?: string;
   gripperLogitLimit?: string;
   qFilter?: boolean;
   gripperSwitchWeight?: string;
@@ -135,7 +134,6 @@ export function registerRl(program: Command): void {
     .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '2000')
     .option('--bc-weight <w>', 'weight of the behaviour-cloning term on demo rows in the actor loss (0: plain SAC)', '4')
     .option('--normalise-q', 'divide the actor\'s SAC term by the batch\'s mean |Q| (TD3+BC), so the BC weight means the same under every shaping')
-    .option('--prior-weight <w>', 'weight of a term holding the actor, on every batch row, to a frozen copy of the cloned policy (0: none)', '0')
     .option('--gripper-logit-limit <l>', 'bound of the actor\'s gripper log-odds (0: unbounded): cloned unbounded, they saturate and RL can no longer move when the hand closes or opens', '0')
     .option('--q-filter', 'Q-filtered behaviour cloning: a demo row is cloned only where the critics value its action above the policy\'s own')
     .option('--success-demos', 'each successful training rollout joins the demo buffer too (behaviour cloning then covers it)')
@@ -177,7 +175,6 @@ export function registerRl(program: Command): void {
         bcWeight: nonNegative('--bc-weight', options.bcWeight)!,
         normaliseQ: options.normaliseQ === true,
         successDemos: options.successDemos === true,
-        priorWeight: nonNegative('--prior-weight', options.priorWeight)!,
         gripperLogitLimit: nonNegative('--gripper-logit-limit', options.gripperLogitLimit)!,
         qFilter: options.qFilter === true,
         gripperSwitchWeight: nonNegative('--gripper-switch-weight', options.gripperSwitchWeight)!,
