@@ -79,8 +79,8 @@ async function probe(train: typeof rows, test: typeof rows, inputs: number, whic
     build: (g) => ({ loss: mlp(g.input('x', [B, O]), 'probe', [256, 256, T]).sub(g.input('y', [B, T])).square().mean() }),
   });
   const predictor = await Predictor.create({ store, threads: 1, executionProvider: 'cpu', build: (g) => ({ y: mlp(g.input('x', [1, O]), 'probe', [256, 256, T]) }) });
-  // Inputs standardised with the fitting rows' mean and deviation, as the policy's observations are
-  // (policy/normaliser.ts): keypoints move by hundredths while pooled values move by tenths.
+  // Inputs standardised with the fitting rows' mean and deviation: keypoints move by hundredths
+  // while pooled values move by tenths.
   const mean = new Float64Array(O);
   const deviation = new Float64Array(O);
   for (const r of train) for (let i = 0; i < O; i++) mean[i]! += r[which]![i]! / train.length;

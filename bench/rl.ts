@@ -21,8 +21,7 @@
  *   --privileged-reward: the headline image-feature observations with PRIVILEGED simulator progress
  *   as the reward, the best potential any reward model could give: rl-privileged-reward.*;
  *   --grm file: another GRM-tiny as the base of the adapted reward and the frozen encoder, written
- *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --normaliser: observations
- *   standardised with the demos' statistics, policy/normaliser.ts; --learner-process: each run's
+ *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --learner-process: each run's
  *   learner in a process of its own, one run at a time by default; --layout-spread f [--layout-seed
  *   n]: a lab's reset, every episode near one layout with the same objects (robot/sim/world.ts),
  *   written to rl-layout<f>.*; --stem name: write bench/results/<name>.json / .png instead)
@@ -108,7 +107,6 @@ const base: RlSettings = {
   demos: flag('--demos') ?? 20,
   // --bc-steps 0: no cloning before RL, the policy starts untrained and the demos act only through the demo buffer (RLPD).
   ...(bcStepsFlag === undefined ? {} : { bcSteps: bcStepsFlag }),
-  observationNormaliser: process.argv.includes('--normaliser') ? 'demos' : 'none',
   // One update per control step: each costs about 20 ms with image features (learnerUpdate below), on the core that also renders and scores.
   updatesPerStep: flag('--updates-per-step') ?? 1,
   bcWeight: flag('--bc-weight') ?? 4,

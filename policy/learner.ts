@@ -13,7 +13,7 @@ import { allocateBatch, ReplayBuffer, sampleSymmetric, type Batch, type Transiti
 import { Rng } from './rng.js';
 import type { CheckpointProblem, CheckpointState } from './run-store.js';
 import { CheckpointStore } from './run-store.js';
-import { isActingParameter, SacLearner, type ObservationNormaliser, type UpdateStats } from './sac.js';
+import { isActingParameter, SacLearner, type UpdateStats } from './sac.js';
 
 export interface LearnerSettings {
   observationSize: number;
@@ -57,8 +57,6 @@ export interface LearnerSettings {
   actorDelaySteps: number;
   executionProvider: ExecutionProviderSetting;
   threads: number;
-  /** Fixed observation standardisation inside the networks (sac.ts); absent: none. */
-  observationNormaliser?: ObservationNormaliser;
 }
 
 export interface Learner {

@@ -34,11 +34,12 @@ describe('rl --resume and the flags given with it', () => {
   });
 
   it('resumes a run.json naming a removed option at its neutral value; refuses one whose run used it, by name', () => {
-    const neutral = { actorEmaRate: 0, priorWeight: 0 };
+    const neutral = { actorEmaRate: 0, priorWeight: 0, observationNormaliser: 'none' };
     expect(() => checkRemovedSettings({ ...stored, ...neutral }, 'run.json')).not.toThrow();
     expect(() => checkRemovedSettings(stored, 'run.json')).not.toThrow();
     const used = (changes: object): (() => void) => () => checkRemovedSettings({ ...stored, ...changes }, 'run/run.json');
     expect(used({ actorEmaRate: 0.001 })).toThrow(InputError);
+    expect(used({ observationNormaliser: 'demos' })).toThrow(/^--observation-normaliser: removed \(.*\), got observationNormaliser "demos" in/);
     expect(used({ priorWeight: 5 })).toThrow(/^--prior-weight: removed \(holding the actor to its cloned self: measured no gain/);
     expect(used({ actorEmaRate: 0.001 })).toThrow(/^--actor-ema: removed \(an averaged actor for evaluation: measured no gain, docs\/rl-options\.md\), got actorEmaRate 0\.001 in the resumed run's run\/run\.json: this version cannot continue that run$/);
   });

@@ -45,7 +45,6 @@ export const RL_FLAG_SETTINGS: Readonly<Record<string, keyof RlSettings>> = {
   '--n-step': 'nStep',
   '--actor-delay': 'actorDelaySteps',
   '--critic-warmup-steps': 'criticWarmupSteps',
-  '--observation-normaliser': 'observationNormaliser',
 };
 
 // What a run.json written before a setting existed means by its absence (as train.ts reads it).
@@ -56,7 +55,6 @@ const LEGACY: Partial<Record<keyof RlSettings, unknown>> = {
   qFilter: false,
   gripperSwitchWeight: 1,
   potentialWeight: 1,
-  observationNormaliser: 'none',
 };
 
 /**
@@ -67,6 +65,7 @@ const LEGACY: Partial<Record<keyof RlSettings, unknown>> = {
 const REMOVED: readonly { key: string; flag: string; neutral: unknown; what: string }[] = [
   { key: 'actorEmaRate', flag: '--actor-ema', neutral: 0, what: 'an averaged actor for evaluation' },
   { key: 'priorWeight', flag: '--prior-weight', neutral: 0, what: 'holding the actor to its cloned self' },
+  { key: 'observationNormaliser', flag: '--observation-normaliser', neutral: 'none', what: 'observations standardised with the demos\' statistics' },
 ];
 
 /** Refuses a stored run that used a removed option (the first one, by name). */

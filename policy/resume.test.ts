@@ -20,8 +20,8 @@ const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
 
 const ROLLOUTS = 6;
 /** Options removed for measuring no gain, as an older run.json stores them when the run did not use them. */
-const REMOVED_NEUTRAL = { actorEmaRate: 0, priorWeight: 0 };
-const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--demos', '2', '--hidden', '16,16', '--batch-size', '16', '--updates-per-step', '1', '--eval-every', '3', '--eval-episodes', '1', '--max-steps', '60', '--bc-steps', '10', '--critic-warmup-steps', '10', '--final-eval-episodes', '1', '--observation-normaliser', 'demos'];
+const REMOVED_NEUTRAL = { actorEmaRate: 0, priorWeight: 0, observationNormaliser: 'none' };
+const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--demos', '2', '--hidden', '16,16', '--batch-size', '16', '--updates-per-step', '1', '--eval-every', '3', '--eval-episodes', '1', '--max-steps', '60', '--bc-steps', '10', '--critic-warmup-steps', '10', '--final-eval-episodes', '1'];
 
 /** The tiny flags with some values replaced. */
 function withFlags(values: Record<string, string>): string[] {
@@ -167,7 +167,7 @@ describe('rl --resume: flags the stored run cannot honour', () => {
   });
 
   it('refuses a stored run that used a removed option, naming it in one line', () => {
-    const used: Record<string, [string, unknown]> = { actorEmaRate: ['--actor-ema', 0.001], priorWeight: ['--prior-weight', 5] };
+    const used: Record<string, [string, unknown]> = { actorEmaRate: ['--actor-ema', 0.001], priorWeight: ['--prior-weight', 5], observationNormaliser: ['--observation-normaliser', 'demos'] };
     for (const [key, [flag, value]] of Object.entries(used)) {
       const runDir = join(dir, `removed-${key}`);
       mkdirSync(runDir, { recursive: true });

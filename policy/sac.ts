@@ -81,8 +81,6 @@ export interface SacOptions {
   gripperLogitLimit?: number;
   /** Default -(actionSize - 1): one nat per motion dimension (the gripper's entropy counts on top). */
   targetEntropy?: number;
-  /** Fixed per-value standardisation of observations inside every network (default none). */
-  observationNormaliser?: ObservationNormaliser;
   seed: number;
   executionProvider?: ExecutionProviderSetting;
   threads?: number;
@@ -95,27 +93,6 @@ export interface UpdateStats {
   /** Mean log pi(a|s) of the batch (minus the policy's entropy). */
   logProb: number;
   meanQ: number;
-}
-
-/**
- * obs -> clip((obs - shift) * scale, +-NORMALISED_CLIP), per value. Observations mix metres,
- * radians, pooled features and keypoints whose spreads differ a hundredfold, and a value that
- * moves by hundredths barely moves an unscaled network (normaliser.test.ts). Fixed once (from the
- * demos, normaliser.ts) so that replayed transitions keep their meaning. On pick-place it did not
- * pay (README, Benchmarks), so runs leave it off unless asked.
- */
-export interface ObservationNormaliser {
-  shift: number[];
-  scale: number[];
-}
-const NORMALISED_CLIP = 10;
-
-function normalise(obs: Tensor, normaliser: ObservationNormaliser | undefined): Tensor {
-  if (!normaliser) return obs;
-  const size = obs.shape[1]!;
-  if (normaliser.shift.length !== size || normaliser.scale.length !== size) throw new RangeError(`observation normaliser: expected ${size} values, got ${normaliser.shift.length} and ${normaliser.scale.length}`);
-  const g = obs.graph;
-  return obs.sub(g.constant(normaliser.shift, [1, size])).mul(g.constant(normaliser.scale, [1, size])).maximum(-NORMALISED_CLIP).minimum(NORMALISED_CLIP);
 }
 
 const LOG_STD_MIN = -5;
@@ -213,7 +190,7 @@ export class SacLearner {
   updates = 0;
   private inspecting: Promise<Predictor> | undefined;
   private constructor(
-    readonly options: Required<Omit<SacOptions, 'executionProvider' | 'threads' | 'observationNormaliser'>> & Pick<SacOptions, 'executionProvider' | 'threads' | 'observationNormaliser'>,
+    readonly options: Required<Omit<SacOptions, 'executionProvider' | 'threads'>> & Pick<SacOptions, 'executionProvider' | 'threads'>,
     store: ParamStore,
     private readonly criticTrainer: Trainer,
     private readonly actorTrainer: Trainer,
@@ -232,7 +209,7 @@ export class SacLearner {
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
     const adam = { kind: 'adam' as const, lr: options.learningRate };
-    const observation = (g: Graph, name: string, batch: number): Tensor => normalise(g.input(name, [batch, O]), options.observationNormaliser);
+    const observation = (g: Graph, name: string, batch: number): Tensor => g.input(name, [batch, O]);
 
     const criticTrainer = await Trainer.create({
       ...runtime,
@@ -371,7 +348,7 @@ export class SacLearner {
       this.inspecting = Predictor.create({
         executionProvider: this.options.executionProvider, threads: this.options.threads, name: 'inspect', store: this.store,
         build: (g: Graph) => {
-          const obs = normalise(g.input('obs', [1, O]), this.options.observationNormaliser);
+          const obs = g.input('obs', [1, O]);
           const head = actorHead(obs, hidden, A, gripperLogitLimit);
           const minCritic = minCriticAt(obs, hidden, A);
           const q = (closed: boolean): Tensor => minCritic(concat([head.mean.tanh(), g.constant([closed ? GRIPPER_UNIT : -GRIPPER_UNIT], [1, 1])], 1));

@@ -28,7 +28,6 @@ import type { EvaluationOptions, EvaluationSlot } from './evaluation.js';
 import { countSuccesses, FrozenPolicy } from './evaluation.js';
 import type { EpisodeRecord, EvalPolicyRecord, EvalRecord, LogRecord } from './records.js';
 import { toRecord } from './records.js';
-import { demoNormaliser } from './normaliser.js';
 import { Rng } from './rng.js';
 import { packWeights, RecordLog, unpackWeights } from './run-store.js';
 import { privilegedProgressScorer, ProgressQueue, type RewardScorer } from './scorer.js';
@@ -76,11 +75,6 @@ export interface RlSettings {
   bcSteps: number;
   /** Critic-only updates on the demos after cloning (learner.ts). */
   criticWarmupSteps: number;
-  /**
-   * Standardise observations inside the networks with the demos' mean and deviation per value
-   * (normaliser.ts), or not (the default; run.json files older than this setting lack it: none).
-   */
-  observationNormaliser?: 'demos' | 'none';
   hidden: number[];
   batchSize: number;
   /** Learner updates per environment step (update-to-data ratio). */
@@ -342,12 +336,6 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     }
     if (demoRecords.length < settings.demos) log.warn(`demos: only ${demoRecords.length} of ${settings.demos} wanted succeeded in ${demoAttempts} expert attempts (episodes of ${env.maxSteps} steps)`);
     log.info(`demos: ${demoRecords.length} successful; ${demoAttempts} expert attempts in this session (noise ${settings.demoNoise})`);
-  }
-  // The learner's observation standardisation is a function of the logged demos, so a resumed run
-  // (or a restarted learner process) gets the same one.
-  if ((settings.observationNormaliser ?? 'none') === 'demos') {
-    if (demoRecords.length === 0) log.warn('observation normaliser: no demos to compute it from; observations go to the networks unscaled');
-    else learnerSettings.observationNormaliser = demoNormaliser(demoRecords);
   }
   const local = options.remote ? undefined : await LocalLearner.create(learnerSettings, runDir, log);
   const learner: Learner = local ?? (await options.remote!(learnerSettings));

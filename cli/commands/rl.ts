@@ -36,7 +36,6 @@ interface RlOptions {
   evalEpisodes?: string;
   finalEvalEpisodes?: string;
   criticWarmupSteps?: string;
-  observationNormaliser?: string;
   bcWeight?: string;
   normaliseQ?: boolean;
   successDemos?: boolean;
@@ -141,7 +140,6 @@ export function registerRl(program: Command): void {
     .option('--n-step <n>', 'control steps per replayed transition (n-step returns)', '5')
     .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
     .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
-    .option('--observation-normaliser <kind>', 'none | demos (standardise each observation value with the demos\' mean and deviation inside the networks; measured worse, see README)', 'none')
     .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md); evaluation points before the last then run beside training, on a second simulator with the policy frozen at the point')
     .option('--learner-max-lag <updates>', 'with --learner: at each episode start wait until the learner owes at most this many updates for the episodes sent (0: all done; default: never wait)');
   withCommonOptions(command).action(
@@ -163,7 +161,6 @@ export function registerRl(program: Command): void {
         demoNoise: 0.3,
         bcSteps: integer('--bc-steps', options.bcSteps, 0)!,
         criticWarmupSteps: integer('--critic-warmup-steps', options.criticWarmupSteps, 0)!,
-        observationNormaliser: oneOf('--observation-normaliser', options.observationNormaliser, ['demos', 'none'] as const)!,
         hidden,
         batchSize: integer('--batch-size', options.batchSize, 2) ?? c.policy.batchSize,
         updatesPerStep: integer('--updates-per-step', options.updatesPerStep, 0, 64) ?? c.policy.updatesPerStep,
