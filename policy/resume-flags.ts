@@ -41,8 +41,6 @@ export const RL_FLAG_SETTINGS: Readonly<Record<string, keyof RlSettings>> = {
   '--gripper-logit-limit': 'gripperLogitLimit',
   '--q-filter': 'qFilter',
   '--success-demos': 'successDemos',
-  '--gripper-switch-weight': 'gripperSwitchWeight',
-  '--n-step': 'nStep',
   '--actor-delay': 'actorDelaySteps',
   '--critic-warmup-steps': 'criticWarmupSteps',
 };

@@ -42,8 +42,6 @@ interface RlOptions {
   potentialWeight?: string;
   gripperLogitLimit?: string;
   qFilter?: boolean;
-  gripperSwitchWeight?: string;
-  nStep?: string;
   actorDelay?: string;
   maxSteps?: string;
   bcSteps?: string;
@@ -136,8 +134,6 @@ export function registerRl(program: Command): void {
     .option('--gripper-logit-limit <l>', 'bound of the actor\'s gripper log-odds (0: unbounded): cloned unbounded, they saturate and RL can no longer move when the hand closes or opens', '0')
     .option('--q-filter', 'Q-filtered behaviour cloning: a demo row is cloned only where the critics value its action above the policy\'s own')
     .option('--success-demos', 'each successful training rollout joins the demo buffer too (behaviour cloning then covers it)')
-    .option('--gripper-switch-weight <w>', 'weight, in both behaviour-cloning losses, of a demo step that switches the gripper (1: none)', '6')
-    .option('--n-step <n>', 'control steps per replayed transition (n-step returns)', '5')
     .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
     .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
     .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md); evaluation points before the last then run beside training, on a second simulator with the policy frozen at the point')
@@ -174,8 +170,10 @@ export function registerRl(program: Command): void {
         successDemos: options.successDemos === true,
         gripperLogitLimit: nonNegative('--gripper-logit-limit', options.gripperLogitLimit)!,
         qFilter: options.qFilter === true,
-        gripperSwitchWeight: nonNegative('--gripper-switch-weight', options.gripperSwitchWeight)!,
-        nStep: integer('--n-step', options.nStep, 1, 100)!,
+        // Measured, not options (docs/rl-options.md): a demo step that switches the gripper weighs 6
+        // in both cloning losses, and replayed transitions are 5-step.
+        gripperSwitchWeight: 6,
+        nStep: 5,
         actorDelaySteps: integer('--actor-delay', options.actorDelay, 0)!,
         bufferCapacity: 200_000,
         evalEvery: integer('--eval-every', options.evalEvery, 1)!,
