@@ -105,7 +105,7 @@ function human(result: RlResult): string {
 export function registerRl(program: Command): void {
   const command = program
     .command('rl')
-    .description('train a policy online on the simulator (SAC + RLPD, shaped progress reward) and print the success-rate curve')
+    .description('train a policy online on the simulator (SAC + RLPD, shaped progress reward) and print the success-rate curve; each learner option and the measurement behind it: docs/rl-options.md')
     .option('--task <name>', 'simulator task (default robot.task; the held-out task is pick-place)')
     .option('--rollouts <n>', 'training episodes (default 150; with --resume the stored number, or more if given)')
     .option('--shaping <mode>', 'pbrs | naive | sparse (default reward.shaping.mode)')
