@@ -18,6 +18,7 @@ import { createLogger } from '../common/log.js';
 import { vectorToAction } from '../policy/environment.js';
 import { LocalLearner } from '../policy/learner.js';
 import { Rng } from '../policy/rng.js';
+import { checkRemovedSettings } from '../policy/resume-flags.js';
 import type { RlSettings } from '../policy/train.js';
 import { evaluationSeed, runEnvironment, runLearnerSettings, runObservations } from '../policy/train.js';
 import { deriveSeed } from '../robot/sim/rng.js';
@@ -85,6 +86,8 @@ interface EpisodeTrace {
 }
 
 const settings = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RlSettings;
+// A run that used a removed option (docs/rl-options.md) would not act as it trained: refused by name.
+checkRemovedSettings(settings, join(runDir, 'run.json'));
 if (settings.task !== 'pick-place') {
   console.error(`bench:rl-failures: expected a pick-place run (its stages are named from PRIVILEGED progress), got task ${settings.task}`);
   process.exit(2);
