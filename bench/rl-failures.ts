@@ -87,7 +87,12 @@ interface EpisodeTrace {
 
 const settings = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RlSettings;
 // A run that used a removed option (docs/rl-options.md) would not act as it trained: refused by name.
-checkRemovedSettings(settings, join(runDir, 'run.json'));
+try {
+  checkRemovedSettings(settings, join(runDir, 'run.json'));
+} catch (error) {
+  console.error(`bench:rl-failures: ${(error as Error).message}`);
+  process.exit(2);
+}
 if (settings.task !== 'pick-place') {
   console.error(`bench:rl-failures: expected a pick-place run (its stages are named from PRIVILEGED progress), got task ${settings.task}`);
   process.exit(2);

@@ -41,7 +41,7 @@ describe('rl --resume and the flags given with it', () => {
     expect(used({ actorEmaRate: 0.001 })).toThrow(InputError);
     expect(used({ observationNormaliser: 'demos' })).toThrow(/^--observation-normaliser: removed \(.*\), got observationNormaliser "demos" in/);
     expect(used({ priorWeight: 5 })).toThrow(/^--prior-weight: removed \(holding the actor to its cloned self: measured no gain/);
-    expect(used({ actorEmaRate: 0.001 })).toThrow(/^--actor-ema: removed \(an averaged actor for evaluation: measured no gain, docs\/rl-options\.md\), got actorEmaRate 0\.001 in the resumed run's run\/run\.json: this version cannot continue that run$/);
+    expect(used({ actorEmaRate: 0.001 })).toThrow(/^--actor-ema: removed \(an averaged actor for evaluation: measured no gain, docs\/rl-options\.md\), got actorEmaRate 0\.001 in run\/run\.json: this version cannot continue that run$/);
   });
 
   it('knows every flag of `dopamine rl`: each sets a stored setting or is one a resumed run honours', () => {

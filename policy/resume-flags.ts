@@ -71,7 +71,7 @@ export function checkRemovedSettings(stored: object, runFile: string): void {
   for (const { key, flag, neutral, what } of REMOVED) {
     const value = (stored as Record<string, unknown>)[key];
     if (value !== undefined && JSON.stringify(value) !== JSON.stringify(neutral)) {
-      throw new InputError(flag, `removed (${what}: measured no gain, docs/rl-options.md), got ${key} ${JSON.stringify(value)} in the resumed run's ${runFile}: this version cannot continue that run`);
+      throw new InputError(flag, `removed (${what}: measured no gain, docs/rl-options.md), got ${key} ${JSON.stringify(value)} in ${runFile}: this version cannot continue that run`);
     }
   }
 }
