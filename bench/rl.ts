@@ -21,8 +21,7 @@
  *   --privileged-reward: the headline image-feature observations with PRIVILEGED simulator progress
  *   as the reward, the best potential any reward model could give: rl-privileged-reward.*;
  *   --grm file: another GRM-tiny as the base of the adapted reward and the frozen encoder, written
- *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --normaliser: observations
- *   standardised with the demos' statistics, policy/normaliser.ts; --learner-process: each run's
+ *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --learner-process: each run's
  *   learner in a process of its own, one run at a time by default; --layout-spread f [--layout-seed
  *   n]: a lab's reset, every episode near one layout with the same objects (robot/sim/world.ts),
  *   written to rl-layout<f>.*; --stem name: write bench/results/<name>.json / .png instead)
@@ -84,7 +83,7 @@ const learnerProcess = process.argv.includes('--learner-process');
 const learnerMaxLag = flag('--learner-max-lag') ?? 0;
 if (!(Number.isInteger(learnerMaxLag) && learnerMaxLag >= 0)) throw new Error(`--learner-max-lag: expected a whole number from 0, got ${textFlag('--learner-max-lag')}`);
 if (process.argv.includes('--learner-max-lag') && !learnerProcess) throw new Error('--learner-max-lag: expected --learner-process as well (the in-process learner never lags)');
-const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : privilegedReward ? ' PRIVILEGED reward (debugging): the simulator\'s geometric progress, image-feature observations.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}${process.argv.includes('--actor-ema') ? ` Deterministic (evaluation) actions from an averaged actor, Polyak rate ${textFlag('--actor-ema')}.` : ''}`;
+const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : privilegedReward ? ' PRIVILEGED reward (debugging): the simulator\'s geometric progress, image-feature observations.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}`;
 const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
   if (!ALL_ARMS.includes(a as ShapingMode)) throw new Error(`--arms: expected a comma-separated subset of ${ALL_ARMS.join(', ')}, got ${JSON.stringify(a)}`);
@@ -97,8 +96,6 @@ const config = loadConfig(undefined);
 const log = createLogger('bench:rl');
 const potentialWeightFlag = flag('--potential-weight');
 if (potentialWeightFlag !== undefined && !(potentialWeightFlag >= 0)) throw new Error(`--potential-weight: expected a number >= 0, got ${textFlag('--potential-weight')}`);
-const actorEmaFlag = flag('--actor-ema');
-if (actorEmaFlag !== undefined && !(actorEmaFlag >= 0 && actorEmaFlag <= 1)) throw new Error(`--actor-ema: expected a Polyak rate from 0 to 1, got ${textFlag('--actor-ema')}`);
 const bcStepsFlag = flag('--bc-steps');
 if (bcStepsFlag !== undefined && !(Number.isInteger(bcStepsFlag) && bcStepsFlag >= 0)) throw new Error(`--bc-steps: expected a whole number from 0, got ${textFlag('--bc-steps')}`);
 
@@ -110,23 +107,16 @@ const base: RlSettings = {
   demos: flag('--demos') ?? 20,
   // --bc-steps 0: no cloning before RL, the policy starts untrained and the demos act only through the demo buffer (RLPD).
   ...(bcStepsFlag === undefined ? {} : { bcSteps: bcStepsFlag }),
-  observationNormaliser: process.argv.includes('--normaliser') ? 'demos' : 'none',
   // One update per control step: each costs about 20 ms with image features (learnerUpdate below), on the core that also renders and scores.
   updatesPerStep: flag('--updates-per-step') ?? 1,
   bcWeight: flag('--bc-weight') ?? 4,
   normaliseQ: process.argv.includes('--normalise-q'),
   successDemos: process.argv.includes('--success-demos'),
-  priorWeight: flag('--prior-weight') ?? 0,
   gripperLogitLimit: flag('--gripper-logit-limit') ?? 0,
   qFilter: process.argv.includes('--q-filter'),
-  actorEmaRate: actorEmaFlag ?? 0,
-  gripperSwitchWeight: flag('--gripper-switch-weight') ?? 6,
-  nStep: flag('--n-step') ?? 5,
-  actorDelaySteps: flag('--actor-delay') ?? 1000,
   evalEvery: flag('--eval-every') ?? 25,
   evalEpisodes: flag('--eval-episodes') ?? 10,
   finalEvalEpisodes: flag('--final-eval-episodes') ?? 50,
-  successPotential: flag('--success-potential') ?? config.reward.shaping.successPotential,
   potentialWeight: potentialWeightFlag ?? config.reward.shaping.potentialWeight,
   maxSteps: flag('--max-steps') ?? 100,
   ...(grmFile ? { encoderModel: grmFile } : {}),
@@ -137,7 +127,7 @@ const base: RlSettings = {
 async function updateTiming(observationSize: number): Promise<{ batch: number; hidden: number[]; observationSize: number; meanMs: number; updates: number }> {
   const learner = await SacLearner.create({
     observationSize, actionSize: 5, hidden: base.hidden, batchSize: 256, learningRate: 3e-4, gamma: 0.99, tau: 0.005, initialAlpha: 0.01, rewardScale: base.rewardScale, bcWeight: base.bcWeight,
-    normaliseQ: base.normaliseQ, priorWeight: base.priorWeight, qFilter: base.qFilter, actorEmaRate: base.actorEmaRate, gripperLogitLimit: base.gripperLogitLimit, seed: 1, executionProvider: 'cpu', threads: base.threads,
+    normaliseQ: base.normaliseQ, qFilter: base.qFilter, gripperLogitLimit: base.gripperLogitLimit, seed: 1, executionProvider: 'cpu', threads: base.threads,
   });
   const rng = new Rng(1);
   const buffer = new ReplayBuffer('timing', 4096, observationSize, 5);

@@ -65,7 +65,7 @@ export class FrozenPolicy {
     return new FrozenPolicy(await SacLearner.create({ ...settings, actionSize: 5, batchSize: 2 }));
   }
 
-  /** Takes these actor weights (all of the actor's parameters and its averaged copy's, as Learner.actorWeights gives them). */
+  /** Takes these actor weights (all of the actor's parameters, as Learner.actorWeights gives them). */
   load(weights: Record<string, Float32Array>): void {
     const expected = this.net.store.names().filter(isActingParameter);
     for (const name of expected) {

@@ -65,23 +65,3 @@ describe('successful rollouts as demos', () => {
     }
   });
 });
-
-describe('the frozen prior', () => {
-  it('is the actor as cloning left it, whether or not cloning ran', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'learner-prior-'));
-    try {
-      for (const bcSteps of [0, 5]) {
-        const learner = await LocalLearner.create(testSettings({ bcSteps, priorWeight: 1 }), dir, createLogger('test', 'error'));
-        const store = learner.sac.store;
-        const actorNames = store.names().filter((n) => n.startsWith('actor.'));
-        await learner.addRecord(toRecord('demo', 0, { seed: 1, observations: [Float32Array.of(0), Float32Array.of(1)], actions: [Float32Array.of(0.5, 0, 0, 0, 0.5)], envSuccess: [true], progress: [0, 1], rewards: [1], terminal: true, success: true, end: 'success' }, 0.8));
-        await learner.clone();
-        expect(actorNames.length).toBeGreaterThan(0);
-        for (const name of actorNames) expect(Array.from(store.get(`prior.${name.slice('actor.'.length)}`).data)).toEqual(Array.from(store.get(name).data));
-        await learner.close();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});

@@ -13,7 +13,7 @@ import { allocateBatch, ReplayBuffer, sampleSymmetric, type Batch, type Transiti
 import { Rng } from './rng.js';
 import type { CheckpointProblem, CheckpointState } from './run-store.js';
 import { CheckpointStore } from './run-store.js';
-import { isActingParameter, SacLearner, type ObservationNormaliser, type UpdateStats } from './sac.js';
+import { isActingParameter, SacLearner, type UpdateStats } from './sac.js';
 
 export interface LearnerSettings {
   observationSize: number;
@@ -41,12 +41,8 @@ export interface LearnerSettings {
    * then covers what the policy itself got right, and RLPD's demo half samples it (self-imitation).
    */
   successDemos?: boolean;
-  /** Weight of the term holding the actor to its cloned self on every row (sac.ts; absent: 0). */
-  priorWeight?: number;
   /** Bound of the gripper's log-odds (sac.ts; absent or 0: unbounded). */
   gripperLogitLimit?: number;
-  /** Polyak rate of the averaged actor that takes deterministic actions (sac.ts; absent or 0: none, the online actor's mode). */
-  actorEmaRate?: number;
   /** Q-filtered BC: demo rows cloned only where the critics value the demo's action above the policy's (sac.ts; absent: false). */
   qFilter?: boolean;
   /**
@@ -61,8 +57,6 @@ export interface LearnerSettings {
   actorDelaySteps: number;
   executionProvider: ExecutionProviderSetting;
   threads: number;
-  /** Fixed observation standardisation inside the networks (sac.ts); absent: none. */
-  observationNormaliser?: ObservationNormaliser;
 }
 
 export interface Learner {
@@ -135,7 +129,7 @@ export function weighGripperSwitches(transitions: Transition[], weight: number):
   }
 }
 
-/** A copy of the actor network's parameters of a SAC learner (and of its averaged copy, when it keeps one). */
+/** A copy of the actor network's parameters of a SAC learner. */
 export function actorWeightsOf(sac: SacLearner): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
   for (const name of sac.store.names()) if (isActingParameter(name)) out[name] = Float32Array.from(sac.store.get(name).data);
@@ -208,18 +202,13 @@ export class LocalLearner implements Learner {
 
   async clone(): Promise<void> {
     this.rng = new Rng(this.settings.seed);
-    if (this.demos.size === 0 || this.settings.bcSteps === 0) {
-      this.sac.freezePrior(); // the prior is then the untrained actor
-      return;
-    }
+    if (this.demos.size === 0 || this.settings.bcSteps === 0) return;
     let loss = 0;
     for (let s = 0; s < this.settings.bcSteps; s++) {
       this.demos.sampleInto(this.batch, 0, this.batch.size, this.rng);
       loss = await this.sac.cloneStep(this.batch);
     }
     this.log.info(`behaviour cloning: ${this.settings.bcSteps} steps on ${this.demos.size} demo transitions, final loss ${loss.toFixed(3)}`);
-    this.sac.freezePrior();
-    this.sac.resetAveragedActor();
     // An untrained critic would drag the cloned actor anywhere on its first updates; fit Q to the
     // demos (with the cloned policy's next actions) first.
     let critic = { criticLoss: 0, meanQ: 0 };

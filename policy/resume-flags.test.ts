@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerRl } from '../cli/commands/rl.js';
 import { InputError } from '../common/errors.js';
-import { checkResumeFlags, RL_FLAG_SETTINGS } from './resume-flags.js';
+import { checkRemovedSettings, checkResumeFlags, RL_FLAG_SETTINGS } from './resume-flags.js';
 import type { RlSettings } from './train.js';
 
 // Only the fields the checks read; a real run.json holds them all.
@@ -31,6 +31,17 @@ describe('rl --resume and the flags given with it', () => {
     expect(() => checkResumeFlags(stored, requested({ rollouts: 3 }), [{ flag: '--rollouts', key: 'rollouts' }], 'run.json')).toThrow('--rollouts: expected at least the 6 rollouts of the resumed run (run.json), got 3');
     // Not given (commander's default): not checked, the stored value wins.
     expect(() => checkResumeFlags(stored, requested({ finalEvalEpisodes: 50 }), [], 'run.json')).not.toThrow();
+  });
+
+  it('resumes a run.json naming a removed option at its neutral value; refuses one whose run used it, by name', () => {
+    const neutral = { actorEmaRate: 0, priorWeight: 0, observationNormaliser: 'none' };
+    expect(() => checkRemovedSettings({ ...stored, ...neutral }, 'run.json')).not.toThrow();
+    expect(() => checkRemovedSettings(stored, 'run.json')).not.toThrow();
+    const used = (changes: object): (() => void) => () => checkRemovedSettings({ ...stored, ...changes }, 'run/run.json');
+    expect(used({ actorEmaRate: 0.001 })).toThrow(InputError);
+    expect(used({ observationNormaliser: 'demos' })).toThrow(/^--observation-normaliser: removed \(.*\), got observationNormaliser "demos" in/);
+    expect(used({ priorWeight: 5 })).toThrow(/^--prior-weight: removed \(holding the actor to its cloned self: measured no gain/);
+    expect(used({ actorEmaRate: 0.001 })).toThrow(/^--actor-ema: removed \(an averaged actor for evaluation: measured no gain, docs\/rl-options\.md\), got actorEmaRate 0\.001 in run\/run\.json: this version cannot continue that run$/);
   });
 
   it('knows every flag of `dopamine rl`: each sets a stored setting or is one a resumed run honours', () => {

@@ -38,30 +38,43 @@ export const RL_FLAG_SETTINGS: Readonly<Record<string, keyof RlSettings>> = {
   '--bc-steps': 'bcSteps',
   '--bc-weight': 'bcWeight',
   '--normalise-q': 'normaliseQ',
-  '--prior-weight': 'priorWeight',
   '--gripper-logit-limit': 'gripperLogitLimit',
-  '--actor-ema': 'actorEmaRate',
   '--q-filter': 'qFilter',
   '--success-demos': 'successDemos',
-  '--gripper-switch-weight': 'gripperSwitchWeight',
-  '--n-step': 'nStep',
   '--actor-delay': 'actorDelaySteps',
   '--critic-warmup-steps': 'criticWarmupSteps',
-  '--observation-normaliser': 'observationNormaliser',
 };
 
 // What a run.json written before a setting existed means by its absence (as train.ts reads it).
 const LEGACY: Partial<Record<keyof RlSettings, unknown>> = {
   normaliseQ: false,
   successDemos: false,
-  priorWeight: 0,
   gripperLogitLimit: 0,
   qFilter: false,
-  actorEmaRate: 0,
   gripperSwitchWeight: 1,
   potentialWeight: 1,
-  observationNormaliser: 'none',
 };
+
+/**
+ * Options removed because they measured no gain (docs/rl-options.md), by the key an older run.json
+ * stores them under and their neutral value. A run.json holding the neutral value (or none) resumes
+ * as before; one whose run used the option cannot be continued by this version, and is refused by name.
+ */
+const REMOVED: readonly { key: string; flag: string; neutral: unknown; what: string }[] = [
+  { key: 'actorEmaRate', flag: '--actor-ema', neutral: 0, what: 'an averaged actor for evaluation' },
+  { key: 'priorWeight', flag: '--prior-weight', neutral: 0, what: 'holding the actor to its cloned self' },
+  { key: 'observationNormaliser', flag: '--observation-normaliser', neutral: 'none', what: 'observations standardised with the demos\' statistics' },
+];
+
+/** Refuses a stored run that used a removed option (the first one, by name). */
+export function checkRemovedSettings(stored: object, runFile: string): void {
+  for (const { key, flag, neutral, what } of REMOVED) {
+    const value = (stored as Record<string, unknown>)[key];
+    if (value !== undefined && JSON.stringify(value) !== JSON.stringify(neutral)) {
+      throw new InputError(flag, `removed (${what}: measured no gain, docs/rl-options.md), got ${key} ${JSON.stringify(value)} in ${runFile}: this version cannot continue that run`);
+    }
+  }
+}
 
 const shown = (value: unknown): string => (value === undefined ? 'none' : JSON.stringify(value));
 

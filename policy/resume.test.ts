@@ -19,7 +19,9 @@ writeFileSync(config, 'engine:\n  executionProvider: cpu\n');
 const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
 
 const ROLLOUTS = 6;
-const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--demos', '2', '--hidden', '16,16', '--batch-size', '16', '--updates-per-step', '1', '--eval-every', '3', '--eval-episodes', '1', '--max-steps', '60', '--bc-steps', '10', '--critic-warmup-steps', '10', '--final-eval-episodes', '1', '--observation-normaliser', 'demos'];
+/** Options removed for measuring no gain, as an older run.json stores them when the run did not use them. */
+const REMOVED_NEUTRAL = { actorEmaRate: 0, priorWeight: 0, observationNormaliser: 'none' };
+const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--demos', '2', '--hidden', '16,16', '--batch-size', '16', '--updates-per-step', '1', '--eval-every', '3', '--eval-episodes', '1', '--max-steps', '60', '--bc-steps', '10', '--critic-warmup-steps', '10', '--final-eval-episodes', '1'];
 
 /** The tiny flags with some values replaced. */
 function withFlags(values: Record<string, string>): string[] {
@@ -61,6 +63,13 @@ describe('rl: kill -9 in the middle and resume', () => {
     expect(result.resumed.episodesInLog).toBe(episodeLines(before).length);
     expect(result.rollouts.map((r) => r.index)).toEqual([...Array(ROLLOUTS).keys()]);
     expect(result.curve.map((p) => p.rollouts)).toEqual([0, 3, 6]);
+
+    // A run.json naming removed options at their neutral values (an older run that did not use them) still resumes.
+    const runFile = join(runDir, 'run.json');
+    writeFileSync(runFile, JSON.stringify({ ...(JSON.parse(readFileSync(runFile, 'utf8')) as object), ...REMOVED_NEUTRAL }));
+    const again = runCli(['rl', '--config', config, '--resume', '--run-dir', runDir, '--json'], { timeoutMs: 120_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as { rollouts: unknown[] }).rollouts).toHaveLength(ROLLOUTS);
   }, 240_000);
 });
 
@@ -156,6 +165,20 @@ describe('rl --resume: flags the stored run cannot honour', () => {
     expect(fewer.code).toBe(2);
     expect(fewer.stderr).toMatch(/--rollouts: expected at least the 6 rollouts of the resumed run/);
   });
+
+  it('refuses a stored run that used a removed option, naming it in one line', () => {
+    const used: Record<string, [string, unknown]> = { actorEmaRate: ['--actor-ema', 0.001], priorWeight: ['--prior-weight', 5], observationNormaliser: ['--observation-normaliser', 'demos'] };
+    for (const [key, [flag, value]] of Object.entries(used)) {
+      const runDir = join(dir, `removed-${key}`);
+      mkdirSync(runDir, { recursive: true });
+      writeFileSync(join(runDir, 'run.json'), JSON.stringify({ rollouts: 6, finalEvalEpisodes: 1, evalEpisodes: 1, seed: 1, [key]: value }));
+      const run = runCli(['rl', '--config', config, '--resume', '--run-dir', runDir]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).not.toMatch(/internal error|\n\s+at /);
+      const errors = run.stderr.split('\n').filter((line) => line.startsWith('error:'));
+      expect(errors).toEqual([expect.stringMatching(new RegExp(`^error: ${flag}: removed \\(.*measured no gain.*\\), got ${key} ${JSON.stringify(value)} in .*run\\.json: this version cannot continue that run$`))]);
+    }
+  });
 });
 
 describe('rl: bad input', () => {
@@ -190,8 +213,5 @@ describe('rl: bad input', () => {
     const layoutSeed = runCli(['rl', '--config', config, '--layout-seed', '3', '--run-dir', join(dir, 't')]);
     expect(layoutSeed.code).toBe(2);
     expect(layoutSeed.stderr).toMatch(/--layout-seed: expected --layout-spread as well/);
-    const ema = runCli(['rl', '--config', config, '--actor-ema', '2', '--run-dir', join(dir, 's')]);
-    expect(ema.code).toBe(2);
-    expect(ema.stderr).toMatch(/--actor-ema: expected a number from 0 to 1, got "2"/);
   });
 });

@@ -7,8 +7,7 @@ import { Rng } from './rng.js';
 import { concat } from '../engine/graph.js';
 import { layerNorm, linear } from '../engine/layers.js';
 import { Predictor } from '../engine/trainer.js';
-import { actorWeightsOf } from './learner.js';
-import { AVERAGED_ACTOR, criticAt, GRIPPER_UNIT, SacLearner } from './sac.js';
+import { criticAt, GRIPPER_UNIT, SacLearner } from './sac.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sac-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,19 +23,6 @@ function bandit(rng: Rng, count: number): ReplayBuffer {
     buffer.add({ observation: [sign, 1], action, reward: -Math.abs(action[0]! - 0.5 * sign), nextObservation: [sign, 1], terminal: true });
   }
   return buffer;
-}
-
-/** The deterministic dx at observation (1, 1) before and after 300 updates on online bandit rows (seed 8). */
-async function trainOnBandit(learner: SacLearner): Promise<{ before: number; after: number }> {
-  const rng = new Rng(8);
-  const before = (await learner.act(Float32Array.of(1, 1), rng, true))[0]!;
-  const buffer = bandit(rng, 1000);
-  const batch = allocateBatch(64, 2, 5);
-  for (let i = 0; i < 300; i++) {
-    buffer.sampleInto(batch, 0, 64, rng);
-    await learner.update(batch, rng);
-  }
-  return { before, after: (await learner.act(Float32Array.of(1, 1), rng, true))[0]! };
 }
 
 describe('SAC learner on the engine', () => {
@@ -205,22 +191,6 @@ describe('SAC learner on the engine', () => {
     }
   });
 
-  it('priorWeight holds the actor to its frozen prior on every row, online ones too; without it the critic moves it', async () => {
-    // Online rows only (no demos), a reward that prefers dx = +0.5; the prior is the actor as created.
-    const settle = async (priorWeight: number): Promise<{ before: number; after: number }> => {
-      const learner = await SacLearner.create({ ...options, priorWeight });
-      learner.freezePrior();
-      const { before, after } = await trainOnBandit(learner);
-      await learner.dispose();
-      return { before, after };
-    };
-    const held = await settle(50);
-    const free = await settle(0);
-    expect(Math.abs(free.after - 0.5)).toBeLessThan(0.2);
-    expect(Math.abs(held.after - held.before)).toBeLessThan(0.1);
-    expect(Math.abs(held.before - 0.5)).toBeGreaterThan(0.3);
-  });
-
   it('gripperLogitLimit bounds the cloned gripper, so the critic can still open a hand the demos always closed', async () => {
     // Demos close the hand at this state every time; online, opening there pays (reward 1) and closing does not.
     const cloneThenLearn = async (gripperLogitLimit: number): Promise<{ clonedLogit: number; gripper: number; qClosed: number; qOpen: number }> => {
@@ -288,33 +258,6 @@ describe('SAC learner on the engine', () => {
     expect(out.split_first![0]).not.toBeCloseTo(out.split_second![0]!, 4);
     await predictor.dispose();
     await learner.dispose();
-  });
-
-  it('actorEmaRate: deterministic actions come from the Polyak average of the actor, sampled ones from the online actor', async () => {
-    const train = async (actorEmaRate: number): Promise<{ learner: SacLearner; before: number; after: number; sampled: number }> => {
-      const learner = await SacLearner.create({ ...options, actorEmaRate });
-      const { before, after } = await trainOnBandit(learner);
-      const sampled = (await learner.act(Float32Array.of(1, 1), new Rng(3), false))[0]!;
-      return { learner, before, after, sampled };
-    };
-    const online = await train(0);
-    const slow = await train(1e-6);
-    const whole = await train(1);
-    // The online actor learns dx = +0.5; an average at rate 1e-6 has not moved from the initial actor.
-    expect(Math.abs(online.after - 0.5)).toBeLessThan(0.2);
-    expect(slow.before).toBe(online.before);
-    expect(Math.abs(slow.after - slow.before)).toBeLessThan(0.01);
-    expect(Math.abs(slow.after - online.after)).toBeGreaterThan(0.2);
-    // Training is unchanged by the average: the sampled actions are the online actor's.
-    expect(slow.sampled).toBeCloseTo(online.sampled, 5);
-    // Rate 1 copies the actor after every update: the same deterministic action as without an average.
-    expect(whole.after).toBeCloseTo(online.after, 5);
-    // After cloning, the average restarts from the cloned actor.
-    const cloned = slow.learner;
-    cloned.resetAveragedActor();
-    expect((await cloned.act(Float32Array.of(1, 1), new Rng(0), true))[0]).toBeCloseTo(online.after, 1);
-    expect(Object.keys(actorWeightsOf(cloned)).some((n) => n.startsWith(`${AVERAGED_ACTOR}.`))).toBe(true);
-    for (const r of [online, slow, whole]) await r.learner.dispose();
   });
 
   it('a saved learner acts identically after loading; a corrupted file is refused and changes nothing', async () => {

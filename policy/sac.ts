@@ -66,13 +66,6 @@ export interface SacOptions {
    */
   normaliseQ?: boolean;
   /**
-   * Weight of a term holding the actor, on every row of the batch (online ones too), to a frozen
-   * copy of itself taken after behaviour cloning (`freezePrior`): squared error of the motion's
-   * mode to the prior's plus the gripper's cross-entropy to the prior's choice. The BC term covers
-   * only the demos' states; this one covers the states the policy visits. Default 0 (none).
-   */
-  priorWeight?: number;
-  /**
    * Q-filtered BC (Nair et al. 2018): the BC term keeps only the demo rows whose action the critics
    * (min of the two) value above the policy's own deterministic action at that state, so where the
    * critics have learnt better than a demo, they and not the demo move the actor. Dropped rows
@@ -86,17 +79,8 @@ export interface SacOptions {
    * change when the hand closes or opens. Default 0 (unbounded).
    */
   gripperLogitLimit?: number;
-  /**
-   * Polyak rate of an averaged copy of the actor that takes the deterministic actions (evaluation,
-   * deployment); sampled actions (training rollouts) stay the online actor's. Between two
-   * evaluation points the online actor's mode drifts with every update; the average moves with
-   * the last 1 / rate updates instead of the newest one. Default 0: no copy, the online mode.
-   */
-  actorEmaRate?: number;
   /** Default -(actionSize - 1): one nat per motion dimension (the gripper's entropy counts on top). */
   targetEntropy?: number;
-  /** Fixed per-value standardisation of observations inside every network (default none). */
-  observationNormaliser?: ObservationNormaliser;
   seed: number;
   executionProvider?: ExecutionProviderSetting;
   threads?: number;
@@ -111,27 +95,6 @@ export interface UpdateStats {
   meanQ: number;
 }
 
-/**
- * obs -> clip((obs - shift) * scale, +-NORMALISED_CLIP), per value. Observations mix metres,
- * radians, pooled features and keypoints whose spreads differ a hundredfold, and a value that
- * moves by hundredths barely moves an unscaled network (normaliser.test.ts). Fixed once (from the
- * demos, normaliser.ts) so that replayed transitions keep their meaning. On pick-place it did not
- * pay (README, Benchmarks), so runs leave it off unless asked.
- */
-export interface ObservationNormaliser {
-  shift: number[];
-  scale: number[];
-}
-const NORMALISED_CLIP = 10;
-
-function normalise(obs: Tensor, normaliser: ObservationNormaliser | undefined): Tensor {
-  if (!normaliser) return obs;
-  const size = obs.shape[1]!;
-  if (normaliser.shift.length !== size || normaliser.scale.length !== size) throw new RangeError(`observation normaliser: expected ${size} values, got ${normaliser.shift.length} and ${normaliser.scale.length}`);
-  const g = obs.graph;
-  return obs.sub(g.constant(normaliser.shift, [1, size])).mul(g.constant(normaliser.scale, [1, size])).maximum(-NORMALISED_CLIP).minimum(NORMALISED_CLIP);
-}
-
 const LOG_STD_MIN = -5;
 const LOG_STD_MAX = 1;
 
@@ -144,12 +107,12 @@ interface ActorHead {
 }
 
 /** The actor network: mean and log-std (squashed into [LOG_STD_MIN, LOG_STD_MAX]) per motion value, and the gripper's logit. */
-function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number, gripperLogitLimit: number, prefix = 'actor'): ActorHead {
-  const h = mlp(obs, `${prefix}.body`, hidden, 'relu').relu();
-  const mean = linear(h, `${prefix}.mean`, actionSize - 1);
-  const raw = linear(h, `${prefix}.log_std`, actionSize - 1).tanh();
+function actorHead(obs: Tensor, hidden: readonly number[], actionSize: number, gripperLogitLimit: number): ActorHead {
+  const h = mlp(obs, 'actor.body', hidden, 'relu').relu();
+  const mean = linear(h, 'actor.mean', actionSize - 1);
+  const raw = linear(h, 'actor.log_std', actionSize - 1).tanh();
   const logStd = raw.add(1).mul((LOG_STD_MAX - LOG_STD_MIN) / 2).add(LOG_STD_MIN);
-  const rawLogit = linear(h, `${prefix}.gripper`, 1).reshape([obs.shape[0]!]);
+  const rawLogit = linear(h, 'actor.gripper', 1).reshape([obs.shape[0]!]);
   const gripperLogit = gripperLogitLimit > 0 ? rawLogit.div(gripperLogitLimit).tanh().mul(gripperLogitLimit) : rawLogit;
   return { mean, logStd, gripperLogit };
 }
@@ -216,11 +179,8 @@ function minCriticAt(obs: Tensor, hidden: readonly number[], actionSize: number)
   return (action) => q1(action).minimum(q2(action));
 }
 
-/** Parameter prefix of the averaged actor (`actorEmaRate`); the online actor's is `actor`. */
-export const AVERAGED_ACTOR = 'actor_ema';
-
-/** Whether a parameter belongs to what acts: the actor, or its averaged copy. */
-export const isActingParameter = (name: string): boolean => name.startsWith('actor.') || name.startsWith(`${AVERAGED_ACTOR}.`);
+/** Whether a parameter belongs to what acts: the actor. */
+export const isActingParameter = (name: string): boolean => name.startsWith('actor.');
 
 /** The deterministic action: the motion's mode and the gripper's likelier value. */
 const modeAction = (head: ActorHead): Tensor => concat([head.mean.tanh(), gripperColumn(head.gripperLogit.greater(0))], 1);
@@ -230,14 +190,13 @@ export class SacLearner {
   updates = 0;
   private inspecting: Promise<Predictor> | undefined;
   private constructor(
-    readonly options: Required<Omit<SacOptions, 'executionProvider' | 'threads' | 'observationNormaliser'>> & Pick<SacOptions, 'executionProvider' | 'threads' | 'observationNormaliser'>,
+    readonly options: Required<Omit<SacOptions, 'executionProvider' | 'threads'>> & Pick<SacOptions, 'executionProvider' | 'threads'>,
     store: ParamStore,
     private readonly criticTrainer: Trainer,
     private readonly actorTrainer: Trainer,
     private readonly alphaTrainer: Trainer,
     private readonly bcTrainer: Trainer,
     private readonly acting: Predictor,
-    private readonly actingAveraged: Predictor | undefined,
   ) {
     this.store = store;
   }
@@ -245,12 +204,12 @@ export class SacLearner {
   static async create(input: SacOptions): Promise<SacLearner> {
     if (input.actionSize < 2) throw new RangeError(`actionSize: expected motion values plus the gripper (>= 2), got ${input.actionSize}`);
     if (input.hidden.length === 0) throw new RangeError('hidden: expected at least one hidden layer width, got none');
-    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, priorWeight: input.priorWeight ?? 0, gripperLogitLimit: input.gripperLogitLimit ?? 0, qFilter: input.qFilter ?? false, actorEmaRate: input.actorEmaRate ?? 0, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
+    const options = { ...input, rewardScale: input.rewardScale ?? 1, bcWeight: input.bcWeight ?? 0, normaliseQ: input.normaliseQ ?? false, gripperLogitLimit: input.gripperLogitLimit ?? 0, qFilter: input.qFilter ?? false, targetEntropy: input.targetEntropy ?? -(input.actionSize - 1) };
     const { observationSize: O, actionSize: A, hidden, batchSize: B, gamma, gripperLogitLimit: limit } = options;
     const store = new ParamStore({ seed: options.seed });
     const runtime = { executionProvider: options.executionProvider, threads: options.threads };
     const adam = { kind: 'adam' as const, lr: options.learningRate };
-    const observation = (g: Graph, name: string, batch: number): Tensor => normalise(g.input(name, [batch, O]), options.observationNormaliser);
+    const observation = (g: Graph, name: string, batch: number): Tensor => g.input(name, [batch, O]);
 
     const criticTrainer = await Trainer.create({
       ...runtime,
@@ -299,15 +258,7 @@ export class SacLearner {
         const expectedQ = pClosed.mul(q(true)).add(pClosed.neg().add(1).mul(q(false)));
         const logProb = motion.logProb.add(gripperLogProb);
         const rawSacLoss = logProb.mul(alpha.stopGradient()).sub(expectedQ).mean();
-        const sacLoss = options.normaliseQ ? rawSacLoss.div(expectedQ.abs().mean().stopGradient().add(1e-3)) : rawSacLoss;
-        // The frozen prior (the cloned actor) on every row: its motion mode and gripper choice.
-        const priorLoss = (): Tensor => {
-          const prior = actorHead(obs, hidden, A, limit, 'prior');
-          const [priorMotion, priorClosed] = [prior.mean.tanh().stopGradient(), prior.gripperLogit.sigmoid().stopGradient()];
-          const gripper = priorClosed.mul(logClosed).add(priorClosed.neg().add(1).mul(logOpen)).neg();
-          return head.mean.tanh().sub(priorMotion).square().sum([1]).add(gripper).mean();
-        };
-        const loss = options.priorWeight > 0 ? sacLoss.add(priorLoss().mul(options.priorWeight)) : sacLoss;
+        const loss = options.normaliseQ ? rawSacLoss.div(expectedQ.abs().mean().stopGradient().add(1e-3)) : rawSacLoss;
         if (options.bcWeight === 0) return { loss, outputs: { log_prob: logProb.mean() } };
         // BC on demo rows, each weighted (0 on online rows): motion by squared error of the mode,
         // the gripper by cross-entropy to the demo's choice.
@@ -369,15 +320,7 @@ export class SacLearner {
         return { sample: samplePolicy(head, noise).action, mode: modeAction(head) };
       },
     });
-    // The averaged actor's parameters (`actor_ema.*`) start as the online actor's.
-    const actingAveraged = options.actorEmaRate > 0 ? await Predictor.create({
-      ...runtime,
-      name: 'acting_averaged',
-      store,
-      build: (g: Graph) => ({ mode: modeAction(actorHead(observation(g, 'obs', 1), hidden, A, limit, AVERAGED_ACTOR)) }),
-    }) : undefined;
-    if (actingAveraged) store.copyPrefix('actor.', `${AVERAGED_ACTOR}.`);
-    return new SacLearner(options, store, criticTrainer, actorTrainer, alphaTrainer, bcTrainer, acting, actingAveraged);
+    return new SacLearner(options, store, criticTrainer, actorTrainer, alphaTrainer, bcTrainer, acting);
   }
 
   get alpha(): number {
@@ -389,8 +332,7 @@ export class SacLearner {
    * distribution's mode (evaluation: the motion's mode, the gripper's likelier value).
    */
   async act(observation: Float32Array, rng: Rng, deterministic: boolean): Promise<Float32Array> {
-    const noise = policyNoise(rng, 1, this.options.actionSize); // drawn either way: the random stream does not depend on the averaged actor
-    if (deterministic && this.actingAveraged) return Float32Array.from((await this.actingAveraged.run({ obs: observation })).mode!);
+    const noise = policyNoise(rng, 1, this.options.actionSize); // drawn either way: the random stream does not depend on the mode
     const out = await this.acting.run({ obs: observation, noise });
     return Float32Array.from(deterministic ? out.mode! : out.sample!);
   }
@@ -406,7 +348,7 @@ export class SacLearner {
       this.inspecting = Predictor.create({
         executionProvider: this.options.executionProvider, threads: this.options.threads, name: 'inspect', store: this.store,
         build: (g: Graph) => {
-          const obs = normalise(g.input('obs', [1, O]), this.options.observationNormaliser);
+          const obs = g.input('obs', [1, O]);
           const head = actorHead(obs, hidden, A, gripperLogitLimit);
           const minCritic = minCriticAt(obs, hidden, A);
           const q = (closed: boolean): Tensor => minCritic(concat([head.mean.tanh(), g.constant([closed ? GRIPPER_UNIT : -GRIPPER_UNIT], [1, 1])], 1));
@@ -416,16 +358,6 @@ export class SacLearner {
     }
     const out = await (await this.inspecting).run({ obs: observation });
     return { logit: out.logit![0]!, qClosed: out.q_closed![0]!, qOpen: out.q_open![0]! };
-  }
-
-  /** Freezes the actor as it is now (after cloning) as the prior the `priorWeight` term holds it to. */
-  freezePrior(): void {
-    if (this.options.priorWeight > 0) this.store.copyPrefix('actor.', 'prior.');
-  }
-
-  /** Restarts the averaged actor (`actorEmaRate`) from the online one, after behaviour cloning. */
-  resetAveragedActor(): void {
-    if (this.actingAveraged) this.store.copyPrefix('actor.', `${AVERAGED_ACTOR}.`);
   }
 
   /** One behaviour-cloning step on a batch of demo transitions (rows weighted by `batch.demo`); returns the loss. */
@@ -459,7 +391,6 @@ export class SacLearner {
     );
     const logProb = actorStep.outputs.log_prob![0]!;
     await this.alphaTrainer.run({ log_prob: Float32Array.of(logProb) });
-    if (this.actingAveraged) polyakUpdate(this.store, 'actor.', `${AVERAGED_ACTOR}.`, this.options.actorEmaRate);
     polyakUpdate(this.store, 'q1.', 'q1t.', tau);
     polyakUpdate(this.store, 'q2.', 'q2t.', tau);
     this.updates++;
@@ -483,7 +414,6 @@ export class SacLearner {
   async dispose(): Promise<void> {
     for (const t of this.trainers) await t.dispose();
     await this.acting.dispose();
-    await this.actingAveraged?.dispose();
     if (this.inspecting) await (await this.inspecting).dispose();
   }
 }

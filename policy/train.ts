@@ -28,7 +28,6 @@ import type { EvaluationOptions, EvaluationSlot } from './evaluation.js';
 import { countSuccesses, FrozenPolicy } from './evaluation.js';
 import type { EpisodeRecord, EvalPolicyRecord, EvalRecord, LogRecord } from './records.js';
 import { toRecord } from './records.js';
-import { demoNormaliser } from './normaliser.js';
 import { Rng } from './rng.js';
 import { packWeights, RecordLog, unpackWeights } from './run-store.js';
 import { privilegedProgressScorer, ProgressQueue, type RewardScorer } from './scorer.js';
@@ -39,7 +38,7 @@ import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { readReferences } from '../reward/task-references.js';
 import { findTask } from '../robot/sim/tasks.js';
-import { checkResumeFlags, type GivenFlag } from './resume-flags.js';
+import { checkRemovedSettings, checkResumeFlags, type GivenFlag } from './resume-flags.js';
 
 /** The fusion of runs made before `fusion` was a setting: the mean of the three perspectives, no consistency weighting. */
 export const LEGACY_RL_FUSION: FusionOptions = { mode: 'paper', consistency: false };
@@ -76,11 +75,6 @@ export interface RlSettings {
   bcSteps: number;
   /** Critic-only updates on the demos after cloning (learner.ts). */
   criticWarmupSteps: number;
-  /**
-   * Standardise observations inside the networks with the demos' mean and deviation per value
-   * (normaliser.ts), or not (the default; run.json files older than this setting lack it: none).
-   */
-  observationNormaliser?: 'demos' | 'none';
   hidden: number[];
   batchSize: number;
   /** Learner updates per environment step (update-to-data ratio). */
@@ -100,14 +94,10 @@ export interface RlSettings {
   normaliseQ?: boolean;
   /** Successful training rollouts join the demo buffer too (learner.ts; older run.json files lack it: false). */
   successDemos?: boolean;
-  /** Weight of the term holding the actor to its cloned self on every batch row (sac.ts; older run.json files lack it: 0). */
-  priorWeight?: number;
   /** Bound of the actor's gripper log-odds, so RL can still move when the hand closes and opens (sac.ts; 0: unbounded; older run.json files lack it: 0). */
   gripperLogitLimit?: number;
   /** Q-filtered BC: a demo row is cloned only where the critics value its action above the policy's (sac.ts; older run.json files lack it: false). */
   qFilter?: boolean;
-  /** Polyak rate of the averaged actor that takes the deterministic (evaluation) actions (sac.ts; 0: none; older run.json files lack it: 0). */
-  actorEmaRate?: number;
   /** Weight of demo steps that switch the gripper in both BC losses (learner.ts; run.json files older than it lack it: 1). */
   gripperSwitchWeight?: number;
   /** Steps per replayed transition (n-step returns). */
@@ -267,7 +257,7 @@ export function runLearnerSettings(s: RlSettings, observationSize: number, maxSt
   return {
     observationSize, hidden: s.hidden, batchSize: s.batchSize, learningRate: s.learningRate, gamma: s.gamma, tau: s.tau, initialAlpha: s.initialAlpha,
     seed: s.seed, demoCapacity: Math.max(1, (s.demos + (s.successDemos ? s.rollouts : 0)) * maxSteps), bufferCapacity: s.bufferCapacity, updatesPerStep: s.updatesPerStep, bcSteps: s.bcSteps,
-    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, priorWeight: s.priorWeight ?? 0, gripperLogitLimit: s.gripperLogitLimit ?? 0, qFilter: s.qFilter ?? false, actorEmaRate: s.actorEmaRate ?? 0, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
+    criticWarmupSteps: s.criticWarmupSteps, rewardScale: s.rewardScale, bcWeight: s.bcWeight, normaliseQ: s.normaliseQ ?? false, successDemos: s.successDemos ?? false, gripperLogitLimit: s.gripperLogitLimit ?? 0, qFilter: s.qFilter ?? false, gripperSwitchWeight: s.gripperSwitchWeight ?? 1, nStep: s.nStep, actorDelaySteps: s.actorDelaySteps,
     executionProvider: s.executionProvider, threads: s.threads,
   };
 }
@@ -279,6 +269,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   if (options.resume) {
     if (!existsSync(runFile)) throw new InputError('--resume', `expected a run folder with run.json, got none in ${runDir}`);
     const saved = JSON.parse(readFileSync(runFile, 'utf8')) as RlSettings;
+    checkRemovedSettings(saved, runFile);
     checkResumeFlags(saved, settings, options.givenFlags ?? [], runFile);
     // The stored settings win; only the number of rollouts may grow.
     settings = { ...saved, rollouts: Math.max(saved.rollouts, settings.rollouts) };
@@ -345,12 +336,6 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     }
     if (demoRecords.length < settings.demos) log.warn(`demos: only ${demoRecords.length} of ${settings.demos} wanted succeeded in ${demoAttempts} expert attempts (episodes of ${env.maxSteps} steps)`);
     log.info(`demos: ${demoRecords.length} successful; ${demoAttempts} expert attempts in this session (noise ${settings.demoNoise})`);
-  }
-  // The learner's observation standardisation is a function of the logged demos, so a resumed run
-  // (or a restarted learner process) gets the same one.
-  if ((settings.observationNormaliser ?? 'none') === 'demos') {
-    if (demoRecords.length === 0) log.warn('observation normaliser: no demos to compute it from; observations go to the networks unscaled');
-    else learnerSettings.observationNormaliser = demoNormaliser(demoRecords);
   }
   const local = options.remote ? undefined : await LocalLearner.create(learnerSettings, runDir, log);
   const learner: Learner = local ?? (await options.remote!(learnerSettings));

@@ -19,7 +19,6 @@ export function benchRlSettings(config: Config): RlSettings {
     demoNoise: 0.3,
     bcSteps: 2000,
     criticWarmupSteps: 1000,
-    observationNormaliser: 'none',
     hidden: [256, 256],
     batchSize: 256,
     updatesPerStep: 1,

@@ -36,17 +36,12 @@ interface RlOptions {
   evalEpisodes?: string;
   finalEvalEpisodes?: string;
   criticWarmupSteps?: string;
-  observationNormaliser?: string;
   bcWeight?: string;
   normaliseQ?: boolean;
   successDemos?: boolean;
   potentialWeight?: string;
-  priorWeight?: string;
   gripperLogitLimit?: string;
-  actorEma?: string;
   qFilter?: boolean;
-  gripperSwitchWeight?: string;
-  nStep?: string;
   actorDelay?: string;
   maxSteps?: string;
   bcSteps?: string;
@@ -69,12 +64,6 @@ function nonNegative(flag: string, value: string | undefined): number | undefine
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InputError(flag, `expected a number >= 0, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function fraction(flag: string, value: string | undefined): number | undefined {
-  const n = nonNegative(flag, value);
-  if (n !== undefined && n > 1) throw new InputError(flag, `expected a number from 0 to 1, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -116,7 +105,7 @@ function human(result: RlResult): string {
 export function registerRl(program: Command): void {
   const command = program
     .command('rl')
-    .description('train a policy online on the simulator (SAC + RLPD, shaped progress reward) and print the success-rate curve')
+    .description('train a policy online on the simulator (SAC + RLPD, shaped progress reward) and print the success-rate curve; each learner option and the measurement behind it: docs/rl-options.md')
     .option('--task <name>', 'simulator task (default robot.task; the held-out task is pick-place)')
     .option('--rollouts <n>', 'training episodes (default 150; with --resume the stored number, or more if given)')
     .option('--shaping <mode>', 'pbrs | naive | sparse (default reward.shaping.mode)')
@@ -142,16 +131,11 @@ export function registerRl(program: Command): void {
     .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '2000')
     .option('--bc-weight <w>', 'weight of the behaviour-cloning term on demo rows in the actor loss (0: plain SAC)', '4')
     .option('--normalise-q', 'divide the actor\'s SAC term by the batch\'s mean |Q| (TD3+BC), so the BC weight means the same under every shaping')
-    .option('--prior-weight <w>', 'weight of a term holding the actor, on every batch row, to a frozen copy of the cloned policy (0: none)', '0')
     .option('--gripper-logit-limit <l>', 'bound of the actor\'s gripper log-odds (0: unbounded): cloned unbounded, they saturate and RL can no longer move when the hand closes or opens', '0')
-    .option('--actor-ema <rate>', 'Polyak rate (0 to 1) of an averaged copy of the actor that takes the deterministic actions (evaluation); training rollouts still sample the online actor (0: none)', '0')
     .option('--q-filter', 'Q-filtered behaviour cloning: a demo row is cloned only where the critics value its action above the policy\'s own')
     .option('--success-demos', 'each successful training rollout joins the demo buffer too (behaviour cloning then covers it)')
-    .option('--gripper-switch-weight <w>', 'weight, in both behaviour-cloning losses, of a demo step that switches the gripper (1: none)', '6')
-    .option('--n-step <n>', 'control steps per replayed transition (n-step returns)', '5')
     .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
     .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
-    .option('--observation-normaliser <kind>', 'none | demos (standardise each observation value with the demos\' mean and deviation inside the networks; measured worse, see README)', 'none')
     .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md); evaluation points before the last then run beside training, on a second simulator with the policy frozen at the point')
     .option('--learner-max-lag <updates>', 'with --learner: at each episode start wait until the learner owes at most this many updates for the episodes sent (0: all done; default: never wait)');
   withCommonOptions(command).action(
@@ -173,7 +157,6 @@ export function registerRl(program: Command): void {
         demoNoise: 0.3,
         bcSteps: integer('--bc-steps', options.bcSteps, 0)!,
         criticWarmupSteps: integer('--critic-warmup-steps', options.criticWarmupSteps, 0)!,
-        observationNormaliser: oneOf('--observation-normaliser', options.observationNormaliser, ['demos', 'none'] as const)!,
         hidden,
         batchSize: integer('--batch-size', options.batchSize, 2) ?? c.policy.batchSize,
         updatesPerStep: integer('--updates-per-step', options.updatesPerStep, 0, 64) ?? c.policy.updatesPerStep,
@@ -185,12 +168,12 @@ export function registerRl(program: Command): void {
         bcWeight: nonNegative('--bc-weight', options.bcWeight)!,
         normaliseQ: options.normaliseQ === true,
         successDemos: options.successDemos === true,
-        priorWeight: nonNegative('--prior-weight', options.priorWeight)!,
         gripperLogitLimit: nonNegative('--gripper-logit-limit', options.gripperLogitLimit)!,
         qFilter: options.qFilter === true,
-        actorEmaRate: fraction('--actor-ema', options.actorEma)!,
-        gripperSwitchWeight: nonNegative('--gripper-switch-weight', options.gripperSwitchWeight)!,
-        nStep: integer('--n-step', options.nStep, 1, 100)!,
+        // Measured, not options (docs/rl-options.md): a demo step that switches the gripper weighs 6
+        // in both cloning losses, and replayed transitions are 5-step.
+        gripperSwitchWeight: 6,
+        nStep: 5,
         actorDelaySteps: integer('--actor-delay', options.actorDelay, 0)!,
         bufferCapacity: 200_000,
         evalEvery: integer('--eval-every', options.evalEvery, 1)!,
