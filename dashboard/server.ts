@@ -15,7 +15,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../common/errors.js';
-import { isLoopbackHost } from '../common/net.js';
+import { isLoopbackHost, listenError } from '../common/net.js';
 import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
@@ -404,7 +404,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   );
   streamer.start();
 
-  await app.listen({ host: options.host, port: options.port });
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    // Nothing of this dashboard may outlive the error: its timers would keep the process alive.
+    clearInterval(statusTimer);
+    streamer.stop();
+    unsubscribeUpdates();
+    unsubscribeEvents();
+    await app.close();
+    throw listenError(error, options.host, options.port);
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
