@@ -14,10 +14,10 @@ import { createRobot } from '../robot/factory.js';
 import { SafeRobot } from '../robot/safety.js';
 import type { Robot } from '../robot/types.js';
 import { join } from 'node:path';
-import { RunLoop } from './run-loop.js';
+import { NEW_RUN_COUNTS, RunLoop, type EpisodeSummary } from './run-loop.js';
 import { ServeAgent } from './serve-agent.js';
 import { openServeReward } from './serve-reward.js';
-import type { ActionSource, ProgressSource } from './sources.js';
+import type { ActionSource, LearnerStatus, ProgressSource } from './sources.js';
 import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
 
 export interface ServeParts {
@@ -87,6 +87,9 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       if (source.startsWith('stand-in')) log.warn(source);
     }
 
+    // A resumed learner continues the run's episode numbering and success rate too.
+    const counts = agent?.resumedCounts ?? NEW_RUN_COUNTS;
+    if (counts.nextEpisode > 1) log.info(`run continues at episode ${counts.nextEpisode}: ${counts.successes} successes in ${counts.rollouts} rollouts logged in ${join(config.policy.runDir, 'serve')}`);
     const loop = new RunLoop({
       robot,
       actions,
@@ -99,8 +102,14 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       successDelta: config.reward.shaping.successDelta,
       seed: config.robot.sim.seed,
       scoreEvery: agent ? config.policy.serve.scoreEvery : 1,
+      counts,
     });
     opened.push({ name: 'run loop', close: () => loop.close() });
+    // One line per episode on stderr, as `dopamine rl` logs its rollouts.
+    const episodeLog = log.child('episode');
+    loop.onUpdate((update) => {
+      if (update.type === 'episode') episodeLog.info(episodeLine(update.summary, update.rollouts, update.successRate, loop.snapshot().learner));
+    });
     // A robot with stop requests of its own (the ROS 2 bridge: <prefix>/estop) latches the e-stop like the dashboard.
     const stopper = inner as Partial<{ onStopRequest(listener: (reason: string) => void): () => void }>;
     if (typeof stopper.onStopRequest === 'function') stopper.onStopRequest((reason) => void loop.estop('ros2', reason));
@@ -163,4 +172,12 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     }
     throw error;
   }
+}
+
+/** The line logged when an episode ends: outcome, steps, final progress, shaped return, the success rate and the learner so far. */
+export function episodeLine(summary: EpisodeSummary, rollouts: number, successRate: number | null, learner: LearnerStatus | null): string {
+  const progress = summary.finalProgress === null ? 'no progress scored' : `final progress ${summary.finalProgress.toFixed(2)}`;
+  const rate = successRate === null ? 'no rollouts judged yet' : `success ${(100 * successRate).toFixed(0)}% of ${rollouts} rollouts`;
+  const learned = learner ? `; learner: ${learner.updates} updates, ${learner.episodes} episodes learned` : '';
+  return `episode ${summary.episode}: ${summary.outcome} after ${summary.steps} steps, ${progress}, shaped return ${summary.shapedReturn.toFixed(3)}; ${rate}${learned}`;
 }
