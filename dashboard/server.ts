@@ -91,6 +91,7 @@ function staticFiles(): Map<string, StaticFile> {
     ['/', { type: 'text/html; charset=utf-8', body: local('index.html') }],
     ['/app.js', { type: 'text/javascript; charset=utf-8', body: local('app.js') }],
     ['/style.css', { type: 'text/css; charset=utf-8', body: local('style.css') }],
+    ['/favicon.svg', { type: 'image/svg+xml', body: local('favicon.svg') }],
     // The chart library comes from the installed package: no CDN, works offline.
     ['/vendor/uPlot.iife.min.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js')) }],
     ['/vendor/uPlot.min.css', { type: 'text/css; charset=utf-8', body: readFileSync(require.resolve('uplot/dist/uPlot.min.css')) }],
