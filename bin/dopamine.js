@@ -4,5 +4,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../cli/main.ts');
+const { main, endAfterFailure } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
+endAfterFailure(process.exitCode);

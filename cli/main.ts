@@ -51,3 +51,20 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_INTERNAL;
   }
 }
+
+/** How long a failed command may take to wind down before the process exits anyway, ms. */
+export const FAILED_EXIT_GRACE_MS = 2000;
+
+/**
+ * After a failed command the process must end with its exit code, even if something it opened
+ * (a timer, a socket, a child) is still open: that is named on stderr (a bug to fix) and the
+ * process exits. The timer does not itself keep the process alive.
+ */
+export function endAfterFailure(code: number, graceMs = FAILED_EXIT_GRACE_MS): void {
+  if (code === EXIT_OK) return;
+  setTimeout(() => {
+    const open = process.getActiveResourcesInfo().filter((kind) => kind !== 'TTYWrap');
+    process.stderr.write(`internal error: still running ${graceMs} ms after the command failed (open: ${open.join(', ') || 'nothing named'}); exiting\n`);
+    process.exit(code);
+  }, graceMs).unref();
+}

@@ -91,6 +91,19 @@ describe('dopamine adapt and score', () => {
     const model = runCli(['score', episodeDir, '--model', join(root, 'missing.onnx')]);
     expect(model.code).toBe(2);
     expect(model.stderr).toMatch(/missing\.onnx: expected a readable \.onnx model/);
+    // Flags are checked before the model loads or the video is probed: nothing but the one line on stderr.
+    const stride = runCli(['score', join(root, 'no-such-episode'), '--model', join(root, 'missing.onnx'), '--stride', '-1']);
+    expect(stride.code).toBe(2);
+    expect(stride.stderr).toBe('error: --stride: expected an integer >= 1, got "-1"\n');
+    const strideHere = runCli(['score', episodeDir, '--model', base, '--stride', '0']);
+    expect(strideHere.code).toBe(2);
+    expect(strideHere.stderr).toBe('error: --stride: expected an integer >= 1, got "0"\n');
+    const goalMissing = runCli(['score', episodeDir, '--model', join(root, 'missing.onnx'), '--goal', join(root, 'no-goal.png')]);
+    expect(goalMissing.code).toBe(2);
+    expect(goalMissing.stderr).toMatch(/^error: --goal: expected an image file, an episode folder or an \.mcap file, got ".*no-goal\.png" \(no such path\)\n$/);
+    const pairs = runCli(['adapt', join(root, 'no-such-episode'), '--base', join(root, 'missing.onnx'), '--out', join(root, 'x.onnx'), '--pairs', '1']);
+    expect(pairs.code).toBe(2);
+    expect(pairs.stderr).toBe('error: --pairs: expected an integer >= 3, got "1"\n');
     const out = runCli(['adapt', episodeDir, '--base', base, '--out', join(root, 'x.bin')]);
     expect(out.code).toBe(2);
     expect(out.stderr).toMatch(/--out: expected a file name ending in \.onnx/);

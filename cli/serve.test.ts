@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { repoRoot, runCli } from './testing.js';
+import { repoRoot, runCli, runCliAsync } from './testing.js';
 
 const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
 
@@ -13,6 +14,25 @@ describe('dopamine serve', () => {
     const run = runCli(['serve', '--port', 'eighty']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--port: expected an integer from 0 to 65535, got "eighty"/);
+  });
+
+  it('refuses a --port in use at once: exit code 2, one line naming the port, nothing left running or written', async () => {
+    const occupier = createServer();
+    await new Promise<void>((resolve) => occupier.listen(0, '127.0.0.1', resolve));
+    const port = (occupier.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'dopamine-serve-port-'));
+    const file = join(dir, 'serve.yaml');
+    writeFileSync(file, `policy:\n  runDir: ${JSON.stringify(join(dir, 'run'))}\n`);
+    try {
+      // A process that stays alive is killed at the bound and reads as code -1.
+      const run = await runCliAsync(['serve', '--port', String(port), '--config', file], { timeoutMs: 15_000 });
+      expect(run.stderr).toBe(`error: --port / dashboard.port: expected a free port, got ${port} (in use)\n`);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(existsSync(join(dir, 'run'))).toBe(false);
+    } finally {
+      await new Promise((resolve) => occupier.close(resolve));
+    }
   });
 
   it.skipIf(process.env.ROS_DISTRO !== undefined)('refuses the ros2 backend without rclnodejs, saying how to install it', () => {

@@ -203,6 +203,16 @@ describe('dashboard static files', () => {
     expect((await fetch(`${base}/app.js`)).status).toBe(200);
   });
 
+  it("serves the page's icon (browsers ask for one with every page)", async () => {
+    const page = await (await fetch(`${base}/`)).text();
+    const href = /<link rel="icon" href="([^"]+)"/.exec(page)?.[1];
+    expect(href).toBe('/favicon.svg');
+    const icon = await fetch(`${base}${href}`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await icon.text()).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  });
+
   it.each([
     '/../package.json',
     '/%2e%2e/package.json',

@@ -15,7 +15,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../common/errors.js';
-import { isLoopbackHost } from '../common/net.js';
+import { isLoopbackHost, listenError } from '../common/net.js';
 import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
@@ -91,6 +91,7 @@ function staticFiles(): Map<string, StaticFile> {
     ['/', { type: 'text/html; charset=utf-8', body: local('index.html') }],
     ['/app.js', { type: 'text/javascript; charset=utf-8', body: local('app.js') }],
     ['/style.css', { type: 'text/css; charset=utf-8', body: local('style.css') }],
+    ['/favicon.svg', { type: 'image/svg+xml', body: local('favicon.svg') }],
     // The chart library comes from the installed package: no CDN, works offline.
     ['/vendor/uPlot.iife.min.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js')) }],
     ['/vendor/uPlot.min.css', { type: 'text/css; charset=utf-8', body: readFileSync(require.resolve('uplot/dist/uPlot.min.css')) }],
@@ -404,7 +405,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   );
   streamer.start();
 
-  await app.listen({ host: options.host, port: options.port });
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    // Nothing of this dashboard may outlive the error: its timers would keep the process alive.
+    clearInterval(statusTimer);
+    streamer.stop();
+    unsubscribeUpdates();
+    unsubscribeEvents();
+    await app.close();
+    throw listenError(error, options.host, options.port);
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;

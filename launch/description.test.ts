@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { repoRoot, runCli } from '../cli/testing.js';
 import { launchConfig, launchPlan, parseLaunch, readLaunch } from './description.js';
 
 const examples = fileURLToPath(new URL('./examples/', import.meta.url));
+const configExamples = fileURLToPath(new URL('../config/examples/', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/dopamine.js', import.meta.url));
 
 function launchFile(text: string): string {
@@ -28,7 +29,7 @@ describe('launch descriptions', () => {
     const ros = launchConfig(launch, rosFile);
     expect(ros.robot.backend).toBe('ros2');
     expect(ros.robot.ros2.cameraTransport).toBe('compressed'); // settings over the config file
-    expect(ros.robot.ros2.jointNames).toHaveLength(6); // from ros2-lab.yaml
+    expect(ros.robot.ros2.jointNames).toHaveLength(6); // from config/examples/ros2-lab.yaml
     expect(ros.reward.shaping.gamma).toBe(0.98);
     expect(ros.cameras.sync.slopMs).toBe(40); // from the camera_sync node
     expect(ros.dashboard.host).toBe('0.0.0.0');
@@ -36,6 +37,25 @@ describe('launch descriptions', () => {
     expect(plan.nodes.map((n) => n.node)).toEqual(['robot', 'safety', 'camera_sync', 'reward', 'actor', 'learner', 'dashboard']);
     expect(plan.nodes[2]!.ros2!.subscribes).toContain('/cam_high/image_raw/compressed');
     expect(plan.nodes[0]!.ros2!.actions).toEqual(['/joint_trajectory_controller/follow_joint_trajectory', '/gripper_controller/gripper_cmd']);
+  });
+
+  it('every file among the launch examples is a launch description that plans, every configuration example loads', () => {
+    const launches = readdirSync(examples);
+    expect(launches.length).toBeGreaterThanOrEqual(2);
+    for (const name of launches) {
+      expect(name, 'launch descriptions are named *.launch.yaml').toMatch(/\.launch\.yaml$/);
+      const dry = runCli(['launch', join(examples, name), '--dry-run']);
+      expect(dry.code, `${name}: ${dry.stderr}`).toBe(0);
+      expect(dry.stdout).toMatch(/^launch \S+ on /);
+    }
+    const configs = readdirSync(configExamples);
+    expect(configs).toContain('ros2-lab.yaml');
+    for (const name of configs) {
+      expect(name, 'configurations are not named *.launch.yaml').not.toMatch(/\.launch\.yaml$/);
+      const printed = runCli(['config', '--print', '--config', join(configExamples, name)]);
+      expect(printed.code, `${name}: ${printed.stderr}`).toBe(0);
+      expect(printed.stdout).toMatch(/^robot:/m);
+    }
   });
 
   it('names the key of every mistake', () => {

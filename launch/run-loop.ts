@@ -76,6 +76,27 @@ export type RunUpdate =
   | { type: 'episode'; summary: EpisodeSummary; successRate: number | null; rollouts: number }
   | { type: 'step'; episode: number; step: number; held: string | null };
 
+/**
+ * Where a run's counts continue from (a resumed run folder): the next episode's index, and the
+ * rollouts and successes already judged. A new run starts at { nextEpisode: 1, rollouts: 0, successes: 0 }.
+ */
+export interface RunCounts {
+  nextEpisode: number;
+  rollouts: number;
+  successes: number;
+}
+
+export const NEW_RUN_COUNTS: Readonly<RunCounts> = { nextEpisode: 1, rollouts: 0, successes: 0 };
+
+function checkRunCounts(counts: RunCounts): RunCounts {
+  const { nextEpisode, rollouts, successes } = counts;
+  const whole = (n: number, min: number): boolean => Number.isSafeInteger(n) && n >= min;
+  if (!whole(nextEpisode, 1) || !whole(rollouts, 0) || !whole(successes, 0) || successes > rollouts) {
+    throw new RangeError(`run counts: expected whole numbers with nextEpisode >= 1 and 0 <= successes <= rollouts, got ${JSON.stringify(counts)}`);
+  }
+  return counts;
+}
+
 export interface RunLoopOptions {
   robot: SafeRobot;
   actions: ActionSource;
@@ -94,6 +115,8 @@ export interface RunLoopOptions {
   keepEpisodes?: number;
   /** Ask for a score every n-th control step (default 1; the newest state wins while the model is busy). */
   scoreEvery?: number;
+  /** Counts to continue from (a resumed run); default NEW_RUN_COUNTS. */
+  counts?: RunCounts;
 }
 
 interface Episode {
@@ -114,10 +137,10 @@ const REWARD_PROBE_INTERVAL_MS = 1000;
 export class RunLoop {
   private state: RunState = 'idle';
   private episode: Episode | null = null;
-  private nextEpisodeIndex = 1;
+  private nextEpisodeIndex: number;
   private readonly episodes: EpisodeSummary[] = [];
-  private successes = 0;
-  private rollouts = 0;
+  private successes: number;
+  private rollouts: number;
   private readonly listeners = new Set<(update: RunUpdate) => void>();
   private loop: Promise<void> | null = null;
   private closed = false;
@@ -142,6 +165,10 @@ export class RunLoop {
 
   constructor(private readonly options: RunLoopOptions) {
     this.periodMs = 1000 / options.robot.controlHz;
+    const counts = checkRunCounts(options.counts ?? NEW_RUN_COUNTS);
+    this.nextEpisodeIndex = counts.nextEpisode;
+    this.rollouts = counts.rollouts;
+    this.successes = counts.successes;
   }
 
   onUpdate(listener: (update: RunUpdate) => void): () => void {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock.js';
 import { InputError } from '../common/errors.js';
-import { createLogger } from '../common/log.js';
+import { createLogger, type Logger } from '../common/log.js';
 import { configSchema, type Config } from '../config/schema.js';
 import { waitFor } from '../dashboard/testing.js';
 import { viewsOf } from '../policy/reward-model.js';
@@ -201,6 +201,54 @@ describe('serve learner checkpoints', () => {
       await serving.shutdown('test done');
     }
   }, 120_000);
+});
+
+/** A logger that keeps every line (scope and message) and prints nothing. */
+function capturingLogger(lines: string[], scope = 'test'): Logger {
+  const keep = (message: string): void => void lines.push(`[${scope}] ${message}`);
+  return { debug: keep, info: keep, warn: keep, error: keep, child: (sub) => capturingLogger(lines, `${scope}:${sub}`) };
+}
+
+describe('serve resumes a run folder', () => {
+  it('continues the episode numbering, rollouts and successes the folder recorded, and logs one line per episode', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'dopamine-serve-resume-'));
+    const config = serveConfig(runDir);
+    const lines: string[] = [];
+    const first = await startServing(config, capturingLogger(lines), { robot: await SimRobot.create(config), clock: systemClock, autoStart: true });
+    try {
+      await waitFor(() => first.loop.snapshot().rollouts >= 2, 'two judged episodes', 60_000);
+    } finally {
+      await first.shutdown('test: first session done');
+    }
+    const before = first.loop.snapshot();
+    // Episodes with steps are logged (the one the shutdown e-stopped too); the next one follows the last.
+    const lastIndex = Math.max(...before.episodes.filter((e) => e.steps > 0).map((e) => e.episode));
+    const successes = before.episodes.filter((e) => e.outcome === 'success').length;
+    expect(before.rollouts).toBeGreaterThanOrEqual(2);
+
+    // One line per finished episode on the log, as `dopamine rl` logs its rollouts.
+    const episodeLines = lines.filter((line) => line.startsWith('[test:episode] '));
+    expect(episodeLines.length).toBe(before.episodes.length);
+    const judged = before.episodes[0]!;
+    expect(['time-limit', 'success']).toContain(judged.outcome);
+    expect(episodeLines[0]).toMatch(
+      new RegExp(`^\\[test:episode\\] episode 1: ${judged.outcome} after ${judged.steps} steps, final progress \\d\\.\\d\\d, shaped return -?\\d+\\.\\d{3}; success \\d+% of 1 rollouts; learner: \\d+ updates, \\d+ episodes learned$`),
+    );
+
+    const second = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: true });
+    try {
+      const resumed = second.loop.snapshot();
+      expect(resumed.rollouts).toBe(before.rollouts);
+      expect(resumed.successRate).toBeCloseTo(successes / before.rollouts, 12);
+      expect(resumed.learner!.episodes).toBeGreaterThanOrEqual(before.rollouts);
+      await waitFor(() => second.loop.snapshot().episodes.length >= 1, 'an episode of the second session', 60_000);
+      const next = second.loop.snapshot();
+      expect(next.episodes[0]!.episode).toBe(lastIndex + 1);
+      expect(next.rollouts).toBe(before.rollouts + (['success', 'failure', 'time-limit'].includes(next.episodes[0]!.outcome) ? 1 : 0));
+    } finally {
+      await second.shutdown('test done');
+    }
+  }, 180_000);
 });
 
 describe('interpolateProgress', () => {

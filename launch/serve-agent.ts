@@ -32,7 +32,7 @@ import { ProgressFusion } from '../reward/fusion.js';
 import { predictFusedStep, type RewardModel } from '../reward/model.js';
 import { shapeTransition } from '../reward/shaping.js';
 import type { ArmAction, CameraFrame, Observation } from '../robot/types.js';
-import type { EpisodeSummary } from './run-loop.js';
+import { NEW_RUN_COUNTS, type EpisodeSummary, type RunCounts } from './run-loop.js';
 import type { ActionSource, LearnerStatus, ProgressScore, ProgressSource, ScoreRequest, StepRecord } from './sources.js';
 
 /** The task as the reward model is told it. */
@@ -93,6 +93,8 @@ export class ServeAgent {
   readonly progress: ProgressSource;
   /** Checkpoints refused at start (corrupt or incompatible), newest first; the learner resumed from an older one. */
   rejectedCheckpoints: readonly CheckpointProblem[] = [];
+  /** Where the run loop's counts continue: from the episodes the run folder logged (NEW_RUN_COUNTS in a new folder). */
+  resumedCounts: RunCounts = { ...NEW_RUN_COUNTS };
   private episode: AgentEpisode | null = null;
   private nextIndex = 1;
   private lastEncoded: { observation: Observation; vector: Float32Array } | null = null;
@@ -191,6 +193,8 @@ export class ServeAgent {
     }
     const agent = new ServeAgent(options, encoder, frameSize, learner, episodes.length);
     agent.rejectedCheckpoints = restored.problems;
+    agent.resumedCounts = loggedCounts(episodes);
+    agent.nextIndex = agent.resumedCounts.nextEpisode;
     agent.status.episodes = episodes.length;
     agent.status.transitions = episodes.reduce((n, r) => n + r.steps, 0);
     return agent;
@@ -341,7 +345,7 @@ export class ServeAgent {
     };
     if (end === 'stopped') collected.stopReason = summary.outcome;
     const scored = await scoreEpisode(collected, this.shaping);
-    const record = toRecord('episode', this.recordIndex++, scored, 0.8);
+    const record: EpisodeRecord = { ...toRecord('episode', this.recordIndex++, scored, 0.8), outcome: summary.outcome };
     this.episodeLog.append(record);
     await this.learnerLane.run(() => this.learner.addRecord(record));
     this.status.episodes++;
@@ -395,6 +399,23 @@ export class ServeAgent {
       }
     })();
   }
+}
+
+/**
+ * The run loop's counts after the logged serve episodes: the episode index (logged as the seed)
+ * after the last one, and the rollouts (episodes judged success, failure or time-limit) and successes among them.
+ */
+export function loggedCounts(episodes: readonly EpisodeRecord[]): RunCounts {
+  let last = 0;
+  let rollouts = 0;
+  let successes = 0;
+  for (const record of episodes) {
+    last = Math.max(last, record.seed);
+    const outcome = record.outcome ?? record.end;
+    if (outcome === 'success' || outcome === 'failure' || outcome === 'time-limit') rollouts++;
+    if (outcome === 'success') successes++;
+  }
+  return { nextEpisode: last + 1, rollouts, successes };
 }
 
 /** P(s_0) .. P(s_T) from the scored steps (0 and T always among them), linear between scored neighbours. */

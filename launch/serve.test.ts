@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,5 +25,24 @@ describe('serve reads secrets where they are used', () => {
     const failure = await startTestServing({ dashboard: { tokenEnv: 'DOPAMINE_TEST_TOKEN_NOT_SET' } }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(InputError);
     expect((failure as Error).message).toBe('dashboard.tokenEnv: expected the environment variable DOPAMINE_TEST_TOKEN_NOT_SET to be set, got none');
+  });
+});
+
+describe('serve start failures', () => {
+  it('refuses a dashboard port in use naming dashboard.port, and leaves nothing open behind the error', async () => {
+    const occupier = createServer();
+    await new Promise<void>((resolve) => occupier.listen(0, '127.0.0.1', resolve));
+    const port = (occupier.address() as { port: number }).port;
+    try {
+      const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+      const before = timers();
+      const failure = await startTestServing({ dashboard: { port } }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(InputError);
+      expect((failure as Error).message).toBe(`dashboard.port: expected a free port, got ${port} (in use)`);
+      // The dashboard's status and camera timers, the safety watchdog: none outlives the failed start.
+      expect(timers()).toBe(before);
+    } finally {
+      await new Promise((resolve) => occupier.close(resolve));
+    }
   });
 });

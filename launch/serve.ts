@@ -14,10 +14,10 @@ import { createRobot } from '../robot/factory.js';
 import { SafeRobot } from '../robot/safety.js';
 import type { Robot } from '../robot/types.js';
 import { join } from 'node:path';
-import { RunLoop } from './run-loop.js';
+import { NEW_RUN_COUNTS, RunLoop, type EpisodeSummary } from './run-loop.js';
 import { ServeAgent } from './serve-agent.js';
 import { openServeReward } from './serve-reward.js';
-import type { ActionSource, ProgressSource } from './sources.js';
+import type { ActionSource, LearnerStatus, ProgressSource } from './sources.js';
 import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
 
 export interface ServeParts {
@@ -58,64 +58,81 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
   const token = resolveDashboardToken(config.dashboard);
   const broker = config.mqtt.enabled ? resolveMqttConnection(config.mqtt) : null;
   const events = new EventStream(clock);
-  const inner = parts.robot ?? (await createRobot(config, log.child('robot')));
-  const robot = new SafeRobot(inner, config.safety, { clock, events, log: log.child('safety') });
-  robot.startWatchdog();
-
-  let agent: ServeAgent | null = null;
-  if ((parts.agent ?? 'rl') === 'rl' && !parts.actions && !parts.progress) {
-    try {
-      const reward = await openServeReward(config, log.child('reward'));
-      agent = await ServeAgent.create({ config, model: reward.model, references: reward.references, runDir: join(config.policy.runDir, 'serve'), log: log.child('learner') });
-      for (const p of agent.rejectedCheckpoints) events.emit('checkpoint', `checkpoint ${p.checkpoint} rejected: ${p.problem}; the learner resumed from an older one`, 'serve');
-    } catch (error) {
-      await robot.close();
-      throw error;
-    }
-  }
-  const goal = standInGoal(config.safety.workspaceMin, config.safety.workspaceMax);
-  const actions = parts.actions ?? agent?.actions ?? new ScriptedReachStandIn(goal, config.safety.maxStepM * 0.15, config.policy.seed, 1.5);
-  const progress = parts.progress ?? agent?.progress ?? new DistanceProgressStandIn(goal, config.reward.shaping.gamma, 15);
-  for (const source of [actions.label, progress.label]) {
-    if (source.startsWith('stand-in')) log.warn(source);
-  }
-
-  const loop = new RunLoop({
-    robot,
-    actions,
-    progress,
-    events,
-    clock,
-    log: log.child('loop'),
-    episodeSteps: Math.max(1, Math.round(config.robot.episodeSeconds * config.robot.controlHz)),
-    successJudge: config.reward.shaping.success,
-    successDelta: config.reward.shaping.successDelta,
-    seed: config.robot.sim.seed,
-    scoreEvery: agent ? config.policy.serve.scoreEvery : 1,
-  });
-  // A robot with stop requests of its own (the ROS 2 bridge: <prefix>/estop) latches the e-stop like the dashboard.
-  const stopper = inner as Partial<{ onStopRequest(listener: (reason: string) => void): () => void }>;
-  if (typeof stopper.onStopRequest === 'function') stopper.onStopRequest((reason) => void loop.estop('ros2', reason));
-  // A robot that publishes progress (the ROS 2 bridge: std_msgs/Float32 topics) gets every scored step.
-  const publisher = inner as Partial<{ publishProgress(report: { progress: number; hop: number; reward: number }): void }>;
-  if (typeof publisher.publishProgress === 'function') {
-    loop.onUpdate((update) => {
-      if (update.type === 'progress') publisher.publishProgress!({ progress: update.point.progress, hop: update.point.hop, reward: update.point.reward });
-    });
-  }
-  const telemetry = broker
-    ? startTelemetry({ ...broker, topicPrefix: config.mqtt.topicPrefix, progressHz: config.mqtt.progressHz, loop, events, log: log.child('mqtt') })
-    : null;
-  // A retained e-stop must latch before the first action (and before the dashboard can start the
-  // run), but a broker that is away must not hold the run.
-  if (telemetry && config.mqtt.connectWaitMs > 0 && !(await telemetry.ready(config.mqtt.connectWaitMs))) {
-    const detail = `MQTT broker ${broker!.shownUrl} not ready within ${config.mqtt.connectWaitMs} ms (mqtt.connectWaitMs): starting without the remote e-stop; a retained e-stop applies once connected`;
-    log.warn(detail);
-    events.emit('link', detail, 'serve');
-  }
-  let dashboard: Dashboard;
+  // What has been opened, closed newest first if the start fails: a timer, socket or client left
+  // open behind the error would keep the process alive.
+  const opened: { name: string; close: () => Promise<void> }[] = [];
   try {
-    dashboard = await startDashboard({
+    const inner = parts.robot ?? (await createRobot(config, log.child('robot')));
+    const robot = new SafeRobot(inner, config.safety, { clock, events, log: log.child('safety') });
+    opened.push({ name: 'robot', close: () => robot.close() });
+    robot.startWatchdog();
+
+    let agent: ServeAgent | null = null;
+    if ((parts.agent ?? 'rl') === 'rl' && !parts.actions && !parts.progress) {
+      const reward = await openServeReward(config, log.child('reward'));
+      try {
+        agent = await ServeAgent.create({ config, model: reward.model, references: reward.references, runDir: join(config.policy.runDir, 'serve'), log: log.child('learner') });
+      } catch (error) {
+        await reward.model.close();
+        throw error;
+      }
+      const created = agent;
+      opened.push({ name: 'learner', close: () => created.close() });
+      for (const p of agent.rejectedCheckpoints) events.emit('checkpoint', `checkpoint ${p.checkpoint} rejected: ${p.problem}; the learner resumed from an older one`, 'serve');
+    }
+    const goal = standInGoal(config.safety.workspaceMin, config.safety.workspaceMax);
+    const actions = parts.actions ?? agent?.actions ?? new ScriptedReachStandIn(goal, config.safety.maxStepM * 0.15, config.policy.seed, 1.5);
+    const progress = parts.progress ?? agent?.progress ?? new DistanceProgressStandIn(goal, config.reward.shaping.gamma, 15);
+    for (const source of [actions.label, progress.label]) {
+      if (source.startsWith('stand-in')) log.warn(source);
+    }
+
+    // A resumed learner continues the run's episode numbering and success rate too.
+    const counts = agent?.resumedCounts ?? NEW_RUN_COUNTS;
+    if (counts.nextEpisode > 1) log.info(`run continues at episode ${counts.nextEpisode}: ${counts.successes} successes in ${counts.rollouts} rollouts logged in ${join(config.policy.runDir, 'serve')}`);
+    const loop = new RunLoop({
+      robot,
+      actions,
+      progress,
+      events,
+      clock,
+      log: log.child('loop'),
+      episodeSteps: Math.max(1, Math.round(config.robot.episodeSeconds * config.robot.controlHz)),
+      successJudge: config.reward.shaping.success,
+      successDelta: config.reward.shaping.successDelta,
+      seed: config.robot.sim.seed,
+      scoreEvery: agent ? config.policy.serve.scoreEvery : 1,
+      counts,
+    });
+    opened.push({ name: 'run loop', close: () => loop.close() });
+    // One line per episode on stderr, as `dopamine rl` logs its rollouts.
+    const episodeLog = log.child('episode');
+    loop.onUpdate((update) => {
+      if (update.type === 'episode') episodeLog.info(episodeLine(update.summary, update.rollouts, update.successRate, loop.snapshot().learner));
+    });
+    // A robot with stop requests of its own (the ROS 2 bridge: <prefix>/estop) latches the e-stop like the dashboard.
+    const stopper = inner as Partial<{ onStopRequest(listener: (reason: string) => void): () => void }>;
+    if (typeof stopper.onStopRequest === 'function') stopper.onStopRequest((reason) => void loop.estop('ros2', reason));
+    // A robot that publishes progress (the ROS 2 bridge: std_msgs/Float32 topics) gets every scored step.
+    const publisher = inner as Partial<{ publishProgress(report: { progress: number; hop: number; reward: number }): void }>;
+    if (typeof publisher.publishProgress === 'function') {
+      loop.onUpdate((update) => {
+        if (update.type === 'progress') publisher.publishProgress!({ progress: update.point.progress, hop: update.point.hop, reward: update.point.reward });
+      });
+    }
+    const telemetry = broker
+      ? startTelemetry({ ...broker, topicPrefix: config.mqtt.topicPrefix, progressHz: config.mqtt.progressHz, loop, events, log: log.child('mqtt') })
+      : null;
+    if (telemetry) opened.push({ name: 'telemetry', close: () => telemetry.close() });
+    // A retained e-stop must latch before the first action (and before the dashboard can start the
+    // run), but a broker that is away must not hold the run.
+    if (telemetry && config.mqtt.connectWaitMs > 0 && !(await telemetry.ready(config.mqtt.connectWaitMs))) {
+      const detail = `MQTT broker ${broker!.shownUrl} not ready within ${config.mqtt.connectWaitMs} ms (mqtt.connectWaitMs): starting without the remote e-stop; a retained e-stop applies once connected`;
+      log.warn(detail);
+      events.emit('link', detail, 'serve');
+    }
+    // A certificate TLS cannot use, a port in use: startDashboard leaves nothing of its own open.
+    const dashboard = await startDashboard({
       loop,
       events,
       cameras: robot.cameras,
@@ -128,28 +145,39 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       ...(config.dashboard.tls ? { tls: config.dashboard.tls } : {}),
       insecure: config.dashboard.insecure,
     });
+    if (parts.autoStart ?? config.robot.backend === 'sim') loop.start('serve');
+
+    let closing: Promise<void> | null = null;
+    const shutdown = (reason: string): Promise<void> => {
+      closing ??= (async () => {
+        log.info(`shutting down: ${reason}`);
+        await loop.estop('shutdown', reason);
+        await loop.close();
+        await agent?.close();
+        await telemetry?.close();
+        await dashboard.close();
+        await robot.close();
+      })();
+      return closing;
+    };
+    return { config, events, robot, loop, agent, dashboard, tokenSource: token?.source ?? null, telemetry, shutdown };
   } catch (error) {
-    // A certificate TLS cannot use, a port in use: nothing may stay open behind the error.
-    await loop.close();
-    await telemetry?.close();
-    await agent?.close();
-    await robot.close();
+    // Newest first: the loop stops before the learner it feeds, the arm's connection closes last.
+    for (const part of opened.reverse()) {
+      try {
+        await part.close();
+      } catch (closeError) {
+        log.warn(`closing the ${part.name} after a failed start: ${closeError instanceof Error ? closeError.message : String(closeError)}`);
+      }
+    }
     throw error;
   }
-  if (parts.autoStart ?? config.robot.backend === 'sim') loop.start('serve');
+}
 
-  let closing: Promise<void> | null = null;
-  const shutdown = (reason: string): Promise<void> => {
-    closing ??= (async () => {
-      log.info(`shutting down: ${reason}`);
-      await loop.estop('shutdown', reason);
-      await loop.close();
-      await agent?.close();
-      await telemetry?.close();
-      await dashboard.close();
-      await robot.close();
-    })();
-    return closing;
-  };
-  return { config, events, robot, loop, agent, dashboard, tokenSource: token?.source ?? null, telemetry, shutdown };
+/** The line logged when an episode ends: outcome, steps, final progress, shaped return, the success rate and the learner so far. */
+export function episodeLine(summary: EpisodeSummary, rollouts: number, successRate: number | null, learner: LearnerStatus | null): string {
+  const progress = summary.finalProgress === null ? 'no progress scored' : `final progress ${summary.finalProgress.toFixed(2)}`;
+  const rate = successRate === null ? 'no rollouts judged yet' : `success ${(100 * successRate).toFixed(0)}% of ${rollouts} rollouts`;
+  const learned = learner ? `; learner: ${learner.updates} updates, ${learner.episodes} episodes learned` : '';
+  return `episode ${summary.episode}: ${summary.outcome} after ${summary.steps} steps, ${progress}, shaped return ${summary.shapedReturn.toFixed(3)}; ${rate}${learned}`;
 }

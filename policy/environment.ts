@@ -155,6 +155,11 @@ const privilegedTasks: Record<string, { bodies: string[]; state(world: SimWorld)
   },
 };
 
+/** Whether PRIVILEGED state and progress exist for the named task (checked before a simulator is built). */
+export function hasPrivilegedState(task: string): boolean {
+  return Object.hasOwn(privilegedTasks, task);
+}
+
 export interface SimEnvironmentOptions {
   task: string;
   physicsStepS: number;
@@ -202,7 +207,7 @@ export class SimEnvironment implements RlEnvironment {
 
   /** Whether PRIVILEGED state and progress exist for this task. */
   get hasPrivileged(): boolean {
-    return this.task in privilegedTasks;
+    return hasPrivilegedState(this.task);
   }
 
   async reset(seed: number): Promise<EnvObservation> {

@@ -22,6 +22,11 @@ export interface EpisodeRecord {
   highProgressSteps: number;
   /** Demos: which expert attempt this was (attempts that failed are not logged). */
   attempt?: number;
+  /**
+   * Serve: how the run loop ended the episode (success, failure, time-limit, stopped, estop; a
+   * failure the operator marked is logged with end 'stopped'). Absent in `dopamine rl` logs and older serve logs.
+   */
+  outcome?: string;
 }
 
 export interface EvalRecord {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../cli/testing.js';
 import { mountSmallDisk, type SmallDisk } from '../engine/testing.js';
+import { taskNames } from '../robot/sim/tasks.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rl-resume-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -182,6 +183,30 @@ describe('rl --resume: flags the stored run cannot honour', () => {
 });
 
 describe('rl: bad input', () => {
+  it('checks every argument before it writes a run folder or loads anything', () => {
+    // A misspelled task is named even where the run folder holds a run already.
+    const existing = join(dir, 'existing-run');
+    mkdirSync(existing);
+    writeFileSync(join(existing, 'episodes.log'), '');
+    const task = runCli(['rl', '--config', config, '--task', 'pickplace', '--run-dir', existing]);
+    expect(task.code).toBe(2);
+    expect(task.stderr).toBe(`error: --task: expected one of ${taskNames().join(', ')}, got "pickplace"\n`);
+    const refused: [string[], RegExp][] = [
+      [['--task', 'pickplace'], /^error: --task: expected one of push-cube, pick-place, .*got "pickplace"\n$/],
+      [['--privileged-error', '2'], /^error: --privileged-error: expected --observation privileged/],
+      [['--task', 'open-drawer', '--observation', 'privileged'], /^error: --observation: privileged observations exist for pick-place and push-cube, got task open-drawer\n$/],
+      [['--task', 'open-drawer', '--reward', 'privileged'], /^error: --task: expected a task with privileged progress .*got open-drawer\n$/],
+      [['--reward-model', join(dir, 'no-such-model.onnx')], /^error: --reward-model: expected an ONNX reward model file, got ".*no-such-model\.onnx" \(no such file\)\n$/],
+    ];
+    refused.forEach(([flags, message], i) => {
+      const runDir = join(dir, `refused-${i}`);
+      const run = runCli(['rl', '--config', config, ...flags, '--run-dir', runDir]);
+      expect(run.code, flags.join(' ')).toBe(2);
+      expect(run.stderr, flags.join(' ')).toMatch(message);
+      expect(existsSync(runDir), `${flags.join(' ')}: no run folder`).toBe(false);
+    });
+  });
+
   it('names the flag and what was expected (exit 2)', () => {
     const shaping = runCli(['rl', '--config', config, '--shaping', 'dense', '--run-dir', join(dir, 'x')]);
     expect(shaping.code).toBe(2);

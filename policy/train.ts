@@ -16,7 +16,7 @@ import { systemClock } from '../common/clock.js';
 import { configSchema } from '../config/schema.js';
 import { EventStream } from '../robot/events.js';
 import type { SafetySettings } from '../robot/safety.js';
-import { actionToVector, PRIVILEGED_STATE_SIZE, SafeSimEnvironment, SimEnvironment, vectorToAction } from './environment.js';
+import { actionToVector, hasPrivilegedState, PRIVILEGED_STATE_SIZE, SafeSimEnvironment, SimEnvironment, vectorToAction } from './environment.js';
 import type { CollectedEpisode, Operator, ShapingSettings } from './episode.js';
 import { runEpisode, scoreEpisode } from './episode.js';
 import type { Learner, LearnerSettings, RecentUpdates } from './learner.js';
@@ -37,7 +37,7 @@ import type { ViewSet } from '../perception/images.js';
 import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
 import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { readReferences } from '../reward/task-references.js';
-import { findTask } from '../robot/sim/tasks.js';
+import { findTask, taskNames } from '../robot/sim/tasks.js';
 import { checkRemovedSettings, checkResumeFlags, type GivenFlag } from './resume-flags.js';
 
 /** The fusion of runs made before `fusion` was a setting: the mean of the three perspectives, no consistency weighting. */
@@ -262,6 +262,25 @@ export function runLearnerSettings(s: RlSettings, observationSize: number, maxSt
   };
 }
 
+/**
+ * The checks of a run's settings that need no simulator or model: task, demos, observations and
+ * the reward's source. `scorerGiven`: the caller scores progress itself (no model file, no privileged progress).
+ */
+export function checkRunSettings(settings: RlSettings, scorerGiven = false): void {
+  if (!findTask(settings.task)) throw new InputError('--task', `expected one of ${taskNames().join(', ')}, got ${JSON.stringify(settings.task)}`);
+  if (settings.demos > 20) throw new InputError('--demos', `expected at most 20 demos, got ${settings.demos}`);
+  if (settings.privilegedErrorCm && settings.observation !== 'privileged') {
+    throw new InputError('--privileged-error', `expected --observation privileged (the error is put on the privileged object position), got --observation ${settings.observation}`);
+  }
+  const privileged = hasPrivilegedState(settings.task);
+  if (settings.observation === 'privileged' && !privileged) throw new InputError('--observation', `privileged observations exist for pick-place and push-cube, got task ${settings.task}`);
+  if (scorerGiven) return;
+  if (settings.reward === 'model' && settings.rewardModel !== undefined && !existsSync(settings.rewardModel)) {
+    throw new InputError('--reward-model', `expected an ONNX reward model file, got ${JSON.stringify(settings.rewardModel)} (no such file)`);
+  }
+  if (settings.reward === 'privileged' && !privileged) throw new InputError('--task', `expected a task with privileged progress (pick-place, push-cube) while no reward model is wired, got ${settings.task}`);
+}
+
 export async function train(settings: RlSettings, options: TrainOptions): Promise<RlResult> {
   const started = performance.now();
   const { runDir, log } = options;
@@ -273,14 +292,14 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     checkResumeFlags(saved, settings, options.givenFlags ?? [], runFile);
     // The stored settings win; only the number of rollouts may grow.
     settings = { ...saved, rollouts: Math.max(saved.rollouts, settings.rollouts) };
-  } else {
-    if (existsSync(join(runDir, 'episodes.log'))) throw new InputError('--run-dir', `expected a new or empty run folder, got an existing run in ${runDir} (use --resume to continue it)`);
+  } else if (existsSync(join(runDir, 'episodes.log'))) {
+    throw new InputError('--run-dir', `expected a new or empty run folder, got an existing run in ${runDir} (use --resume to continue it)`);
+  }
+  // Every setting is checked before the run folder is written or anything loads.
+  checkRunSettings(settings, options.scorer !== undefined);
+  if (!options.resume) {
     mkdirSync(runDir, { recursive: true });
     writeFileAtomic(runFile, Buffer.from(JSON.stringify(settings, null, 1)));
-  }
-  if (settings.demos > 20) throw new InputError('--demos', `expected at most 20 demos, got ${settings.demos}`);
-  if (settings.privilegedErrorCm && settings.observation !== 'privileged') {
-    throw new InputError('--privileged-error', `expected --observation privileged (the error is put on the privileged object position), got --observation ${settings.observation}`);
   }
 
   const { sim, env } = await runEnvironment(settings, log);

@@ -33,17 +33,26 @@ function pathKind(path: string): 'folder' | 'file' | 'missing' {
   }
 }
 
+/**
+ * The path check openEpisode makes before it reads anything (a folder, or an MCAP file or rosbag2
+ * folder), for commands that check every argument before they load a model. Checked here, where
+ * every accepted form is known, so the message lists them all.
+ */
+export function checkEpisodePath(pathOrMcap: string): void {
+  if (mcapFileOf(pathOrMcap) !== undefined) return;
+  const kind = pathKind(pathOrMcap);
+  if (kind !== 'folder') {
+    throw new InputError(pathOrMcap, `expected an episode folder, a root holding one episode_* folder, or an .mcap file, got ${kind === 'missing' ? 'no such file or folder' : 'a file that is not .mcap'}`);
+  }
+}
+
 export async function openEpisode(pathOrMcap: string, config: Config, options: Omit<OpenEpisodeOptions, 'views'> & { log?: Logger } = {}): Promise<OpenedEpisode> {
   const mcap = mcapFileOf(pathOrMcap);
   if (mcap !== undefined) {
     const episode = await openEpisodeMcap(mcap, { ...options, views: config.cameras.views, imageTopic: config.robot.ros2.imageTopic, sync: config.cameras.sync });
     return Object.assign(episode, { format: 'mcap' as const });
   }
-  // Checked here, where every accepted form is known, so the message lists them all.
-  const kind = pathKind(pathOrMcap);
-  if (kind !== 'folder') {
-    throw new InputError(pathOrMcap, `expected an episode folder, a root holding one episode_* folder, or an .mcap file, got ${kind === 'missing' ? 'no such file or folder' : 'a file that is not .mcap'}`);
-  }
+  checkEpisodePath(pathOrMcap);
   const episode = await openEpisodeFolder(pathOrMcap, { ...options, views: config.cameras.views });
   return Object.assign(episode, { format: 'folder' as const });
 }

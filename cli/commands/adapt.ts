@@ -6,6 +6,7 @@ import { DEFAULT_GRM_TINY } from '../../reward/grm-tiny/paths.js';
 import { action, withCommonOptions } from '../command.js';
 import { parseIntegerFlag } from '../episode-options.js';
 import { openEpisodeFor } from '../reward-model.js';
+import { checkEpisodePath } from '../../reward/open-episode.js';
 
 interface AdaptFlags {
   base?: string;
@@ -43,24 +44,20 @@ export function registerAdapt(program: Command): void {
       if (!flags.out || !flags.out.toLowerCase().endsWith('.onnx')) throw new InputError('--out', `expected a file name ending in .onnx, got ${describeValue(flags.out)}`);
       const minVoc = flags.minVoc === undefined ? config.reward.adapt.minVoc : Number(flags.minVoc);
       if (!Number.isFinite(minVoc) || minVoc < -1 || minVoc > 1) throw new InputError('--min-voc', `expected a number in [-1, 1], got ${describeValue(flags.minVoc)}`);
+      // Every flag is checked before the base model loads and the demo is probed.
+      const pairs = parseIntegerFlag('--pairs', flags.pairs, config.reward.adapt.pairs, 3);
+      const steps = parseIntegerFlag('--steps', flags.steps, config.reward.adapt.steps, 1, 1_000_000);
+      const seed = parseIntegerFlag('--seed', flags.seed, 1, 0);
+      const variants = parseIntegerFlag('--variants', flags.variants, config.reward.adapt.variants, 0, 32);
+      const givenSampleFactor = flags.sampleFactor === undefined ? undefined : parseIntegerFlag('--sample-factor', flags.sampleFactor, 1, 1, 10_000);
+      checkEpisodePath(dir);
       const base = flags.base ?? DEFAULT_GRM_TINY;
       const { config: modelConfig } = loadGrmTiny(base);
       const episode = await openEpisodeFor(dir, config, log, modelConfig);
       try {
         const span = episode.segments[episode.segments.length - 1]!.endFrame - episode.segments[0]!.startFrame;
-        const automatic = Math.max(1, Math.min(config.reward.labels.sampleFactor, Math.floor(span / TARGET_POINTS)));
-        const sampleFactor = parseIntegerFlag('--sample-factor', flags.sampleFactor, automatic, 1, 10_000);
-        const report = await adaptGrmTiny(episode, {
-          base,
-          out: flags.out,
-          sampleFactor,
-          pairs: parseIntegerFlag('--pairs', flags.pairs, config.reward.adapt.pairs, 3),
-          steps: parseIntegerFlag('--steps', flags.steps, config.reward.adapt.steps, 1, 1_000_000),
-          seed: parseIntegerFlag('--seed', flags.seed, 1, 0),
-          variants: parseIntegerFlag('--variants', flags.variants, config.reward.adapt.variants, 0, 32),
-          minVoc,
-          logger: log,
-        });
+        const sampleFactor = givenSampleFactor ?? Math.max(1, Math.min(config.reward.labels.sampleFactor, Math.floor(span / TARGET_POINTS)));
+        const report = await adaptGrmTiny(episode, { base, out: flags.out, sampleFactor, pairs, steps, seed, variants, minVoc, logger: log });
         context.report({ ...report, sampleFactor }, () =>
           [
             `wrote ${report.out} and ${report.references} in ${report.seconds} s`,

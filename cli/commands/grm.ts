@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { describeValue, InputError } from '../../common/errors.js';
@@ -83,8 +83,8 @@ export function registerGrm(program: Command): void {
       for (const task of tasks ?? []) {
         if (!SIM_TASKS.some((t) => t.name === task)) throw new InputError('--tasks', `expected task names among ${SIM_TASKS.map((t) => t.name).join(', ')}, got ${describeValue(task)}`);
       }
-      mkdirSync(dirname(out), { recursive: true });
-      const report = await pretrainGrmTiny({
+      // Every flag is checked before the output folder is made.
+      const settings = {
         config: context.config,
         out,
         episodesPerTask: parseIntegerFlag('--episodes-per-task', flags.episodesPerTask, 80, 1, 10_000),
@@ -101,7 +101,9 @@ export function registerGrm(program: Command): void {
         threads: context.config.engine.threads,
         ...(tasks ? { tasks } : {}),
         logger: context.log,
-      });
+      };
+      mkdirSync(dirname(out), { recursive: true });
+      const report = await pretrainGrmTiny(settings);
       context.report(report, () =>
         [
           `wrote ${report.out} (${(report.bytes / 1e6).toFixed(2)} MB, ${report.parameters} parameters)`,
@@ -126,10 +128,12 @@ export function registerGrm(program: Command): void {
     action('grm', async (context, flags: EvalFlags) => {
       const task = flags.task ?? SIM_TASKS.find((t) => t.heldOut)?.name ?? 'pick-place';
       if (!SIM_TASKS.some((t) => t.name === task)) throw new InputError('--task', `expected one of ${SIM_TASKS.map((t) => t.name).join(', ')}, got ${describeValue(task)}`);
+      const model = flags.model ?? DEFAULT_GRM_TINY;
+      if (!existsSync(model)) throw new InputError('--model', `expected a GRM-tiny .onnx file, got ${describeValue(model)} (no such file)`);
       const report = await evaluateHeldOut({
         config: context.config,
         task,
-        model: flags.model ?? DEFAULT_GRM_TINY,
+        model,
         clean: parseIntegerFlag('--clean', flags.clean, 20, 1, 1000),
         failed: parseIntegerFlag('--failed', flags.failed, 20, 0, 1000),
         seed: parseIntegerFlag('--seed', flags.seed, 7, 0),

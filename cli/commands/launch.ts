@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.js';
+import { checkListen } from '../../common/net.js';
 import { launchConfig, launchPlan, planText, readLaunch } from '../../launch/description.js';
 import { action, withCommonOptions } from '../command.js';
 import { REDACTED, redactConfig } from '../../config/secrets.js';
@@ -28,6 +29,8 @@ export function registerLaunch(program: Command): void {
       // The serve stack runs every node together; it cannot leave one out yet.
       const off = plan.nodes.filter((n) => !n.enabled).map((n) => n.node);
       if (off.length > 0) throw new InputError(`${file}: nodes.${off[0]}.enabled`, 'expected true to run (a run without a node is not supported yet; --dry-run prints the plan)');
+      // A port in use is refused before the robot, the reward model and the learner load.
+      await checkListen(config.dashboard.host, config.dashboard.port);
       context.log.info(planText(plan));
       const { startServing } = await import('../../launch/serve.js');
       const serving = await startServing(config, context.log);

@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../common/errors.js';
+import { checkListen } from '../../common/net.js';
 import { action, withCommonOptions } from '../command.js';
 
 interface LearnerOptions {
@@ -24,6 +25,9 @@ export function registerRlLearner(program: Command): void {
     action('rl-learner', async (context, options: LearnerOptions) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InputError('--port', `expected a port 0-65535, got ${JSON.stringify(options.port)}`);
+      const host = options.host ?? '127.0.0.1';
+      // Refused before the run folder is made and the learner loads.
+      await checkListen(host, port, '--port', '--host');
       const runDir = options.runDir ?? `${context.config.policy.runDir}-learner`;
       mkdirSync(runDir, { recursive: true });
       const { LearnerServer } = await import('../../policy/protocol.js');

@@ -9,6 +9,7 @@ import type { LearnerSettings } from '../../policy/learner.js';
 import type { RlResult, RlSettings } from '../../policy/train.js';
 import { RL_FLAG_SETTINGS } from '../../policy/resume-flags.js';
 import type { SceneLayout } from '../../robot/sim/world.js';
+import { findTask, taskNames } from '../../robot/sim/tasks.js';
 
 /** `host:port` of a learner process. */
 export function learnerAddress(value: string): { host: string; port: number } {
@@ -141,9 +142,12 @@ export function registerRl(program: Command): void {
   withCommonOptions(command).action(
     action('rl', async (context, options: RlOptions) => {
       const c = context.config;
+      // A task name is the cheapest check of all: before the run folder, the simulator or a model.
+      const task = options.task ?? c.robot.task;
+      if (!findTask(task)) throw new InputError(options.task === undefined ? 'robot.task' : '--task', `expected one of ${taskNames().join(', ')}, got ${JSON.stringify(task)}`);
       const hidden = (options.hidden ?? '256,256').split(',').map((s) => integer('--hidden', s, 1, 4096)!);
       const settings: RlSettings = {
-        task: options.task ?? c.robot.task,
+        task,
         reward: oneOf('--reward', options.reward, ['privileged', 'model'] as const)!,
         ...(options.rewardModel !== undefined ? { rewardModel: options.rewardModel } : {}),
         adapt: { steps: c.reward.adapt.steps, pairs: c.reward.adapt.pairs },

@@ -4,7 +4,7 @@ import { describeValue, InputError } from '../../common/errors.js';
 import type { ViewSet } from '../../perception/images.js';
 import type { Logger } from '../../common/log.js';
 import type { Config } from '../../config/schema.js';
-import { mcapFileOf, openEpisode } from '../../reward/open-episode.js';
+import { checkEpisodePath, mcapFileOf, openEpisode } from '../../reward/open-episode.js';
 import { DEFAULT_GRM_TINY } from '../../reward/grm-tiny/paths.js';
 import type { TaskReferences } from '../../reward/model.js';
 import { OnnxRewardModel } from '../../reward/onnx-backend.js';
@@ -25,8 +25,12 @@ interface ScoreFlags {
 }
 
 /** A goal given with --goal: an image file (front view, repeated in the wrist slots) or an episode's (folder or MCAP) last frame. */
-async function goalFromFlag(value: string, config: Config, log: Logger): Promise<{ views: ViewSet; source: string }> {
+function checkGoalPath(value: string): void {
   if (!existsSync(value)) throw new InputError('--goal', `expected an image file, an episode folder or an .mcap file, got ${describeValue(value)} (no such path)`);
+}
+
+async function goalFromFlag(value: string, config: Config, log: Logger): Promise<{ views: ViewSet; source: string }> {
+  checkGoalPath(value);
   if (statSync(value).isDirectory() || mcapFileOf(value) !== undefined) {
     const goalEpisode = await openEpisode(value, config, { log });
     try {
@@ -58,6 +62,11 @@ export function registerScore(program: Command): void {
       const mode = (flags.mode ?? 'fused') as ScoreMode;
       if (!SCORE_MODES.includes(mode)) throw new InputError('--mode', `expected one of ${SCORE_MODES.join(', ')}, got ${describeValue(flags.mode)}`);
       if (flags.plot !== undefined && !flags.plot.toLowerCase().endsWith('.png')) throw new InputError('--plot', `expected a .png file name, got ${describeValue(flags.plot)}`);
+      // Every argument is checked before the model loads and the video is probed (the stride's
+      // upper bound, the episode's last frame, is checked once the episode is open).
+      parseIntegerFlag('--stride', flags.stride, 1, 1);
+      checkEpisodePath(dir);
+      if (flags.goal !== undefined) checkGoalPath(flags.goal);
       const model = await openRewardModel(modelName, config, log);
       const size = model instanceof OnnxRewardModel ? model.contract : undefined;
       let episode: Awaited<ReturnType<typeof openEpisodeFor>>;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { describeValue, InputError } from '../../common/errors.js';
+import { describeValue, InputError, isInputError } from '../../common/errors.js';
+import { checkListen } from '../../common/net.js';
 import { action, withCommonOptions } from '../command.js';
 import { REDACTED } from '../../config/secrets.js';
 
@@ -36,9 +37,15 @@ export function registerServe(program: Command): void {
           throw new InputError('--model', `expected an .onnx reward model file or an http(s) URL, got ${describeValue(options.model)} (no such file)`);
         }
       }
+      // A port in use is refused before the robot, the reward model and the learner load.
+      const portInput = options.port === undefined ? 'dashboard.port' : '--port / dashboard.port';
+      await checkListen(config.dashboard.host, config.dashboard.port, portInput);
       // Loaded here, not at the top: other commands need not load fastify, mqtt and sharp.
       const { startServing } = await import('../../launch/serve.js');
-      const serving = await startServing(config, context.log);
+      const serving = await startServing(config, context.log).catch((error: unknown) => {
+        // Taken between the check and the dashboard's start: still named as the flag that was given.
+        throw isInputError(error) && error.input === 'dashboard.port' ? new InputError(portInput, error.message.slice(error.input.length + 2)) : error;
+      });
       const { dashboard } = serving;
       // stdout: the one line an operator needs (the token rides in the fragment, never sent to the server).
       // A configured token is the operator's already and is not printed, so it stays out of logs.

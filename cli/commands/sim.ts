@@ -137,13 +137,14 @@ export function registerSim(program: Command): void {
       const task = requireTask(options.task ?? context.config.robot.task, '--task');
       const width = integer('--width', options.width, 2);
       const height = integer('--height', options.height, 2);
+      const seed = integer('--seed', options.seed, 0) ?? context.config.robot.sim.seed;
       const robot = await SimRobot.create(context.config, {
         task: task.name,
         ...(width !== undefined ? { width } : {}),
         ...(height !== undefined ? { height } : {}),
       });
       try {
-        const observation = await robot.reset(integer('--seed', options.seed, 0) ?? context.config.robot.sim.seed);
+        const observation = await robot.reset(seed);
         const out = options.out ?? 'views.png';
         writeFileSync(out, await framesSideBySide(observation.frames));
         const views = observation.frames.map((f) => ({ role: f.role, camera: f.camera, width: f.width, height: f.height }));
