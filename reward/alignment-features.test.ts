@@ -30,6 +30,7 @@ describe('alignment features from the frozen GRM-tiny encoder', () => {
     for (let v = 0; v < 3; v++) expect(norm(f, v * frozen.featureSize, (v + 1) * frozen.featureSize)).toBeCloseTo(1 / Math.sqrt(3), 5);
     const frontOnly = await features.encode({ front: s.front });
     expect([...frontOnly]).toEqual([...(await features.encode({ front: s.front, left_wrist: s.front, right_wrist: s.front }))]);
+    expect([...frontOnly]).not.toEqual([...f]); // the wrist views count
     await expect(features.encode({ front: new Uint8Array([0xff, 0xd8]) })).rejects.toThrow(/front view is encoded bytes/);
   });
 

@@ -25,6 +25,15 @@ describe('open-end DTW against the demo', () => {
     progress.slice(1).forEach((p, i) => expect(p).toBeGreaterThanOrEqual(progress[i]!));
   });
 
+  it('the demo played at double speed (every other demo frame) keeps up to within one demo frame', () => {
+    // A skipped demo frame still costs its distance on the path (a horizontal step), so the open
+    // end may lag one demo frame: the last frame reads 0.95, not 1.
+    const fast = demo.filter((_, i) => i % 2 === 0);
+    const progress = alignmentProgress(demo, fast);
+    progress.forEach((p, i) => expect(Math.abs(p - (2 * i) / (N - 1))).toBeLessThanOrEqual(1 / (N - 1) + 1e-12));
+    expect(progress[progress.length - 1]).toBeGreaterThanOrEqual(1 - 1 / (N - 1) - 1e-12);
+  });
+
   it('an episode that stops half-way (and waits there) ends near 0.5', () => {
     const stopped = [...demo.slice(0, 11), ...Array.from({ length: 10 }, () => scene(0.5))];
     const progress = alignmentProgress(demo, stopped);
