@@ -21,6 +21,7 @@ import type { RewardModel, TaskReferences } from '../model.js';
 import { OnnxRewardModel } from '../onnx-backend.js';
 import { episodeViews, scoreFrames, strideFrames } from '../scoring.js';
 import { adaptGrmTiny, type AdaptReport } from './adapt.js';
+import { alignmentPeerFigures, type AlignmentPeerFigures } from './alignment-peer.js';
 import { evaluateEpisodes, type EpisodeFigures } from './figures.js';
 import { loadGrmTiny } from './io.js';
 import { runSimEpisode } from './sim-data.js';
@@ -50,6 +51,8 @@ export interface HeldOutReport {
   base: string;
   demo: { seed: number; frames: number };
   adaptation: AdaptReport;
+  /** Peer in the same run (issue 31): open-end DTW against the adaptation demo, on the same rollouts and frames. */
+  alignment: AlignmentPeerFigures;
   clean: { before: EpisodeFigures; after: EpisodeFigures };
   failed: { before: FailedFigures; after: FailedFigures };
   /** Share of all rollouts whose class is right (clean: success; failed: not success), after adaptation. */
@@ -144,6 +147,8 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
       base: options.model,
       demo: { seed: demo.seed, frames: demo.episode.frameCount },
       adaptation,
+      // Peer (issue 31): demo alignment on the same demo, rollouts and frames as the model's figures.
+      alignment: await alignmentPeerFigures({ model: options.model, demo: demo.episode, demoFrames: labels.frames, clean, failed, sampleFactor, failedStride: 2, logger: log }),
       clean: { before: before.clean, after: after.clean },
       failed: { before: before.failed, after: after.failed },
       completionAccuracy: round3(total === 0 ? 0 : right / total),
