@@ -10,6 +10,11 @@
  * - peer in the same run: the plain pixel-distance progress (distance ratio to start and goal on
  *   the front view at model size), the baseline the issue compares against. The published GRM-3B
  *   (vLLM) cannot run here; the paper reports no latency for it.
+ * - second peer in the same run (issue 31): the demo-alignment step, one new state of the same
+ *   three raw views -> the frozen GRM-tiny encoder's features (preprocessing included, as in the
+ *   fused step) -> one column of the open-end DTW against a demo of DEMO_POINTS states.
+ *
+ * BENCH_NOTE (environment) is written to the JSON's note, e.g. who else loaded the machine.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +22,8 @@ import { join } from 'node:path';
 import { createLogger } from '../common/log.js';
 import type { RawImage, ViewSet } from '../perception/images.js';
 import { Preprocessor } from '../perception/preprocess.js';
+import { DemoAlignment } from '../reward/alignment.js';
+import { grmTinyAlignmentFeatures } from '../reward/alignment-features.js';
 import { ProgressFusion } from '../reward/fusion.js';
 import { exportGrmTiny, loadGrmTiny } from '../reward/grm-tiny/io.js';
 import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
@@ -48,7 +55,10 @@ function stats(samples: number[]): { mean: number; median: number; p95: number }
   return { mean: round(samples.reduce((a, b) => a + b, 0) / samples.length), median: round(at(0.5)), p95: round(at(0.95)) };
 }
 
+const loadBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
 const STEPS = 60;
+/** Demo states aligned against: as many as grm eval aligns to on pick-place (the 64-frame demo's step-wise label points at sample factor 2). */
+const DEMO_POINTS = 29;
 const frames = Array.from({ length: STEPS + 1 }, (_, t) => state(t));
 const task: TaskReferences = { instruction: 'push the red block to the right', start: state(1000), goal: state(2000) };
 
@@ -103,6 +113,26 @@ for (let t = 1; t <= STEPS; t++) {
   pixel.push(performance.now() - started);
 }
 
+// Second peer: demo alignment (frozen-encoder features of the three views + one DTW column).
+const features = await grmTinyAlignmentFeatures(DEFAULT_GRM_TINY);
+const demoFeatures: Float32Array[] = [];
+for (let k = 0; k < DEMO_POINTS; k++) demoFeatures.push(await features.encode(state(3000 + 9 * k)));
+const warm = new DemoAlignment(demoFeatures);
+warm.step(await features.encode(frames[0]!)); // warm-up: session
+const alignment = new DemoAlignment(demoFeatures);
+alignment.step(await features.encode(frames[0]!));
+const aligned: number[] = [];
+const alignmentDp: number[] = [];
+for (let t = 1; t <= STEPS; t++) {
+  const started = performance.now();
+  const f = await features.encode(frames[t]!);
+  const dp = performance.now();
+  void alignment.step(f);
+  const ended = performance.now();
+  aligned.push(ended - started);
+  alignmentDp.push(ended - dp);
+}
+
 const result = {
   benchmark: 'grm',
   model: 'models/grm-tiny.onnx',
@@ -114,7 +144,23 @@ const result = {
   batchedScoring: { batch: 24, steps: STEPS, stepsPerSecond: Math.round((STEPS / scoringSeconds) * 10) / 10 },
   sequentialScoring: { batch: 3, stepsPerSecond: Math.round((1000 / stats(fused).mean) * 10) / 10 },
   peer: { name: 'pixel-distance progress (front view)', stepMs: stats(pixel) },
-  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, date: new Date().toISOString(), loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+  alignmentPeer: {
+    name: `demo alignment: open-end DTW against a demo of ${DEMO_POINTS} states, cosine distance on ${features.label}`,
+    stepMs: stats(aligned),
+    dtwUpdateMs: stats(alignmentDp),
+    featureSize: features.size,
+    demoPoints: DEMO_POINTS,
+    fusedStepOverAlignmentStep: Math.round((stats(fused).median / stats(aligned).median) * 100) / 100,
+  },
+  machine: {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    node: process.version,
+    date: new Date().toISOString(),
+    loadAverageBefore: loadBefore,
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  },
+  note: process.env.BENCH_NOTE ?? '',
 };
 console.log(JSON.stringify(result, null, 2));
 writeFileSync(new URL('./results/grm.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
