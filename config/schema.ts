@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { urlCredentials } from './secrets.js';
+import { DEFAULT_SUCCESS_WINDOW } from '../reward/completion.js';
 
 const vec3 = z.tuple([z.number(), z.number(), z.number()]);
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name (letters, digits, _)');
@@ -121,7 +122,14 @@ const reward = z.strictObject({
     .strictObject({
       mode: z.enum(['pbrs', 'naive', 'sparse']).default('pbrs').describe('pbrs: policy-invariant shaping; naive: P(s\')-P(s) (semantic trap); sparse: success only.'),
       gamma: z.number().gt(0).max(1).default(0.99).describe('Discount (paper: 0.99 simulation, 0.98 real world).'),
-      successDelta: z.number().min(0).max(1).default(0.05).describe('Success when fused progress >= 1 - delta.'),
+      successDelta: z.number().min(0).max(1).default(0.05).describe('Success (source progress) when fused progress >= 1 - delta over successWindow scored steps in a row.'),
+      successWindow: z
+        .number()
+        .int()
+        .min(2)
+        .max(1000)
+        .default(DEFAULT_SUCCESS_WINDOW)
+        .describe('Source progress: scored steps in a row (after the start state) whose fused progress must be >= 1 - successDelta before the task counts as done; never one frame. Used by rl, serve and score (docs/reward-model.md, "When is a task done?").'),
       success: z.enum(['progress', 'env', 'operator']).default('progress').describe('Who judges success.'),
       terminalPotential: z.number().min(0).max(1).default(0).describe('Potential of a terminal state that is not a success (failure, safety stop); 0 keeps the optimal policy.'),
       successPotential: z

@@ -29,7 +29,7 @@ afterEach(async () => {
 });
 
 function build(
-  options: { progress?: ProgressSource; actions?: ActionSource; episodeSteps?: number; judge?: SuccessJudge; controlHz?: number; scoreEvery?: number; safety?: Partial<typeof config.safety> } = {},
+  options: { progress?: ProgressSource; actions?: ActionSource; episodeSteps?: number; judge?: SuccessJudge; controlHz?: number; scoreEvery?: number; successWindow?: number; safety?: Partial<typeof config.safety> } = {},
 ) {
   const events = new EventStream(systemClock);
   const robot = new KinematicTestRobot({ controlHz: options.controlHz ?? 100, episodeSteps: 10_000 });
@@ -45,6 +45,7 @@ function build(
     successJudge: options.judge ?? 'operator',
     successDelta: 0.05,
     ...(options.scoreEvery === undefined ? {} : { scoreEvery: options.scoreEvery }),
+    ...(options.successWindow === undefined ? {} : { successWindow: options.successWindow }),
   });
   const updates: RunUpdate[] = [];
   loop.onUpdate((update) => updates.push(update));
@@ -82,6 +83,40 @@ describe('run loop', () => {
     expect(summary).toMatchObject({ outcome: 'success', judgedBy: 'progress', success: true });
     expect(summary.finalProgress!).toBeGreaterThanOrEqual(0.95);
     expect(loop.snapshot().successRate).toBe(1);
+  });
+
+  it('issue 31: one scored step at 0.97 does not end the episode as a success; the judge needs successWindow steps in a row', async () => {
+    // Progress by scored step of each episode: a one-step spike, then a dip and a held run of 3.
+    const script = [0.3, 0.97, 0.5, 0.6, 0.96, 0.97, 0.5, 0.96, 0.97, 0.98, 0.4];
+    const scoredSteps: number[] = [];
+    let n = 0;
+    const scripted: ProgressSource = {
+      label: 'scripted progress',
+      beginEpisode: () => (n = 0),
+      score: async (_o, at) => {
+        scoredSteps.push(at.step);
+        return { hop: 0, progress: script[Math.min(n++, script.length - 1)]!, reward: 0 };
+      },
+    };
+    const spikeOnly: ProgressSource = { ...scripted, score: async () => ({ hop: 0, progress: n++ === 1 ? 0.97 : 0.5, reward: 0 }) };
+    const spiked = build({ episodeSteps: 30, judge: 'progress', successWindow: 3, progress: spikeOnly });
+    spiked.loop.start('test');
+    await waitFor(() => episodes(spiked.updates).length >= 1, 'an episode');
+    expect(episodes(spiked.updates)[0]).toMatchObject({ outcome: 'time-limit', success: false, judgedBy: 'none', steps: 30 });
+    expect(spiked.loop.snapshot().successRate).toBe(0);
+    await spiked.loop.close();
+
+    const { loop, updates } = build({ episodeSteps: 200, judge: 'progress', successWindow: 3, progress: scripted });
+    loop.start('test');
+    await waitFor(() => episodes(updates).length >= 1, 'an episode');
+    const summary = episodes(updates)[0]!;
+    expect(summary).toMatchObject({ outcome: 'success', judgedBy: 'progress', success: true });
+    // done at the 10th scored step (0.96, 0.97, 0.98), not at the spike (2nd) or the run of two (5th, 6th)
+    const points = updates.flatMap((u) => (u.type === 'progress' && u.point.episode === 1 ? [u.point] : []));
+    expect(points.length).toBeGreaterThanOrEqual(10);
+    expect(points.slice(0, 10).map((p) => p.progress)).toEqual(script.slice(0, 10));
+    expect(summary.doneAtStep).toBe(points[9]!.step);
+    expect(summary.finalProgress).toBeGreaterThanOrEqual(0.95);
   });
 
   it('lets the operator mark an episode a success or a failure', async () => {

@@ -7,6 +7,7 @@
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { EventStream } from '../robot/events.js';
+import { CompletionJudge, completionRule, DEFAULT_SUCCESS_WINDOW } from '../reward/completion.js';
 import { EstopLatchedError, type SafeRobot, type SafetyStatus } from '../robot/safety.js';
 import type { Observation } from '../robot/types.js';
 import type { ActionSource, LearnerStatus, ProgressScore, ProgressSource } from './sources.js';
@@ -32,6 +33,8 @@ export interface EpisodeSummary {
   steps: number;
   durationS: number;
   finalProgress: number | null;
+  /** Judge 'progress' and a success: the control step of the scored state where the completion judge said done. */
+  doneAtStep?: number;
   /** Sum of the shaped rewards scored in this episode. */
   shapedReturn: number;
   startedAt: number;
@@ -107,8 +110,13 @@ export interface RunLoopOptions {
   /** Steps per episode (the robot may end an episode earlier through timeLimit). */
   episodeSteps: number;
   successJudge: SuccessJudge;
-  /** Success when fused progress >= 1 - successDelta (judge 'progress'). */
+  /**
+   * Judge 'progress': the completion judge (reward/completion.ts) ends the episode as a success
+   * when the fused progress of successWindow scored steps in a row is >= 1 - successDelta.
+   */
   successDelta: number;
+  /** Scored steps in a row (default DEFAULT_SUCCESS_WINDOW). */
+  successWindow?: number;
   /** First episode seed; episode i uses seed + i. */
   seed?: number;
   /** Episodes kept in the table (older ones still count in the success rate). */
@@ -126,6 +134,10 @@ interface Episode {
   points: ProgressPoint[];
   shapedReturn: number;
   lastProgress: number | null;
+  /** The completion judge of this episode, fed every scored step. */
+  judge: CompletionJudge;
+  /** Control step of the scored state where the judge said done. */
+  doneAtStep: number | null;
   observation: Observation;
   /** robot.estopCount when the episode began: any e-stop since ends it (the arm was stopped). */
   estopGeneration: number;
@@ -158,6 +170,7 @@ export class RunLoop {
   private lastProbeAt = -Infinity;
   private pendingScore: { observation: Observation; step: number; episode: number } | null = null;
   private readonly periodMs: number;
+  private readonly rule: ReturnType<typeof completionRule>;
   /** Recent per-step work and step-to-step periods, ms (ring of the last 500). */
   private readonly workTimes: number[] = [];
   private readonly periods: number[] = [];
@@ -165,6 +178,7 @@ export class RunLoop {
 
   constructor(private readonly options: RunLoopOptions) {
     this.periodMs = 1000 / options.robot.controlHz;
+    this.rule = completionRule(options.successDelta, options.successWindow ?? DEFAULT_SUCCESS_WINDOW);
     const counts = checkRunCounts(options.counts ?? NEW_RUN_COUNTS);
     this.nextEpisodeIndex = counts.nextEpisode;
     this.rollouts = counts.rollouts;
@@ -368,7 +382,7 @@ export class RunLoop {
 
       const judge = this.options.successJudge;
       if (judge === 'env' && result.success === true) this.endEpisode('success', 'env');
-      else if (judge === 'progress' && (episode.lastProgress ?? 0) >= 1 - this.options.successDelta) this.endEpisode('success', 'progress');
+      else if (judge === 'progress' && episode.judge.done) this.endEpisode('success', 'progress');
       else if (result.timeLimit || episode.steps >= this.options.episodeSteps) this.endEpisode('time-limit', 'none');
 
       const elapsed = clock.now() - started;
@@ -396,6 +410,8 @@ export class RunLoop {
       points: [],
       shapedReturn: 0,
       lastProgress: null,
+      judge: new CompletionJudge(this.rule),
+      doneAtStep: null,
       observation,
       estopGeneration: generation,
     };
@@ -418,6 +434,7 @@ export class RunLoop {
       steps: episode.steps,
       durationS: (now - episode.startedAt) / 1000,
       finalProgress: episode.lastProgress,
+      ...(outcome === 'success' && judgedBy === 'progress' && episode.doneAtStep !== null ? { doneAtStep: episode.doneAtStep } : {}),
       shapedReturn: episode.shapedReturn,
       startedAt: episode.startedAt,
       endedAt: now,
@@ -480,6 +497,8 @@ export class RunLoop {
         episode.points.push(point);
         episode.shapedReturn += result.reward;
         episode.lastProgress = result.progress;
+        const before = episode.judge.done;
+        if (episode.judge.push(result.progress) && !before) episode.doneAtStep = request.step;
         this.notify({ type: 'progress', point });
       }
     } catch (error) {

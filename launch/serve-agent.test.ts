@@ -21,7 +21,9 @@ import { RecordingRobot } from '../robot/testing.js';
 import type { ArmAction, Observation, StepResult } from '../robot/types.js';
 import type { ProgressPoint } from './run-loop.js';
 import { startServing, type Serving } from './serve.js';
-import { interpolateProgress } from './serve-agent.js';
+import { interpolateProgress, loopJudgement } from './serve-agent.js';
+import { scoreEpisode, type CollectedEpisode } from '../policy/episode.js';
+import { firstDone } from '../reward/completion.js';
 
 const log = createLogger('test', process.env.DOPAMINE_LOG === undefined ? 'silent' : undefined);
 
@@ -259,5 +261,34 @@ describe('interpolateProgress', () => {
   });
   it('refuses progress without the first or last state', () => {
     expect(() => interpolateProgress(new Map([[0, 0], [3, 0.5]]), 4)).toThrow(/steps 0 and 4/);
+  });
+});
+
+describe('loopJudgement: serve learns from the run loop\'s completion judgement (issue 31)', () => {
+  const shaping = { mode: 'sparse', gamma: 0.9, successDelta: 0.05, successWindow: 3, success: 'progress', terminalPotential: 0, successPotential: 1 } as const;
+  // Scored every 4th step: 0.96 at steps 4 and 8 only (two scored steps), the steps between interpolated.
+  const progress = interpolateProgress(new Map([[0, 0], [4, 0.96], [8, 0.96], [12, 0.5]]), 12);
+  const episode = (judgedDoneAt: number | null): CollectedEpisode => ({
+    seed: 1, observations: progress.map(() => Float32Array.of(0)), actions: progress.slice(1).map(() => Float32Array.of(0)), envSuccess: progress.slice(1).map(() => false),
+    end: judgedDoneAt === null ? 'time-limit' : 'success', progress: Promise.resolve(progress), judgedDoneAt,
+  });
+
+  it('two scored steps at 0.96 are no success, though the interpolated curve holds 5 control steps', async () => {
+    expect(firstDone(progress, { threshold: 0.95, window: 3 })).toBe(6); // judging the interpolation would say done
+    const summary = { outcome: 'time-limit', judgedBy: 'none', steps: 12 } as const;
+    expect(loopJudgement(summary)).toBeNull();
+    const scored = await scoreEpisode(episode(loopJudgement(summary)), shaping);
+    expect(scored).toMatchObject({ success: false, end: 'time-limit', terminal: false });
+    expect(scored.rewards.every((r) => r === 0)).toBe(true);
+  });
+
+  it('a loop success is cut at the step the judge said done; an operator mark at the last step', async () => {
+    expect(loopJudgement({ outcome: 'success', judgedBy: 'progress', steps: 12, doneAtStep: 8 })).toBe(8);
+    expect(loopJudgement({ outcome: 'success', judgedBy: 'operator', steps: 12 })).toBe(12);
+    expect(loopJudgement({ outcome: 'failure', judgedBy: 'operator', steps: 12 })).toBeNull();
+    const scored = await scoreEpisode(episode(8), shaping);
+    expect(scored).toMatchObject({ success: true, end: 'success', terminal: true });
+    expect(scored.actions).toHaveLength(8);
+    expect(scored.rewards.at(-1)).toBe(1);
   });
 });

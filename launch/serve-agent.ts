@@ -30,6 +30,7 @@ import { Rng } from '../policy/rng.js';
 import { RecordLog, type CheckpointProblem } from '../policy/run-store.js';
 import { ProgressFusion } from '../reward/fusion.js';
 import { predictFusedStep, type RewardModel } from '../reward/model.js';
+import { CompletionJudge, completionRule } from '../reward/completion.js';
 import { shapeTransition } from '../reward/shaping.js';
 import type { ArmAction, CameraFrame, Observation } from '../robot/types.js';
 import { NEW_RUN_COUNTS, type EpisodeSummary, type RunCounts } from './run-loop.js';
@@ -77,6 +78,8 @@ interface AgentEpisode {
   progress: Map<number, number>;
   requested: Set<number>;
   failure: string | null;
+  /** The completion judge over the scored steps, for the reward shown live (the run loop's own judge ends the episode). */
+  judge: CompletionJudge;
 }
 
 export interface ServeAgentOptions {
@@ -128,7 +131,10 @@ export class ServeAgent {
     const { config } = options;
     this.limits = { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad };
     const s = config.reward.shaping;
-    this.shaping = { mode: s.mode, gamma: s.gamma, successDelta: s.successDelta, success: s.success, terminalPotential: s.terminalPotential, successPotential: s.successPotential, potentialWeight: s.potentialWeight };
+    this.shaping = {
+      mode: s.mode, gamma: s.gamma, successDelta: s.successDelta, successWindow: s.successWindow, success: s.success,
+      terminalPotential: s.terminalPotential, successPotential: s.successPotential, potentialWeight: s.potentialWeight,
+    };
     this.actorRng = new Rng(config.policy.seed + 1);
     this.periodMs = 1000 / config.robot.controlHz;
     this.episodeLog = new RecordLog<LogRecord>(join(options.runDir, 'episodes.log'));
@@ -247,6 +253,7 @@ export class ServeAgent {
       progress: new Map([[0, fusion.progress]]),
       requested: new Set([0]),
       failure: null,
+      judge: new CompletionJudge(completionRule(this.shaping.successDelta, this.shaping.successWindow)),
     };
   }
 
@@ -315,7 +322,11 @@ export class ServeAgent {
         const hops = await predictFusedStep(this.options.model, task, episode.previous, views);
         const fused = episode.fusion.step({ incremental: hops.incremental, fromStart: hops.fromStart, fromGoal: hops.fromGoal });
         // The reward shown live: shaping between the last two scored states (the learner's rewards come from the whole episode).
-        const reward = shapeTransition({ progress: episode.previousProgress, nextProgress: fused.progress, terminal: false }, this.shaping).reward;
+        // Source progress: a success only where the completion judge first says done, never from one frame.
+        const wasDone = episode.judge.done;
+        const done = episode.judge.push(fused.progress) && !wasDone;
+        const live = this.shaping.success === 'progress' ? { ...this.shaping, success: 'env' as const } : this.shaping;
+        const reward = shapeTransition({ progress: episode.previousProgress, nextProgress: fused.progress, terminal: false, envSuccess: done }, live).reward;
         episode.previous = views;
         episode.previousProgress = fused.progress;
         episode.progress.set(step, fused.progress);
@@ -344,6 +355,9 @@ export class ServeAgent {
       progress: Promise.resolve(interpolateProgress(episode.progress, steps)),
     };
     if (end === 'stopped') collected.stopReason = summary.outcome;
+    // Source progress: learn from the run loop's judgement (the one the dashboard shows), made on
+    // the scored steps; this curve only interpolates them. An operator's mark stands as given.
+    if (this.shaping.success === 'progress') collected.judgedDoneAt = loopJudgement(summary);
     const scored = await scoreEpisode(collected, this.shaping);
     const record: EpisodeRecord = { ...toRecord('episode', this.recordIndex++, scored, 0.8), outcome: summary.outcome };
     this.episodeLog.append(record);
@@ -419,6 +433,16 @@ export function loggedCounts(episodes: readonly EpisodeRecord[]): RunCounts {
 }
 
 /** P(s_0) .. P(s_T) from the scored steps (0 and T always among them), linear between scored neighbours. */
+/**
+ * Where the run loop judged an episode done (success source progress), as scoreEpisode takes it:
+ * the control step of the scored state where the completion judge said done, the last step for an
+ * operator's success mark, or null for no success.
+ */
+export function loopJudgement(summary: Pick<EpisodeSummary, 'outcome' | 'judgedBy' | 'steps' | 'doneAtStep'>): number | null {
+  if (summary.outcome !== 'success') return null;
+  return summary.judgedBy === 'progress' ? (summary.doneAtStep ?? summary.steps) : summary.steps;
+}
+
 export function interpolateProgress(scored: ReadonlyMap<number, number>, steps: number): number[] {
   const known = [...scored.keys()].filter((t) => t >= 0 && t <= steps).sort((a, b) => a - b);
   if (known[0] !== 0 || known.at(-1) !== steps) throw new Error(`progress: expected scores of steps 0 and ${steps}, got steps ${known.join(', ')}`);

@@ -100,6 +100,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       episodeSteps: Math.max(1, Math.round(config.robot.episodeSeconds * config.robot.controlHz)),
       successJudge: config.reward.shaping.success,
       successDelta: config.reward.shaping.successDelta,
+      successWindow: config.reward.shaping.successWindow,
       seed: config.robot.sim.seed,
       scoreEvery: agent ? config.policy.serve.scoreEvery : 1,
       counts,

@@ -6,6 +6,7 @@ import { highProgressSteps, runEpisode, scoreEpisode, transitionsOf } from './ep
 import type { ObservationEncoder } from './observation.js';
 import type { RewardScorer } from './scorer.js';
 import { runShaping } from './train.js';
+import { DEFAULT_SUCCESS_WINDOW } from '../reward/completion.js';
 
 /** A hand moving along x; progress = x, success at x >= 1 (the environment's own predicate). */
 class LineEnvironment implements RlEnvironment {
@@ -104,21 +105,46 @@ describe('episode manager', () => {
     expect(weighted[3]!.reward).toBeCloseTo(1 - 0.3 * 0.75, 6);
     // a run passes its potential weight to the shaping; a run.json from before the setting gets 1
     const older = { shaping: 'pbrs', gamma: 0.9, successDelta: 0.05, success: 'env', terminalPotential: 0, successPotential: 1 } as const;
-    expect(runShaping({ ...older, potentialWeight: 0.3 })).toEqual({ ...shaping({ successPotential: 1 }), potentialWeight: 0.3 });
+    expect(runShaping({ ...older, potentialWeight: 0.3 })).toEqual({ ...shaping({ successPotential: 1 }), potentialWeight: 0.3, successWindow: DEFAULT_SUCCESS_WINDOW });
+    expect(runShaping({ ...older, successWindow: 4 }).successWindow).toBe(4);
     expect(runShaping(older).potentialWeight).toBe(1);
   });
 
-  it('a success judged by late progress cuts the episode at the first successful state', async () => {
+  it('a success judged by late progress cuts the episode where the completion judge first says done', async () => {
     const env = new LineEnvironment(8);
     const scorer = gatedScorer(); // nothing scored during the episode: success is found when scoring
-    const episode = await runEpisode({ env, encoder, scorer, limits, seed: 1, policy: forward, success: 'progress', successDelta: 0.05 });
+    const episode = await runEpisode({ env, encoder, scorer, limits, seed: 1, policy: forward, success: 'progress', successDelta: 0.05, successWindow: 3 });
     expect(episode.actions).toHaveLength(8);
     scorer.release();
-    const scored = await scoreEpisode(episode, shaping({ success: 'progress' }));
-    expect(scored.actions).toHaveLength(4);
-    expect(scored.observations).toHaveLength(5);
+    // progress 0, 0.25, 0.5, 0.75, 1, 1, 1, ...: at the goal from s_4, held for 3 scored steps at s_6
+    const scored = await scoreEpisode(episode, shaping({ success: 'progress', successWindow: 3 }));
+    expect(scored.actions).toHaveLength(6);
+    expect(scored.observations).toHaveLength(7);
     expect(scored.end).toBe('success');
     expect(scored.terminal).toBe(true);
+    expect(scored.rewards.at(-1)).toBeCloseTo(1 + 0 - 1, 6); // r_success + gamma * 0 - P(s_5)
+  });
+
+  it('issue 31: a one-step spike of progress neither ends the episode nor pays a success', async () => {
+    // The model calls 0.96 after 2 steps and 0.6 after; the environment never succeeds.
+    const spikes = [0, 0.3, 0.96, 0.6, 0.6, 0.6, 0.6];
+    const spiky: RewardScorer = { label: 'spiky', privileged: false, beginEpisode: () => { let i = 0; return async () => spikes[Math.min(i++, spikes.length - 1)]!; } };
+    const hold = async (): Promise<Float32Array> => Float32Array.of(0, 0, 0, 0, 0);
+    const episode = await runEpisode({ env: new LineEnvironment(6), encoder, scorer: spiky, limits, seed: 1, policy: hold, success: 'progress', successDelta: 0.05, successWindow: 3 });
+    expect(episode.end).toBe('time-limit');
+    expect(episode.actions).toHaveLength(6);
+    for (const mode of ['sparse', 'pbrs'] as const) {
+      const scored = await scoreEpisode(episode, shaping({ mode, success: 'progress', successWindow: 3 }));
+      expect(scored.success).toBe(false);
+      expect(scored.end).toBe('time-limit');
+      expect(scored.actions).toHaveLength(6);
+      expect(scored.terminal).toBe(false);
+      if (mode === 'sparse') expect(scored.rewards).toEqual([0, 0, 0, 0, 0, 0]);
+    }
+    // a live judge's verdict (serve's run loop) is taken as given
+    const judged = await scoreEpisode({ ...episode, judgedDoneAt: 4 }, shaping({ mode: 'sparse', success: 'progress', successWindow: 3 }));
+    expect(judged).toMatchObject({ success: true, end: 'success', terminal: true, rewards: [0, 0, 0, 1] });
+    expect((await scoreEpisode({ ...episode, progress: Promise.resolve([0, 1, 1, 1, 1, 1, 1]), judgedDoneAt: null }, shaping({ success: 'progress', successWindow: 3 }))).success).toBe(false);
   });
 
   it('naive shaping pays for hovering near the goal; the trap counter sees it', async () => {

@@ -1,10 +1,13 @@
 /**
  * The episode manager: reset, act until success, the time limit or a safety stop, and hand the
  * episode over with its progress still being scored. Success comes from fused progress (default),
- * from the environment's predicate, or from an operator. Progress arrives late, so a success
- * judged by progress is applied when finishing the episode: everything after the first successful
- * state is cut off (the MDP ended there).
+ * from the environment's predicate, or from an operator. Success by progress is the completion
+ * judge's (reward/completion.ts): fused progress >= 1 - successDelta over successWindow scored
+ * steps in a row, never one frame. Progress arrives late, so a success judged by progress is
+ * applied when finishing the episode: everything after the first state where the judge says done
+ * is cut off (the MDP ended there).
  */
+import { completionRule, DEFAULT_SUCCESS_WINDOW, firstDone } from '../reward/completion.js';
 import { shapeEpisode, type ShapingMode, type SuccessSource } from '../reward/shaping.js';
 import type { ActionLimits, RlEnvironment } from './environment.js';
 import { vectorToAction } from './environment.js';
@@ -36,6 +39,12 @@ export interface CollectedEpisode {
   stopReason?: string;
   /** Resolves to P(s_0) .. P(s_T) once the reward model has scored every state. */
   progress: Promise<number[]>;
+  /**
+   * Source progress, where a live judge already decided on the scored steps (serve's run loop,
+   * whose scores the progress curve only interpolates): the index of the state judged done, or
+   * null for none. scoreEpisode then uses it instead of judging the curve again.
+   */
+  judgedDoneAt?: number | null;
 }
 
 export interface EpisodeRunOptions {
@@ -48,12 +57,15 @@ export interface EpisodeRunOptions {
   policy: (observation: Float32Array) => Promise<Float32Array>;
   success: SuccessSource;
   successDelta: number;
+  /** Source progress: scored steps in a row at or above 1 - successDelta (default DEFAULT_SUCCESS_WINDOW). */
+  successWindow?: number;
   operator?: Operator;
   /** Called after every control step (the single-process learner's updates go here). */
   afterStep?: () => Promise<void>;
 }
 
 export async function runEpisode(o: EpisodeRunOptions): Promise<CollectedEpisode> {
+  const rule = completionRule(o.successDelta, o.successWindow ?? DEFAULT_SUCCESS_WINDOW);
   const queue = new ProgressQueue(o.scorer.beginEpisode());
   o.operator?.newEpisode?.();
   let current = await o.env.reset(o.seed);
@@ -88,8 +100,7 @@ export async function runEpisode(o: EpisodeRunOptions): Promise<CollectedEpisode
     observations.push(await o.encoder.encode(current));
     envSuccess.push(step.success === true);
     await o.afterStep?.();
-    const scored = queue.scored;
-    const progressSuccess = o.success === 'progress' && scored.length > 1 && scored.slice(1).some((p) => p >= 1 - o.successDelta);
+    const progressSuccess = o.success === 'progress' && firstDone(queue.scored, rule) !== undefined;
     const done =
       progressSuccess ||
       (o.success === 'env' && step.success === true) ||
@@ -122,6 +133,12 @@ export interface ShapingSettings {
   mode: ShapingMode;
   gamma: number;
   successDelta: number;
+  /**
+   * Source progress: scored steps in a row at or above 1 - successDelta (reward/completion.ts).
+   * Older run.json files lack it: DEFAULT_SUCCESS_WINDOW (their one-frame rule is not kept: it was
+   * the bug of issue 31).
+   */
+  successWindow?: number;
   success: SuccessSource;
   terminalPotential: number;
   successPotential: number;
@@ -130,24 +147,29 @@ export interface ShapingSettings {
 }
 
 /** Index of the first state s_t (t >= 1) judged successful, or undefined. */
-function firstSuccess(progress: readonly number[], envSuccess: readonly boolean[], s: ShapingSettings): number | undefined {
-  for (let t = 1; t < progress.length; t++) {
-    if (s.success === 'progress' ? progress[t]! >= 1 - s.successDelta : envSuccess[t - 1] === true) return t;
+function firstSuccess(episode: CollectedEpisode, progress: readonly number[], s: ShapingSettings): number | undefined {
+  if (s.success === 'operator') return episode.end === 'success' ? progress.length - 1 : undefined;
+  if (s.success === 'progress') {
+    if (episode.judgedDoneAt !== undefined) return episode.judgedDoneAt === null ? undefined : Math.min(episode.judgedDoneAt, progress.length - 1);
+    return firstDone(progress, completionRule(s.successDelta, s.successWindow ?? DEFAULT_SUCCESS_WINDOW));
   }
-  return undefined;
+  const t = episode.envSuccess.findIndex((flag) => flag);
+  return t < 0 ? undefined : t + 1;
 }
 
 /** Awaits the episode's scores, cuts it at its first success, and shapes the rewards. */
 export async function scoreEpisode(episode: CollectedEpisode, shaping: ShapingSettings): Promise<ScoredEpisode> {
   const all = await episode.progress;
-  const cut = shaping.success === 'operator' ? (episode.end === 'success' ? all.length - 1 : undefined) : firstSuccess(all, episode.envSuccess, shaping);
+  const cut = firstSuccess(episode, all, shaping);
   const last = cut ?? all.length - 1;
   const progress = all.slice(0, last + 1);
   const envSuccess = episode.envSuccess.slice(0, last);
   const success = cut !== undefined;
   const terminal = success || episode.end === 'stopped';
-  const successFlags = shaping.success === 'operator' ? envSuccess.map((_, i) => success && i === envSuccess.length - 1) : envSuccess;
-  const shaped = shapeEpisode({ progress, terminal, envSuccess: successFlags }, shaping);
+  // The success flag of each transition as judged above (only the last, where the episode was cut,
+  // can be one), shaped with source env so that every source pays the same transition.
+  const successFlags = shaping.success === 'env' ? envSuccess : envSuccess.map((_, i) => success && i === envSuccess.length - 1);
+  const shaped = shapeEpisode({ progress, terminal, envSuccess: successFlags }, { ...shaping, success: 'env' });
   const out: ScoredEpisode = {
     seed: episode.seed,
     observations: episode.observations.slice(0, last + 1),

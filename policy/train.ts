@@ -18,6 +18,7 @@ import { EventStream } from '../robot/events.js';
 import type { SafetySettings } from '../robot/safety.js';
 import { actionToVector, hasPrivilegedState, PRIVILEGED_STATE_SIZE, SafeSimEnvironment, SimEnvironment, vectorToAction } from './environment.js';
 import type { CollectedEpisode, Operator, ShapingSettings } from './episode.js';
+import { DEFAULT_SUCCESS_WINDOW } from '../reward/completion.js';
 import { runEpisode, scoreEpisode } from './episode.js';
 import type { Learner, LearnerSettings, RecentUpdates } from './learner.js';
 import { LocalLearner } from './learner.js';
@@ -112,6 +113,8 @@ export interface RlSettings {
   finalEvalEpisodes: number;
   success: SuccessSource;
   successDelta: number;
+  /** Source progress: scored steps in a row at or above 1 - successDelta (reward/completion.ts; older run.json files lack it: the default, see ShapingSettings). */
+  successWindow?: number;
   terminalPotential: number;
   /** Potential of a successful terminal state (reward/shaping.ts; older run.json files lack it: 0). */
   successPotential?: number;
@@ -248,8 +251,11 @@ async function evaluationSide(settings: RlSettings, learnerSettings: LearnerSett
 }
 
 /** How a run shapes its rewards (settings that older run.json files lack take their old behaviour). */
-export function runShaping(s: Pick<RlSettings, 'shaping' | 'gamma' | 'successDelta' | 'success' | 'terminalPotential' | 'successPotential' | 'potentialWeight'>): ShapingSettings {
-  return { mode: s.shaping, gamma: s.gamma, successDelta: s.successDelta, success: s.success, terminalPotential: s.terminalPotential, successPotential: s.successPotential ?? 0, potentialWeight: s.potentialWeight ?? 1 };
+export function runShaping(s: Pick<RlSettings, 'shaping' | 'gamma' | 'successDelta' | 'successWindow' | 'success' | 'terminalPotential' | 'successPotential' | 'potentialWeight'>): ShapingSettings {
+  return {
+    mode: s.shaping, gamma: s.gamma, successDelta: s.successDelta, successWindow: s.successWindow ?? DEFAULT_SUCCESS_WINDOW, success: s.success,
+    terminalPotential: s.terminalPotential, successPotential: s.successPotential ?? 0, potentialWeight: s.potentialWeight ?? 1,
+  };
 }
 
 /** The learner's settings for a run (settings that older run.json files lack take their old behaviour). */
@@ -465,7 +471,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     const actorRng = new Rng(deriveSeed(settings.seed, ACTOR_STREAM + i));
     const collected = await runEpisode({
       env, encoder, scorer, limits, seed: deriveSeed(settings.seed, TRAIN_STREAM + i),
-      policy: (o) => learner.act(o, actorRng, false), success: settings.success, successDelta: settings.successDelta,
+      policy: (o) => learner.act(o, actorRng, false), success: settings.success, successDelta: settings.successDelta, successWindow: shaping.successWindow,
       ...(options.operator ? { operator: options.operator } : {}),
       afterStep: () => learner.afterStep(),
     });

@@ -1,12 +1,13 @@
 /**
  * Scoring a recorded episode with a reward model: per scored frame the hop and the progress of
  * the chosen mode (incremental, forward-anchored, backward-anchored, or fused), plus VOC and the
- * completion class. In fused mode the three hops of a step go to the model as one batch, and the
+ * completion class (the completion judge's, reward/completion.ts; Eq. 58's beside it). In fused mode the three hops of a step go to the model as one batch, and the
  * per-perspective curves come out of the same pass (for evaluation).
  */
 import type { ViewSet } from '../perception/images.js';
 import { CAMERA_ROLES } from '../robot/types.js';
 import type { Episode } from './episode.js';
+import { completionRule, judgeCompletion, type CompletionRule } from './completion.js';
 import { classifyCompletion, voc, type Completion } from './evaluation.js';
 import { ProgressFusion, type FusionOptions } from './fusion.js';
 import { progressAfterHop } from './hops.js';
@@ -30,7 +31,14 @@ export interface EpisodeScore {
   mode: ScoreMode;
   steps: ScoredStep[];
   voc: number;
+  /**
+   * The completion judge's class (reward/completion.ts): success when the progress of `window`
+   * scored steps in a row (after the first) is >= the threshold; else partial or failure by the
+   * mean of the last third, as Eq. 58.
+   */
   completion: Completion;
+  /** The paper's Eq. 58 classifier on the same curve (final > 0.8 and last-third mean > 0.6), for comparison. */
+  completionPaper: Completion;
   /** Fused mode: VOC of each perspective's own curve. */
   perspectiveVoc?: { incremental: number; forward: number; backward: number };
 }
@@ -62,6 +70,8 @@ export interface ScoreOptions {
   reversed?: boolean;
   /** Views of a frame (default: read from the episode). */
   views?: (frame: number) => Promise<ViewSet>;
+  /** The completion judge's rule (default: reward.shaping's defaults, completionRule()). */
+  completion?: CompletionRule;
 }
 
 /** Scores `frames` (ascending) of an episode. The first frame gets the initial progress (0, or 1 reversed). */
@@ -107,7 +117,13 @@ export async function scoreFrames(model: RewardModel, episode: Episode, task: Ta
   }
   if (options.reversed) steps.reverse();
   const curve = steps.map((s) => s.progress);
-  const result: EpisodeScore = { mode: options.mode, steps, voc: vocOrZero(curve), completion: classifyCompletion(curve) };
+  const result: EpisodeScore = {
+    mode: options.mode,
+    steps,
+    voc: vocOrZero(curve),
+    completion: judgeCompletion(curve, options.completion ?? completionRule()),
+    completionPaper: classifyCompletion(curve),
+  };
   if (options.mode === 'fused') {
     const of = (key: 'incremental' | 'forward' | 'backward'): number => vocOrZero(steps.map((s) => s.perspectives![key]));
     result.perspectiveVoc = { incremental: of('incremental'), forward: of('forward'), backward: of('backward') };

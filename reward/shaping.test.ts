@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { completionRule, firstDone } from './completion.js';
 import { discountedReturn, shapeEpisode, shapeTransition, type ShapingMode } from './shaping.js';
 
 const unit = fc.double({ min: 0, max: 1, noNaN: true });
@@ -17,7 +18,8 @@ describe('reward shaping', () => {
           const options = { mode: 'pbrs' as const, gamma, terminalPotential, successPotential };
           const shaped = shapeEpisode({ progress, terminal }, options);
           const T = progress.length - 1;
-          const success = progress[T]! >= 0.95; // the default success source: progress >= 1 - 0.05
+          // the default success source: the completion judge says done first at s_T
+          const success = firstDone(progress, completionRule()) === T;
           const finalPotential = terminal ? (success ? successPotential : terminalPotential) : progress[T]!;
           const expected = gamma ** T * finalPotential - progress[0]!;
           expect(discountedReturn(shaped.map((r) => r.shaping), gamma)).toBeCloseTo(expected, 9);
@@ -46,6 +48,21 @@ describe('reward shaping', () => {
     expect(shapeTransition({ ...t, nextProgress: 0.6, terminal: true }, { gamma: 0.9, terminalPotential: 0.5 }).reward).toBeCloseTo(0.45 - 0.4, 12);
     // default gamma is 0.99
     expect(shapeTransition({ progress: 0.5, nextProgress: 0.5, terminal: false }).reward).toBeCloseTo(0.99 * 0.5 - 0.5, 12);
+  });
+
+  it('judges an episode by the completion judge: one spike pays nothing, a held run pays r_success once, where the judge says done', () => {
+    const spike = [0, 0.4, 0.97, 0.5, 0.6];
+    expect(shapeEpisode({ progress: spike, terminal: false }, { mode: 'sparse', successWindow: 3 }).map((r) => r.reward)).toEqual([0, 0, 0, 0]);
+    const held = [0, 0.4, 0.96, 0.97, 0.98, 0.99];
+    const shaped = shapeEpisode({ progress: held, terminal: false }, { mode: 'sparse', successWindow: 3 });
+    expect(shaped.map((r) => r.success)).toEqual([false, false, false, true, false]);
+    expect(shaped.map((r) => r.reward)).toEqual([0, 0, 0, 1, 0]);
+    // terminal at the judged state: the success potential there
+    const ended = shapeEpisode({ progress: held.slice(0, 5), terminal: true }, { gamma: 0.9, successWindow: 3 });
+    expect(ended.at(-1)!.reward).toBeCloseTo(1 + 0.9 * 1 - 0.97, 12);
+    // the environment's flags are used as given with source env
+    expect(shapeEpisode({ progress: spike, terminal: false, envSuccess: [false, true, false, false] }, { mode: 'sparse', success: 'env' }).map((r) => r.reward)).toEqual([0, 1, 0, 0]);
+    expect(() => shapeEpisode({ progress: spike }, { successWindow: 1 })).toThrow(/success window/);
   });
 
   it('takes success from the environment or the operator when configured', () => {

@@ -24,6 +24,7 @@
  * progress without success, w = 1 trails the sparse reward; a smaller w trusts the model less.
  * w = 0 is the sparse reward. naive and sparse do not use it.
  */
+import { CompletionJudge, completionRule, DEFAULT_SUCCESS_WINDOW } from './completion.js';
 import { checkFinite, clamp } from './hops.js';
 
 export type ShapingMode = 'pbrs' | 'naive' | 'sparse';
@@ -33,8 +34,15 @@ export type SuccessSource = 'progress' | 'env' | 'operator';
 export interface ShapingOptions {
   mode?: ShapingMode;
   gamma?: number;
-  /** Success when P(s') >= 1 - successDelta (source `progress`). */
+  /**
+   * Source `progress`: success when the completion judge (reward/completion.ts) says done, fused
+   * progress >= 1 - successDelta over successWindow scored steps in a row (shapeEpisode). One
+   * transition alone (shapeTransition, isSuccess) cannot see a window: it reads P(s') alone, so
+   * callers that judge live pass the judge's verdict as envSuccess with source `env`.
+   */
   successDelta?: number;
+  /** Source `progress`: scored steps in a row at or above 1 - successDelta (default DEFAULT_SUCCESS_WINDOW). */
+  successWindow?: number;
   success?: SuccessSource;
   /** Potential of a terminal state that is not a success (failure, safety stop; default 0). */
   terminalPotential?: number;
@@ -70,6 +78,7 @@ interface ResolvedOptions {
   mode: ShapingMode;
   gamma: number;
   successDelta: number;
+  successWindow: number;
   success: SuccessSource;
   terminalPotential: number;
   successPotential: number;
@@ -86,6 +95,7 @@ function resolve(options: ShapingOptions): ResolvedOptions {
     mode: options.mode ?? 'pbrs',
     gamma,
     successDelta: clamp(checkFinite(options.successDelta ?? 0.05, 'success delta'), 0, 1),
+    successWindow: completionRule(0, options.successWindow ?? DEFAULT_SUCCESS_WINDOW).window,
     success: options.success ?? 'progress',
     terminalPotential: checkFinite(options.terminalPotential ?? 0, 'terminal potential'),
     successPotential: checkFinite(options.successPotential ?? 1, 'success potential'),
@@ -128,21 +138,34 @@ export interface EpisodeShapingInput {
   envSuccess?: readonly boolean[];
 }
 
-/** Rewards r_0 .. r_{T-1} of a recorded episode; only the last state may be terminal. */
+/**
+ * Rewards r_0 .. r_{T-1} of a recorded episode; only the last state may be terminal. Source
+ * `progress`: the completion judge reads P(s_1) .. P(s_T) in order, and only the transition into
+ * the state where it first says done is a success (a spike of fewer than successWindow steps is
+ * none).
+ */
 export function shapeEpisode(input: EpisodeShapingInput, options: ShapingOptions = {}): ShapedReward[] {
   const { progress } = input;
   const terminalAtEnd = input.terminal ?? true;
+  const o = resolve(options);
+  const judge = o.success === 'progress' ? new CompletionJudge({ threshold: 1 - o.successDelta, window: o.successWindow }) : undefined;
+  const judged: ShapingOptions = judge ? { ...options, success: 'env' } : options;
   const rewards: ShapedReward[] = [];
   for (let t = 0; t + 1 < progress.length; t++) {
+    let envSuccess = input.envSuccess?.[t];
+    if (judge) {
+      const before = judge.done;
+      envSuccess = judge.push(checkFinite(progress[t + 1]!, 'next progress')) && !before;
+    }
     rewards.push(
       shapeTransition(
         {
           progress: progress[t]!,
           nextProgress: progress[t + 1]!,
           terminal: terminalAtEnd && t + 2 === progress.length,
-          envSuccess: input.envSuccess?.[t],
+          envSuccess,
         },
-        options,
+        judged,
       ),
     );
   }

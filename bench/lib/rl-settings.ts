@@ -37,6 +37,7 @@ export function benchRlSettings(config: Config): RlSettings {
     finalEvalEpisodes: 50,
     success: 'env',
     successDelta: config.reward.shaping.successDelta,
+    successWindow: config.reward.shaping.successWindow,
     terminalPotential: config.reward.shaping.terminalPotential,
     successPotential: config.reward.shaping.successPotential,
     potentialWeight: config.reward.shaping.potentialWeight,

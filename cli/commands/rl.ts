@@ -185,6 +185,7 @@ export function registerRl(program: Command): void {
         finalEvalEpisodes: integer('--final-eval-episodes', options.finalEvalEpisodes, 1)!,
         success: oneOf('--success', options.success, ['progress', 'env', 'operator'] as const) ?? c.reward.shaping.success,
         successDelta: c.reward.shaping.successDelta,
+        successWindow: c.reward.shaping.successWindow,
         terminalPotential: c.reward.shaping.terminalPotential,
         successPotential: c.reward.shaping.successPotential,
         potentialWeight: nonNegative('--potential-weight', options.potentialWeight) ?? c.reward.shaping.potentialWeight,

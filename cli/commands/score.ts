@@ -4,6 +4,7 @@ import { describeValue, InputError } from '../../common/errors.js';
 import type { ViewSet } from '../../perception/images.js';
 import type { Logger } from '../../common/log.js';
 import type { Config } from '../../config/schema.js';
+import { completionRule } from '../../reward/completion.js';
 import { checkEpisodePath, mcapFileOf, openEpisode } from '../../reward/open-episode.js';
 import { DEFAULT_GRM_TINY } from '../../reward/grm-tiny/paths.js';
 import type { TaskReferences } from '../../reward/model.js';
@@ -91,7 +92,8 @@ export function registerScore(program: Command): void {
         };
         const frames = strideFrames(episode.frameCount, stride);
         log.info(`${episode.name}: scoring ${frames.length} frames (stride ${stride}) in ${mode} mode with ${model.name}; goal: ${goal.source}`);
-        const score = await scoreFrames(model, episode, task, frames, { mode, fusion: config.reward.fusion });
+        const rule = completionRule(config.reward.shaping.successDelta, config.reward.shaping.successWindow);
+        const score = await scoreFrames(model, episode, task, frames, { mode, fusion: config.reward.fusion, completion: rule });
         const round = (x: number): number => Math.round(x * 10_000) / 10_000;
         const result = {
           episode: episode.name,
@@ -104,6 +106,9 @@ export function registerScore(program: Command): void {
           steps: score.steps.map((s) => ({ frame: s.frame, hop: round(s.hop), progress: round(s.progress) })),
           voc: round(score.voc),
           completion: score.completion,
+          // How `completion` was judged (reward.shaping.successDelta and successWindow), and the paper's Eq. 58 class.
+          completionRule: { threshold: round(rule.threshold), window: rule.window },
+          completionPaper: score.completionPaper,
           ...(score.perspectiveVoc ? { perspectiveVoc: { incremental: round(score.perspectiveVoc.incremental), forward: round(score.perspectiveVoc.forward), backward: round(score.perspectiveVoc.backward) } } : {}),
           ...(model instanceof OpenAiRewardModel ? { metrics: model.metrics } : {}),
           ...(flags.plot ? { plot: flags.plot } : {}),
@@ -111,7 +116,7 @@ export function registerScore(program: Command): void {
         if (flags.plot) await writePlot(flags.plot, score.steps, `${episode.name}: ${mode} progress (VOC ${result.voc}, ${score.completion})`);
         context.report(result, () =>
           [
-            `${episode.name}: ${mode} progress, VOC ${result.voc}, completion ${score.completion}; goal: ${goal.source}`,
+            `${episode.name}: ${mode} progress, VOC ${result.voc}, completion ${score.completion} (progress >= ${round(rule.threshold)} over ${rule.window} scored steps; Eq. 58: ${score.completionPaper}); goal: ${goal.source}`,
             ' frame      hop  progress',
             ...result.steps.map((s) => `${String(s.frame).padStart(6)} ${s.hop.toFixed(4).padStart(8)} ${s.progress.toFixed(4).padStart(9)}`),
           ].join('\n'),

@@ -3,20 +3,25 @@
  * the one clean demo the model is adapted on (reward/alignment.ts), on the frozen GRM-tiny
  * encoder's features (reward/alignment-features.ts), scored on the same frames and with the same
  * figures as the model: VOC and mean absolute error against the step-wise labels on the clean
- * rollouts, completion classes (Eq. 58) on clean and failed ones.
+ * rollouts, completion classes on clean and failed ones by the same completion judge as the model's
+ * (reward/completion.ts) and by the paper's Eq. 58.
  */
 import type { Logger } from '../../common/log.js';
 import { DemoAlignment, type AlignmentDistance } from '../alignment.js';
 import { grmTinyAlignmentFeatures, type AlignmentFeatures } from '../alignment-features.js';
 import type { Episode } from '../episode.js';
+import { completionRule, judgeCompletion, type CompletionRule } from '../completion.js';
 import { classifyCompletion, voc, type Completion } from '../evaluation.js';
 import { stepwiseLabels } from '../labels.js';
 import { episodeViews, meanAbsoluteError, strideFrames } from '../scoring.js';
 
 export interface AlignmentClassFigures {
   count: number;
+  /** Classes of the completion judge, as the model's `classes`. */
   classes: Record<Completion, number>;
-  /** Share not classed success. */
+  /** Classes of the paper's Eq. 58, as the model's `classesPaper`. */
+  classesPaper: Record<Completion, number>;
+  /** Share not classed success (by the judge). */
   notSuccess: number;
 }
 
@@ -27,11 +32,13 @@ export interface AlignmentPeerFigures {
   /** Demo frames aligned against (the demo's step-wise label frames). */
   demoPoints: number;
   /** On the clean rollouts, at their step-wise label frames (as the model's `clean` figures). */
-  clean: { episodes: number; voc: number; mae: number; completion: Record<Completion, number> };
+  clean: { episodes: number; voc: number; mae: number; completion: Record<Completion, number>; completionPaper: Record<Completion, number> };
   /** On the failed rollouts, every `stride`-th frame (as the model's `failed` figures). */
   failed: AlignmentClassFigures;
-  /** Share of all rollouts whose class is right (clean: success; failed: not success). */
+  /** Share of all rollouts whose class is right (clean: success; failed: not success), by the judge. */
   completionAccuracy: number;
+  /** The same by Eq. 58. */
+  completionAccuracyPaper: number;
   /** Wall time of the peer: the encoder and the alignment over the demo and every rollout. */
   seconds: number;
 }
@@ -49,12 +56,13 @@ export class AlignmentPeer {
     readonly features: AlignmentFeatures,
     private readonly demo: readonly Float32Array[],
     readonly distance: AlignmentDistance,
+    private readonly rule: CompletionRule,
   ) {}
 
-  static async create(features: AlignmentFeatures, demo: Episode, demoFrames: readonly number[], distance: AlignmentDistance = 'cosine'): Promise<AlignmentPeer> {
+  static async create(features: AlignmentFeatures, demo: Episode, demoFrames: readonly number[], distance: AlignmentDistance = 'cosine', rule: CompletionRule = completionRule()): Promise<AlignmentPeer> {
     const encoded: Float32Array[] = [];
     for (const frame of demoFrames) encoded.push(await features.encode(await episodeViews(demo, frame)));
-    return new AlignmentPeer(features, encoded, distance);
+    return new AlignmentPeer(features, encoded, distance, rule);
   }
 
   get demoPoints(): number {
@@ -73,25 +81,29 @@ export class AlignmentPeer {
     const vocs: number[] = [];
     const maes: number[] = [];
     const completion: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
+    const completionPaper: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
     for (const episode of episodes) {
       const labels = stepwiseLabels(episode.segments, episode.frameCount, { sampleFactor });
       const curve = await this.curve(episode, labels.frames);
       vocs.push(vocOrZero(curve));
       maes.push(meanAbsoluteError(curve, labels.progress));
-      completion[classifyCompletion(curve)]++;
+      completion[judgeCompletion(curve, this.rule)]++;
+      completionPaper[classifyCompletion(curve)]++;
     }
-    return { episodes: episodes.length, voc: round3(mean(vocs)), mae: round3(mean(maes)), completion };
+    return { episodes: episodes.length, voc: round3(mean(vocs)), mae: round3(mean(maes)), completion, completionPaper };
   }
 
   async classFigures(episodes: readonly Episode[], stride: number, log?: Logger): Promise<AlignmentClassFigures> {
     const classes: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
+    const classesPaper: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
     for (const episode of episodes) {
       const curve = await this.curve(episode, strideFrames(episode.frameCount, stride));
-      const completion = classifyCompletion(curve);
+      const completion = judgeCompletion(curve, this.rule);
       classes[completion]++;
+      classesPaper[classifyCompletion(curve)]++;
       log?.debug(`alignment peer, rollout ${episode.name}: ${completion}, final progress ${curve[curve.length - 1]!.toFixed(3)}`);
     }
-    return { count: episodes.length, classes, notSuccess: round3(episodes.length === 0 ? 1 : (classes.partial + classes.failure) / episodes.length) };
+    return { count: episodes.length, classes, classesPaper, notSuccess: round3(episodes.length === 0 ? 1 : (classes.partial + classes.failure) / episodes.length) };
   }
 }
 
@@ -107,6 +119,8 @@ export interface AlignmentPeerOptions {
   /** Frame stride on failed rollouts (the model's failed figures use 2). */
   failedStride: number;
   distance?: AlignmentDistance;
+  /** The completion judge's rule, as the model's figures use (default completionRule()). */
+  completion?: CompletionRule;
   /** Features to use instead of the model file's encoder (tests). */
   features?: AlignmentFeatures;
   logger?: Logger;
@@ -116,11 +130,12 @@ export interface AlignmentPeerOptions {
 export async function alignmentPeerFigures(options: AlignmentPeerOptions): Promise<AlignmentPeerFigures> {
   const started = performance.now();
   const features = options.features ?? (await grmTinyAlignmentFeatures(options.model));
-  const peer = await AlignmentPeer.create(features, options.demo, options.demoFrames, options.distance);
+  const peer = await AlignmentPeer.create(features, options.demo, options.demoFrames, options.distance, options.completion);
   const clean = await peer.cleanFigures(options.clean, options.sampleFactor);
   const failed = await peer.classFigures(options.failed, options.failedStride, options.logger);
   const total = clean.episodes + failed.count;
   const right = clean.completion.success + failed.classes.partial + failed.classes.failure;
+  const rightPaper = clean.completionPaper.success + failed.classesPaper.partial + failed.classesPaper.failure;
   return {
     method: 'open-end DTW of each rollout against the adaptation demo (starts at both first frames, ends anywhere in the demo); progress = aligned demo frame / (demo points - 1), online',
     features: features.label,
@@ -129,6 +144,7 @@ export async function alignmentPeerFigures(options: AlignmentPeerOptions): Promi
     clean,
     failed,
     completionAccuracy: round3(total === 0 ? 0 : right / total),
+    completionAccuracyPaper: round3(total === 0 ? 0 : rightPaper / total),
     seconds: Math.round((performance.now() - started) / 100) / 10,
   };
 }

@@ -4,7 +4,8 @@
  * ones (the expert stopped part-way, or so noisy it misses). Reports, before and after
  * adaptation, VOC of fused progress and of each perspective on the clean rollouts, mean absolute
  * error against their step-wise labels, the pixel-distance baseline on the same frames, and the
- * completion classes of clean and failed rollouts. All scoring uses the demo's goal and instruction, and each rollout's own first frame as START.
+ * completion classes of clean and failed rollouts (the completion judge's, reward/completion.ts, and
+ * the paper's Eq. 58 beside them). All scoring uses the demo's goal and instruction, and each rollout's own first frame as START.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import type { Config } from '../../config/schema.js';
 import { Preprocessor } from '../../perception/preprocess.js';
 import { SimRobot } from '../../robot/sim/robot.js';
 import type { Episode } from '../episode.js';
+import { completionRule, type CompletionRule } from '../completion.js';
 import type { Completion } from '../evaluation.js';
 import type { FusionOptions } from '../fusion.js';
 import { stepwiseLabels } from '../labels.js';
@@ -36,12 +38,28 @@ export interface HeldOutOptions {
   adaptSteps: number;
   /** Label sample factor of the simulator's 10 Hz episodes (default 2). */
   sampleFactor?: number;
+  /**
+   * Also return each rollout's fused-progress curve after adaptation, scored every `curveStride`
+   * frames (1: every control step, as `rl` scores), for setting the completion judge on data
+   * (reward/completion-calibration.ts). Absent: no curves.
+   */
+  curveStride?: number;
   logger?: Logger;
+}
+
+/** Fused progress P(s_0) .. P(s_T) of one rollout after adaptation, and whether the simulator called it a success. */
+export interface RolloutCurve {
+  name: string;
+  success: boolean;
+  progress: number[];
 }
 
 export interface FailedFigures {
   count: number;
+  /** Classes of the completion judge (reward/completion.ts). */
   classes: Record<Completion, number>;
+  /** Classes of the paper's Eq. 58 on the same curves. */
+  classesPaper: Record<Completion, number>;
   /** Share not classed success. */
   notSuccess: number;
 }
@@ -58,6 +76,8 @@ export interface HeldOutReport {
   /** Share of all rollouts whose class is right (clean: success; failed: not success), after adaptation. */
   completionAccuracy: number;
   goals: { vocAfterAtLeast09: boolean; fusedAtLeastBestPerspective: boolean; failedNotSuccessAtLeast90: boolean };
+  /** With curveStride: every clean and failed rollout's fused curve after adaptation. */
+  curves?: { stride: number; rollouts: RolloutCurve[] };
   seconds: number;
 }
 
@@ -68,17 +88,20 @@ async function failedFigures(
   episodes: readonly Episode[],
   references: { instruction: string; goal: TaskReferences['goal'] },
   fusion: FusionOptions,
+  completion: CompletionRule,
   log?: Logger,
 ): Promise<FailedFigures> {
   const classes: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
+  const classesPaper: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
   for (const episode of episodes) {
     const task: TaskReferences = { ...references, start: await episodeViews(episode, 0) };
-    const score = await scoreFrames(model, episode, task, strideFrames(episode.frameCount, 2), { mode: 'fused', fusion });
+    const score = await scoreFrames(model, episode, task, strideFrames(episode.frameCount, 2), { mode: 'fused', fusion, completion });
     classes[score.completion]++;
+    classesPaper[score.completionPaper]++;
     const curve = score.steps.map((s) => s.progress);
     log?.debug(`failed rollout ${episode.name} (${episode.frameCount} frames): ${score.completion}, final progress ${curve[curve.length - 1]!.toFixed(3)}`);
   }
-  return { count: episodes.length, classes, notSuccess: round3(episodes.length === 0 ? 1 : (classes.partial + classes.failure) / episodes.length) };
+  return { count: episodes.length, classes, classesPaper, notSuccess: round3(episodes.length === 0 ? 1 : (classes.partial + classes.failure) / episodes.length) };
 }
 
 export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutReport> {
@@ -126,12 +149,13 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
       instruction: demo.episode.instructions[0]!,
       goal: await episodeViews(demo.episode, labels.frames[labels.frames.length - 1]!),
     };
+    const completion = completionRule(options.config.reward.shaping.successDelta, options.config.reward.shaping.successWindow);
     const figures = async (file: string): Promise<{ clean: EpisodeFigures; failed: FailedFigures }> => {
       const model = await OnnxRewardModel.load(file, { executionProvider: 'cpu', logger: log });
       try {
         return {
-          clean: await evaluateEpisodes(model, clean, { sampleFactor, preprocessor, references, fusion: options.config.reward.fusion }),
-          failed: await failedFigures(model, failed, references, options.config.reward.fusion, log),
+          clean: await evaluateEpisodes(model, clean, { sampleFactor, preprocessor, references, fusion: options.config.reward.fusion, completion }),
+          failed: await failedFigures(model, failed, references, options.config.reward.fusion, completion, log),
         };
       } finally {
         await model.close();
@@ -139,6 +163,24 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
     };
     const before = await figures(options.model);
     const after = await figures(adaptedFile);
+    const stride = options.curveStride;
+    let curves: HeldOutReport['curves'];
+    if (stride !== undefined) {
+      const model = await OnnxRewardModel.load(adaptedFile, { executionProvider: 'cpu', logger: log });
+      try {
+        const rollouts: RolloutCurve[] = [];
+        for (const [episodes, success] of [[clean, true], [failed, false]] as const) {
+          for (const episode of episodes) {
+            const task: TaskReferences = { ...references, start: await episodeViews(episode, 0) };
+            const score = await scoreFrames(model, episode, task, strideFrames(episode.frameCount, stride), { mode: 'fused', fusion: options.config.reward.fusion });
+            rollouts.push({ name: episode.name, success, progress: score.steps.map((s) => s.progress) });
+          }
+        }
+        curves = { stride, rollouts };
+      } finally {
+        await model.close();
+      }
+    }
     const total = clean.length + failed.length;
     const right = after.clean.completion.success + after.failed.classes.partial + after.failed.classes.failure;
     const best = Math.max(after.clean.voc.incremental, after.clean.voc.forward, after.clean.voc.backward);
@@ -148,7 +190,7 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
       demo: { seed: demo.seed, frames: demo.episode.frameCount },
       adaptation,
       // Peer (issue 31): demo alignment on the same demo, rollouts and frames as the model's figures.
-      alignment: await alignmentPeerFigures({ model: options.model, demo: demo.episode, demoFrames: labels.frames, clean, failed, sampleFactor, failedStride: 2, logger: log }),
+      alignment: await alignmentPeerFigures({ model: options.model, demo: demo.episode, demoFrames: labels.frames, clean, failed, sampleFactor, failedStride: 2, completion, logger: log }),
       clean: { before: before.clean, after: after.clean },
       failed: { before: before.failed, after: after.failed },
       completionAccuracy: round3(total === 0 ? 0 : right / total),
@@ -157,6 +199,7 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
         fusedAtLeastBestPerspective: after.clean.voc.fused >= best,
         failedNotSuccessAtLeast90: after.failed.notSuccess >= 0.9,
       },
+      ...(curves ? { curves } : {}),
       seconds: Math.round((performance.now() - started) / 1000),
     };
   } finally {

@@ -10,6 +10,7 @@ import type { Episode } from '../episode.js';
 import { voc, type Completion } from '../evaluation.js';
 import { stepwiseLabels } from '../labels.js';
 import type { FusionOptions } from '../fusion.js';
+import type { CompletionRule } from '../completion.js';
 import type { RewardModel, TaskReferences } from '../model.js';
 import { episodeViews, meanAbsoluteError, scoreFrames, type EpisodeScore } from '../scoring.js';
 
@@ -19,7 +20,10 @@ export interface EpisodeFigures {
   voc: { fused: number; incremental: number; forward: number; backward: number };
   /** Mean absolute error of fused progress against the step-wise labels. */
   mae: number;
+  /** Classes of the completion judge (reward/completion.ts). */
   completion: Record<Completion, number>;
+  /** Classes of the paper's Eq. 58 on the same curves. */
+  completionPaper: Record<Completion, number>;
   baseline: { voc: number; mae: number };
 }
 
@@ -43,6 +47,8 @@ export interface FigureOptions {
   references?: { instruction: string; goal: TaskReferences['goal'] };
   /** Fusion settings (reward.fusion); default the paper's Eq. 8. */
   fusion?: FusionOptions;
+  /** The completion judge's rule (reward.shaping.successDelta and successWindow); default completionRule(). */
+  completion?: CompletionRule;
 }
 
 /** Scores one labelled episode; returns the score, the labels' progress and the baseline curve. */
@@ -60,7 +66,7 @@ export async function scoreLabelled(model: RewardModel, episode: Episode, option
     if (!v) cache.set(frame, (v = await episodeViews(episode, frame)));
     return v;
   };
-  const score = await scoreFrames(model, episode, task, frames, { mode: 'fused', views, fusion: options.fusion });
+  const score = await scoreFrames(model, episode, task, frames, { mode: 'fused', views, fusion: options.fusion, ...(options.completion ? { completion: options.completion } : {}) });
   const pre = options.preprocessor;
   const start = Uint8Array.from(await pre.resizeRgb(task.start.front));
   const goal = Uint8Array.from(await pre.resizeRgb(task.goal.front));
@@ -80,6 +86,7 @@ export async function evaluateEpisodes(model: RewardModel, episodes: readonly Ep
   const baselineVoc: number[] = [];
   const baselineMae: number[] = [];
   const completion: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
+  const completionPaper: Record<Completion, number> = { success: 0, partial: 0, failure: 0 };
   for (const episode of episodes) {
     const { score, truth, baseline } = await scoreLabelled(model, episode, options);
     vocs.fused.push(score.voc);
@@ -88,6 +95,7 @@ export async function evaluateEpisodes(model: RewardModel, episodes: readonly Ep
     vocs.backward.push(score.perspectiveVoc!.backward);
     maes.push(meanAbsoluteError(score.steps.map((s) => s.progress), truth));
     completion[score.completion]++;
+    completionPaper[score.completionPaper]++;
     const b = voc(baseline);
     baselineVoc.push(Number.isNaN(b) ? 0 : b);
     baselineMae.push(meanAbsoluteError(baseline, truth));
@@ -97,6 +105,7 @@ export async function evaluateEpisodes(model: RewardModel, episodes: readonly Ep
     voc: { fused: round3(mean(vocs.fused)), incremental: round3(mean(vocs.incremental)), forward: round3(mean(vocs.forward)), backward: round3(mean(vocs.backward)) },
     mae: round3(mean(maes)),
     completion,
+    completionPaper,
     baseline: { voc: round3(mean(baselineVoc)), mae: round3(mean(baselineMae)) },
   };
 }
