@@ -69,6 +69,13 @@ describe('pick-place episodes of every kind, with true progress per frame', () =
     expect(byClass['held-over-target']!.progress.at(-1)!).toBeGreaterThan(0.8);
   });
 
+  it('tries a dropped near-miss class again with the next seed, so every class gets its share', async () => {
+    // From seed 72000 some closed-on-nothing tries push the cube and are dropped.
+    const near = await collect('near-miss', 10, 72000);
+    expect(near.map((e) => e.variant)).toEqual([...nearMissClasses(TASK), ...nearMissClasses(TASK)]);
+    expect(near.at(-1)!.seed - 72000).toBeGreaterThan(9);
+  });
+
   it('regression: a clean episode forward to success, then back to an early frame, its progress mirrored', async () => {
     const [r] = await collect('regression', 1);
     wellFormed(r!, 'regression');

@@ -27,7 +27,7 @@ import { adaptGrmTiny, type AdaptReport } from './adapt.js';
 import { evaluateEpisodes, type EpisodeFigures } from './figures.js';
 import { loadGrmTiny } from './io.js';
 import { runSimEpisode } from './sim-data.js';
-import { kindEpisode, type KindEpisode } from './episode-kinds.js';
+import { kindTries, type KindEpisode } from './episode-kinds.js';
 
 export interface HeldOutOptions {
   config: Config;
@@ -123,10 +123,7 @@ export function completionAccuracy(clean: Record<Completion, number>, failed: Re
 /** Up to `count` rollouts of a kind on the evaluation's robot, seeds from `from` (4 tries per rollout). */
 async function kindRollouts(robot: SimRobot, kind: 'near-miss' | 'regression', count: number, from: number): Promise<KindEpisode[]> {
   const out: KindEpisode[] = [];
-  for (let i = 0; out.length < count && i < 4 * count; i++) {
-    const episode = await kindEpisode(robot, kind, from + i, i);
-    if (episode) out.push(episode);
-  }
+  for await (const episode of kindTries(robot, kind, count, from)) out.push(episode);
   return out;
 }
 
