@@ -11,6 +11,7 @@ import type { EventStream } from '../robot/events.js';
 import { SafeRobot, type SafetySettings } from '../robot/safety.js';
 import type { ArmAction, CameraFrame, CameraRole, Observation, Robot } from '../robot/types.js';
 import { ScriptedExpert, stepLimit } from '../robot/sim/expert.js';
+import { startPoses, taskProgress, type StartPoses } from '../robot/sim/progress.js';
 import { RayCastRenderer } from '../robot/sim/render.js';
 import { SIM_CAMERAS } from '../robot/sim/scene.js';
 import { findTask, taskNames } from '../robot/sim/tasks.js';
@@ -99,9 +100,6 @@ export class RobotEnvironment implements RlEnvironment {
 }
 
 type Vec3 = [number, number, number];
-const dist = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
-const distXY = (a: Vec3, b: Vec3): number => Math.hypot(a[0] - b[0], a[1] - b[1]);
-const unit = (x: number): number => Math.max(0, Math.min(1, x));
 
 /** Object position relative to the hand, in decimetres (inputs of order 1 for the networks). */
 function relative(world: SimWorld, body: string): number[] {
@@ -117,42 +115,15 @@ function graspYaw(world: SimWorld, body: string): number[] {
 }
 
 /**
- * PRIVILEGED simulator state and geometric progress (debugging and development only; they read
- * object poses the policy and the reward model never see). The state is what a perfect object
- * detector would give: object positions relative to the hand and the cube's yaw relative to the
- * hand's. Progress is monotone in the task's stages, 1 exactly at success.
+ * PRIVILEGED simulator state (debugging and development only; it reads object poses the policy
+ * and the reward model never see): what a perfect object detector would give, object positions
+ * relative to the hand and the cube's yaw relative to the hand's. The matching progress is the
+ * task's true progress (robot/sim/progress.ts), 1 exactly at success.
  */
 export const PRIVILEGED_STATE_SIZE = 8;
-const privilegedTasks: Record<string, { bodies: string[]; state(world: SimWorld): number[]; progress(world: SimWorld, start: Record<string, Vec3>): number }> = {
-  'pick-place': {
-    bodies: ['cube', 'bin'],
-    state: (world) => [...relative(world, 'cube'), ...relative(world, 'bin'), ...graspYaw(world, 'cube')],
-    progress(world) {
-      if (world.task.success(world)) return 1;
-      const ee = world.eePosition();
-      const cube = world.bodyPosition('cube');
-      const bin = world.bodyPosition('bin');
-      const held = cube[2] > 0.035 && world.gripperCommanded() > 0.5 && dist(ee, cube) < 0.06;
-      // Released over the bin and falling in: one step from success, not back to reaching (a
-      // dip there made the release step look like a loss to the pbrs arm).
-      const overBin = Math.abs(cube[0] - bin[0]) < 0.06 && Math.abs(cube[1] - bin[1]) < 0.06;
-      if (!held && overBin && cube[2] > 0.035) return 0.95;
-      if (!held) return 0.35 * unit(1 - dist(ee, [cube[0], cube[1], cube[2] + 0.005]) / 0.3) + (dist(ee, cube) < 0.03 && world.gripperCommanded() > 0.5 ? 0.05 : 0);
-      return 0.45 + 0.45 * unit(1 - distXY(cube, bin) / 0.4);
-    },
-  },
-  'push-cube': {
-    bodies: ['cube', 'target'],
-    state: (world) => [...relative(world, 'cube'), ...relative(world, 'target'), ...graspYaw(world, 'cube')],
-    progress(world, start) {
-      if (world.task.success(world)) return 1;
-      const cube = world.bodyPosition('cube');
-      const target = world.bodyPosition('target');
-      const initial = Math.max(0.05, distXY(start.cube!, target));
-      const reach = unit(1 - dist(world.eePosition(), cube) / 0.3);
-      return 0.25 * reach + 0.7 * unit(1 - distXY(cube, target) / initial);
-    },
-  },
+const privilegedTasks: Record<string, { state(world: SimWorld): number[] }> = {
+  'pick-place': { state: (world) => [...relative(world, 'cube'), ...relative(world, 'bin'), ...graspYaw(world, 'cube')] },
+  'push-cube': { state: (world) => [...relative(world, 'cube'), ...relative(world, 'target'), ...graspYaw(world, 'cube')] },
 };
 
 /** Whether PRIVILEGED state and progress exist for the named task (checked before a simulator is built). */
@@ -182,7 +153,7 @@ export interface SimEnvironmentOptions {
 export class SimEnvironment implements RlEnvironment {
   readonly task: string;
   readonly maxSteps: number;
-  private startPoses: Record<string, Vec3> = {};
+  private startPoses: StartPoses = {};
   /** This episode's error of the privileged object position, decimetres (the state's unit). */
   private privilegedOffsetDm: [number, number] = [0, 0];
   private readonly cameraIds: { role: CameraRole; camera: string; id: number }[];
@@ -212,8 +183,7 @@ export class SimEnvironment implements RlEnvironment {
 
   async reset(seed: number): Promise<EnvObservation> {
     this.world.reset(seed);
-    const spec = privilegedTasks[this.task];
-    this.startPoses = Object.fromEntries((spec?.bodies ?? []).map((b) => [b, this.world.bodyPosition(b)]));
+    this.startPoses = startPoses(this.world);
     const error = this.options.privilegedErrorM ?? 0;
     if (error > 0) {
       const rng = new Rng(seed);
@@ -259,7 +229,7 @@ export class SimEnvironment implements RlEnvironment {
     const state = Float32Array.from(spec.state(w));
     state[0] = state[0]! + this.privilegedOffsetDm[0];
     state[1] = state[1]! + this.privilegedOffsetDm[1];
-    return { observation, privileged: { state, progress: spec.progress(w, this.startPoses) } };
+    return { observation, privileged: { state, progress: taskProgress(w.task, w, this.startPoses) } };
   }
 }
 

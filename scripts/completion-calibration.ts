@@ -38,6 +38,9 @@ for (const seed of values.from ? [] : values.seeds.split(',').map(Number)) {
     model: DEFAULT_GRM_TINY,
     clean: Number(values.clean),
     failed: Number(values.failed),
+    // The calibration as measured: clean and failed rollouts (near misses are a later measurement).
+    nearMiss: 0,
+    regression: 0,
     seed,
     adaptSteps: config.reward.adapt.steps,
     curveStride: 1,

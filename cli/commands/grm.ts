@@ -53,6 +53,8 @@ interface EvalFlags {
   model?: string;
   clean?: string;
   failed?: string;
+  nearMiss?: string;
+  regression?: string;
   seed?: string;
   adaptSteps?: string;
 }
@@ -121,7 +123,9 @@ export function registerGrm(program: Command): void {
     .option('--task <name>', 'simulator task (default: the held-out task)')
     .option('--model <file>', `base model (default ${DEFAULT_GRM_TINY})`)
     .option('--clean <n>', 'clean (successful) rollouts (default 20)')
-    .option('--failed <n>', 'failed rollouts (default 20)')
+    .option('--failed <n>', 'failed rollouts (default 50)')
+    .option('--near-miss <n>', 'near-miss rollouts: nearly done, never a success (default 50)')
+    .option('--regression <n>', 'regression rollouts: forward to success, then the task undone (default 10)')
     .option('--seed <n>', 'seed of the rollouts (default 7)')
     .option('--adapt-steps <n>', 'adaptation steps on the demo (default reward.adapt.steps, 1200)');
   withCommonOptions(evaluate).action(
@@ -135,7 +139,9 @@ export function registerGrm(program: Command): void {
         task,
         model,
         clean: parseIntegerFlag('--clean', flags.clean, 20, 1, 1000),
-        failed: parseIntegerFlag('--failed', flags.failed, 20, 0, 1000),
+        failed: parseIntegerFlag('--failed', flags.failed, 50, 0, 1000),
+        nearMiss: parseIntegerFlag('--near-miss', flags.nearMiss, 50, 0, 1000),
+        regression: parseIntegerFlag('--regression', flags.regression, 10, 0, 1000),
         seed: parseIntegerFlag('--seed', flags.seed, 7, 0),
         adaptSteps: parseIntegerFlag('--adapt-steps', flags.adaptSteps, context.config.reward.adapt.steps, 1, 100_000),
         logger: context.log,

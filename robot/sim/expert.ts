@@ -44,12 +44,18 @@ export class ScriptedExpert {
   private lapseStepsLeft: number | undefined;
   private lastNoise: ArmAction = { dx: 0, dy: 0, dz: 0, dyaw: 0, gripper: 0 };
 
-  constructor(world: SimWorld, options: { noise: number; seed: number }) {
+  /**
+   * `misperceive`: fixed perception errors by body ([dx, dy] metres, dyaw radians), in place of the
+   * noise's random ones: a scripted near miss (the target seen beside where it is, the object seen
+   * beside itself) with the expert otherwise clean.
+   */
+  constructor(world: SimWorld, options: { noise: number; seed: number; misperceive?: Readonly<Record<string, Vec3>> }) {
     if (!(options.noise >= 0 && options.noise <= 1)) throw new RangeError(`noise: expected a number in [0, 1], got ${options.noise}`);
     this.world = world;
     this.noise = options.noise;
     this.rng = createRng(options.seed);
     this.phases = world.task.expertPhases();
+    for (const [body, offset] of Object.entries(options.misperceive ?? {})) this.offsets.set(body, [...offset]);
   }
 
   /** All phases are over (or the expert gave up and stopped). */

@@ -123,7 +123,7 @@ function freeBoxXml(name: string, half: number, mass: number): string {
     </body>`;
 }
 
-const CUBE_HALF = 0.02;
+export const CUBE_HALF = 0.02;
 
 /** Phases shared by the pick-and-place style tasks: reach above, descend, grasp, lift. */
 function pickPhases(object: string, objectHalf: number, label: string, carryZ: number): Phase[] {
@@ -383,8 +383,8 @@ const pickPlace: SimTask = {
 // ---------------------------------------------------------------------------------------------
 // stack-blocks
 
-const SMALL_HALF = 0.018;
-const BIG_HALF = 0.026;
+export const SMALL_HALF = 0.018;
+export const BIG_HALF = 0.026;
 
 const stackBlocks: SimTask = {
   name: 'stack-blocks',
@@ -437,9 +437,9 @@ const stackBlocks: SimTask = {
 // open-drawer
 
 /** Handle position in the cabinet frame; the drawer slides out along -x. */
-const HANDLE: Vec3 = [-0.13, 0, 0.07];
+export const HANDLE: Vec3 = [-0.13, 0, 0.07];
 const DRAWER_TRAVEL = 0.14;
-const DRAWER_OPEN = 0.08;
+export const DRAWER_OPEN = 0.08;
 
 const openDrawer: SimTask = {
   name: 'open-drawer',
@@ -529,7 +529,7 @@ const openDrawer: SimTask = {
 // ---------------------------------------------------------------------------------------------
 // press-button
 
-const BUTTON_PRESSED = -0.008;
+export const BUTTON_PRESSED = -0.008;
 
 const pressButton: SimTask = {
   name: 'press-button',
