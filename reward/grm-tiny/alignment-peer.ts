@@ -13,17 +13,11 @@ import type { Episode } from '../episode.js';
 import { completionRule, judgeCompletion, type CompletionRule } from '../completion.js';
 import { classifyCompletion, voc, type Completion } from '../evaluation.js';
 import { stepwiseLabels } from '../labels.js';
+import type { FailedFigures } from './evaluate.js';
 import { episodeViews, meanAbsoluteError, strideFrames } from '../scoring.js';
 
-export interface AlignmentClassFigures {
-  count: number;
-  /** Classes of the completion judge, as the model's `classes`. */
-  classes: Record<Completion, number>;
-  /** Classes of the paper's Eq. 58, as the model's `classesPaper`. */
-  classesPaper: Record<Completion, number>;
-  /** Share not classed success (by the judge). */
-  notSuccess: number;
-}
+/** The same figures as the model's failed ones (classes by the judge and by Eq. 58). */
+export type AlignmentClassFigures = FailedFigures;
 
 export interface AlignmentPeerFigures {
   method: string;

@@ -17,11 +17,11 @@ import { ScriptedExpert } from '../../robot/sim/expert.js';
 import { startPoses, taskProgress } from '../../robot/sim/progress.js';
 import { expertSeed } from '../../robot/sim/record.js';
 import { createRng, deriveSeed, type Rng } from '../../robot/sim/rng.js';
-import { SimRobot } from '../../robot/sim/robot.js';
+import type { SimRobot } from '../../robot/sim/robot.js';
 import type { Vec3 } from '../../robot/sim/scene.js';
 import type { ArmAction } from '../../robot/types.js';
 import { memoryEpisode } from './memory-episode.js';
-import { keyBodyLocations, views, type SimEpisode, type Views } from './sim-data.js';
+import { keyBodyLocations, renderingRobot, views, type SimEpisode, type Views } from './sim-data.js';
 
 export type EpisodeKind = 'clean' | 'failed' | 'near-miss' | 'regression';
 export const EPISODE_KINDS: readonly EpisodeKind[] = ['clean', 'failed', 'near-miss', 'regression'];
@@ -210,12 +210,7 @@ export interface KindEpisodesOptions {
  * succeeds, or whose near miss did not happen as scripted, is dropped.
  */
 export async function* kindEpisodes(options: KindEpisodesOptions): AsyncGenerator<KindEpisode> {
-  const robot = await SimRobot.create(options.config, {
-    task: options.task,
-    render: true,
-    ...(options.width !== undefined ? { width: options.width } : {}),
-    ...(options.height !== undefined ? { height: options.height } : {}),
-  });
+  const robot = await renderingRobot(options);
   try {
     yield* kindTries(robot, options.kind, options.count, options.seed, options.triesPer);
   } finally {

@@ -135,14 +135,19 @@ export interface SimEpisodesOptions {
   height?: number;
 }
 
-/** `count` episodes of a task, seeds `episodeSeed(seed, i)` as in `dopamine sim record`. */
-export async function* simEpisodes(options: SimEpisodesOptions): AsyncGenerator<SimEpisode> {
-  const robot = await SimRobot.create(options.config, {
+/** A simulator of the task that renders its cameras, at the given size (default: the configuration's). */
+export function renderingRobot(options: { config: Config; task: string; width?: number; height?: number }): Promise<SimRobot> {
+  return SimRobot.create(options.config, {
     task: options.task,
     render: true,
     ...(options.width !== undefined ? { width: options.width } : {}),
     ...(options.height !== undefined ? { height: options.height } : {}),
   });
+}
+
+/** `count` episodes of a task, seeds `episodeSeed(seed, i)` as in `dopamine sim record`. */
+export async function* simEpisodes(options: SimEpisodesOptions): AsyncGenerator<SimEpisode> {
+  const robot = await renderingRobot(options);
   try {
     for (let i = 0; i < options.count; i++) yield await runSimEpisode(robot, episodeSeed(options.seed, i), options.noise?.(i) ?? 0.2, { locationTarget: options.locationTarget ?? 'hand' });
   } finally {
