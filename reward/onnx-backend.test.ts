@@ -37,6 +37,25 @@ describe('ONNX GRM backend', () => {
   const store = createGrmTinyStore(config, 7);
   const file = write('tiny.onnx', exportGrmTiny(store, config, 3));
 
+  it('answers a query the same whatever was scored before: the state pool never evicts a state in use', async () => {
+    // Each call reuses START and GOAL (pool hits) while filling new states round robin; with a
+    // small pool, some call's fills reach the slot START or GOAL sits in.
+    const used = await OnnxRewardModel.load(file, { logger: quiet, executionProvider: 'cpu', stateSlots: 4 });
+    try {
+      for (let call = 0; call < 8; call++) {
+        const query = { before: { front: noise(100 + 2 * call) }, after: { front: noise(101 + 2 * call) } };
+        const [inSession] = await used.predict(task, [query]);
+        // A model that scored nothing else before: START and GOAL freshly preprocessed.
+        const alone = await OnnxRewardModel.load(file, { logger: quiet, executionProvider: 'cpu', stateSlots: 4 });
+        const [reference] = await alone.predict({ ...task, start: { ...task.start }, goal: { ...task.goal } }, [query]);
+        await alone.close();
+        expect(inSession!.hop, `call ${call}`).toBeCloseTo(reference!.hop, 6);
+      }
+    } finally {
+      await used.close();
+    }
+  });
+
   it('loads a contract model and predicts hops with bins and confidence, padding the last batch', async () => {
     const model = await OnnxRewardModel.load(file, { logger: quiet, executionProvider: 'cpu' });
     expect(model.contract).toMatchObject({ batch: 3, width: 16, height: 12, textDim: 16 });

@@ -101,10 +101,14 @@ export class OnnxRewardModel implements RewardModel {
     return new OnnxRewardModel(file, contract, session, options);
   }
 
-  /** Preprocessed views of a state, from the slot pool (the least recently filled slot is reused). */
-  private async state(views: ViewSet): Promise<Float32Array> {
+  /**
+   * Preprocessed views of a state, from the slot pool (the least recently filled slot is reused,
+   * never one in `pinned`: a hit for START may sit in the very slot the next fill would take).
+   */
+  private async state(views: ViewSet, pinned: ReadonlySet<Float32Array>): Promise<Float32Array> {
     const hit = this.slots.find((s) => s.key === views);
     if (hit) return hit.data;
+    while (pinned.has(this.slots[this.nextSlot]!.data)) this.nextSlot = (this.nextSlot + 1) % this.slots.length;
     const slot = this.slots[this.nextSlot]!;
     this.nextSlot = (this.nextSlot + 1) % this.slots.length;
     slot.key = undefined;
@@ -129,18 +133,21 @@ export class OnnxRewardModel implements RewardModel {
     const bins = this.hopBins.length;
     const predictions: HopPrediction[] = [];
     this.lastViewWeights = [];
-    const start = await this.state(task.start);
-    const goal = await this.state(task.goal);
+    // START and GOAL are copied into every row: their slots stay pinned for the whole call.
+    const pinned = new Set<Float32Array>();
+    const start = await this.state(task.start, pinned);
+    pinned.add(start);
+    const goal = await this.state(task.goal, pinned);
+    pinned.add(goal);
     const instruction = this.instruction(task.instruction);
     for (let first = 0; first < queries.length; first += n) {
       const chunk = queries.slice(first, first + n);
       for (let k = 0; k < n; k++) {
         // Padding rows repeat the chunk's first query; their outputs are dropped.
         const query = chunk[k] ?? chunk[0]!;
-        const before = await this.state(query.before);
-        const after = await this.state(query.after);
-        this.buffers.before.set(before, k * 3 * size);
-        this.buffers.after.set(after, k * 3 * size);
+        // Each state is copied before the next fill, which may take its slot.
+        this.buffers.before.set(await this.state(query.before, pinned), k * 3 * size);
+        this.buffers.after.set(await this.state(query.after, pinned), k * 3 * size);
         this.buffers.start.set(start.subarray(0, size), k * size);
         this.buffers.goal.set(goal.subarray(0, size), k * size);
         this.buffers.instruction.set(instruction, k * this.contract.textDim);
