@@ -98,8 +98,10 @@ const post = (route: string, body: object) =>
     body: JSON.stringify(body),
   });
 await (await fetch(`${dashboard.url}api/status`, { headers: { authorization: `Bearer ${dashboard.token}` } })).arrayBuffer(); // warms up fetch
+// The cycle in flight when the run ends is awaited, so its reset never meets a closed server.
+let cycle: Promise<void> = Promise.resolve();
 const estopTimer = setInterval(() => {
-  void (async () => {
+  cycle = (async () => {
     const t0 = performance.now();
     await post('estop', { reason: 'soak benchmark e-stop cycle' });
     const latencyMs = performance.now() - t0;
@@ -120,6 +122,7 @@ await new Promise((resolve) => setTimeout(resolve, durationMs));
 clearInterval(memoryTimer);
 clearInterval(estopTimer);
 clearInterval(progressTimer);
+await cycle;
 sampleMemory();
 
 const snapshot = loop.snapshot();
