@@ -13,12 +13,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createLogger } from '../common/log.js';
-import { vectorToAction } from '../policy/environment.js';
 import type { EpisodeRecord, EvalRecord, LogRecord } from '../policy/records.js';
-import { RecordLog, unpackFloats } from '../policy/run-store.js';
+import { RecordLog } from '../policy/run-store.js';
 import type { RlSettings } from '../policy/train.js';
-import { runEnvironment } from '../policy/train.js';
+import { replayClaims } from './lib/success-replay.js';
 
 function textFlag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -31,30 +29,11 @@ if (!runDir || !existsSync(join(runDir, 'run.json')) || !existsSync(join(runDir,
 }
 const out = textFlag('--out') ?? join('bench', 'results', 'rl-success-audit.json');
 const settings = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RlSettings;
-const { env } = await runEnvironment(settings, createLogger('bench:rl-success-audit', 'warn'));
 const { records } = new RecordLog<LogRecord>(join(runDir, 'episodes.log')).read();
 const rollouts = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
 const counted = rollouts.filter((r) => r.success);
 
-interface Audited {
-  index: number;
-  steps: number;
-  /** The simulator's predicate held at some step of the replay. */
-  confirmed: boolean;
-  maxProgress: number;
-}
-const audited: Audited[] = [];
-for (const r of counted) {
-  const actions = unpackFloats(r.actions);
-  await env.reset(r.seed);
-  let confirmed = false;
-  for (let t = 0; t < r.steps && !confirmed; t++) {
-    const step = await env.act(vectorToAction(actions.subarray(t * 5, t * 5 + 5), settings.bounds));
-    confirmed = step.success === true;
-  }
-  audited.push({ index: r.index, steps: r.steps, confirmed, maxProgress: Math.max(...r.progress) });
-}
-await env.close();
+const audited = (await replayClaims(settings, counted)).map((c) => ({ ...c, confirmed: c.confirmedAnyStep }));
 
 const per = 25;
 const byRollouts = Array.from({ length: Math.ceil(rollouts.length / per) }, (_, k) => {

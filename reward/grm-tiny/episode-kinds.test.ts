@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../config/schema.js';
 import { SimRobot } from '../../robot/sim/robot.js';
 import { kindEpisode, kindEpisodes, nearMissClasses, type EpisodeKind, type KindEpisode } from './episode-kinds.js';
+import { REST_STEPS, runSimEpisode } from './sim-data.js';
 
 const config = configSchema.parse({});
 const TASK = 'pick-place';
@@ -27,6 +28,24 @@ describe('pick-place episodes of every kind, with true progress per frame', () =
     expect(clean!.success).toBe(true);
     expect(clean!.progress[clean!.progress.length - 1]).toBe(1);
     expect(clean!.episode.annotated).toBe(true);
+    // then the arm rests (REST_STEPS), done all along; the sub-tasks end before the rest
+    expect(clean!.progress.slice(-REST_STEPS)).toEqual(Array(REST_STEPS).fill(1));
+    expect(clean!.episode.segments.at(-1)!.endFrame).toBeLessThanOrEqual(clean!.episode.frameCount - 1 - REST_STEPS);
+  });
+
+  it('an expert episode rests after its last action only when asked, its true progress per frame', async () => {
+    const robot = await SimRobot.create(config, { task: TASK, render: true, width: 16, height: 12 });
+    try {
+      const plain = await runSimEpisode(robot, 41, 0);
+      const rested = await runSimEpisode(robot, 41, 0, { restSteps: 5 });
+      expect(rested.episode.frameCount).toBe(plain.episode.frameCount + 5);
+      expect(rested.progress.slice(0, plain.progress.length)).toEqual(plain.progress);
+      expect(rested.episode.segments).toEqual(plain.episode.segments);
+      expect(plain.success && rested.success).toBe(true);
+      expect(rested.progress.slice(-5)).toEqual([1, 1, 1, 1, 1]);
+    } finally {
+      await robot.close();
+    }
   });
 
   it('failed: the expert stops at each phase before the task is done, never a success', async () => {

@@ -1,7 +1,7 @@
 /**
  * Simulator episodes of what a learning policy will find, not only clean successes, each frame
  * labelled with the task's true progress (robot/sim/progress.ts):
- * - clean: the scripted expert, noise 0, to success;
+ * - clean: the scripted expert, noise 0, to success, then resting (sim-data.ts REST_STEPS);
  * - failed: the clean expert stops (holds still) or wanders from the start of phase k;
  * - near-miss: the task nearly done and not a success: the object put beside the target or
  *   released over its rim (the expert sees the target displaced), a grasp that never lifts, the
@@ -21,7 +21,7 @@ import type { SimRobot } from '../../robot/sim/robot.js';
 import type { Vec3 } from '../../robot/sim/scene.js';
 import type { ArmAction } from '../../robot/types.js';
 import { memoryEpisode } from './memory-episode.js';
-import { keyBodyLocations, renderingRobot, views, type SimEpisode, type Views } from './sim-data.js';
+import { keyBodyLocations, renderingRobot, REST_STEPS, restAction, views, type SimEpisode, type Views } from './sim-data.js';
 
 export type EpisodeKind = 'clean' | 'failed' | 'near-miss' | 'regression';
 export const EPISODE_KINDS: readonly EpisodeKind[] = ['clean', 'failed', 'near-miss', 'regression'];
@@ -155,7 +155,7 @@ async function rollout(robot: SimRobot, seed: number, departure: Departure, rng:
       }
       const index = task.phaseNames.indexOf(expert.phase ?? '');
       if (at && (index > at.phase || (index === at.phase && phaseSteps >= at.after))) {
-        departed = at.mode === 'stop' ? () => ({ dx: 0, dy: 0, dz: 0, dyaw: 0, gripper: world.gripperCommanded() }) : wanderer(rng, robot);
+        departed = at.mode === 'stop' ? () => restAction(robot) : wanderer(rng, robot);
         out.keyframes = expert.keyframes(out.frames.length - 1);
       }
       phaseSteps++;
@@ -167,7 +167,14 @@ async function rollout(robot: SimRobot, seed: number, departure: Departure, rng:
     observation = (await robot.act(action!)).observation;
     record();
   }
-  if (!departed) out.keyframes = expert.keyframes(out.frames.length - 1);
+  if (!departed) {
+    out.keyframes = expert.keyframes(out.frames.length - 1);
+    // The expert finished: the arm rests, as after a departure (sim-data.ts REST_STEPS).
+    for (let rest = 0; rest < REST_STEPS && world.steps < robot.stepLimit; rest++) {
+      observation = (await robot.act(restAction(robot))).observation;
+      record();
+    }
+  }
   return out;
 }
 

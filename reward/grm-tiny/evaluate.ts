@@ -29,7 +29,7 @@ import { adaptGrmTiny, type AdaptReport } from './adapt.js';
 import { alignmentPeerFigures, type AlignmentPeerFigures } from './alignment-peer.js';
 import { evaluateEpisodes, type EpisodeFigures } from './figures.js';
 import { loadGrmTiny } from './io.js';
-import { runSimEpisode } from './sim-data.js';
+import { REST_STEPS, runSimEpisode } from './sim-data.js';
 import { kindTries, type KindEpisode } from './episode-kinds.js';
 
 export interface HeldOutOptions {
@@ -211,7 +211,7 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
     }
     if (!demo) throw new Error(`${options.task}: the expert found no successful demo in 20 seeds`);
     for (let i = 0; clean.length < options.clean && i < 4 * options.clean; i++) {
-      const sim = await runSimEpisode(robot, base + 100 + i, 0.1);
+      const sim = await runSimEpisode(robot, base + 100 + i, 0.1, { restSteps: REST_STEPS });
       if (sim.success) clean.push(sim.episode);
     }
     const phases = robot.task.phaseNames.length;
@@ -219,8 +219,8 @@ export async function evaluateHeldOut(options: HeldOutOptions): Promise<HeldOutR
       // Half stop after 1..phases-2 phases, half are the expert at full noise.
       const sim =
         i % 2 === 0
-          ? await runSimEpisode(robot, base + 500 + i, 0.1, { stopAfterPhases: 1 + ((i / 2) % Math.max(1, phases - 2)) })
-          : await runSimEpisode(robot, base + 500 + i, 1);
+          ? await runSimEpisode(robot, base + 500 + i, 0.1, { stopAfterPhases: 1 + ((i / 2) % Math.max(1, phases - 2)), restSteps: REST_STEPS })
+          : await runSimEpisode(robot, base + 500 + i, 1, { restSteps: REST_STEPS });
       if (!sim.success) failed.push(sim.episode);
     }
     // Issue 31: near misses and regressions, each with the true progress of every frame.

@@ -55,10 +55,16 @@ export interface FigureOptions {
 export async function scoreLabelled(model: RewardModel, episode: Episode, options: FigureOptions): Promise<{ score: EpisodeScore; truth: number[]; baseline: number[] }> {
   const labels = stepwiseLabels(episode.segments, episode.frameCount, { sampleFactor: options.sampleFactor });
   const frames = labels.frames;
+  const lastLabel = frames[frames.length - 1]!;
+  // Frames after the last sub-task (the arm resting at the end: sim-data.ts REST_STEPS) are not
+  // labelled; the completion judge reads them too, at the label spacing, since "done" is judged
+  // over a window of scored steps. VOC and error stay over the labelled frames.
+  const tail: number[] = [];
+  for (let f = lastLabel + options.sampleFactor; f < episode.frameCount; f += options.sampleFactor) tail.push(f);
   const task: TaskReferences = {
     instruction: options.references?.instruction ?? episode.instructions[0]!,
     start: await episodeViews(episode, frames[0]!),
-    goal: options.references?.goal ?? (await episodeViews(episode, frames[frames.length - 1]!)),
+    goal: options.references?.goal ?? (await episodeViews(episode, lastLabel)),
   };
   const cache = new Map<number, Awaited<ReturnType<typeof episodeViews>>>();
   const views = async (frame: number) => {
@@ -66,7 +72,13 @@ export async function scoreLabelled(model: RewardModel, episode: Episode, option
     if (!v) cache.set(frame, (v = await episodeViews(episode, frame)));
     return v;
   };
-  const score = await scoreFrames(model, episode, task, frames, { mode: 'fused', views, fusion: options.fusion, ...(options.completion ? { completion: options.completion } : {}) });
+  const scoring = { mode: 'fused' as const, views, fusion: options.fusion, ...(options.completion ? { completion: options.completion } : {}) };
+  const score = await scoreFrames(model, episode, task, frames, scoring);
+  if (tail.length > 0) {
+    const judged = await scoreFrames(model, episode, task, [...frames, ...tail], scoring);
+    score.completion = judged.completion;
+    score.completionPaper = judged.completionPaper;
+  }
   const pre = options.preprocessor;
   const start = Uint8Array.from(await pre.resizeRgb(task.start.front));
   const goal = Uint8Array.from(await pre.resizeRgb(task.goal.front));

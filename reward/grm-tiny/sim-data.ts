@@ -8,7 +8,8 @@ import { ScriptedExpert } from '../../robot/sim/expert.js';
 import { episodeSeed, expertSeed } from '../../robot/sim/record.js';
 import { SimRobot } from '../../robot/sim/robot.js';
 import { SIM_CAMERAS } from '../../robot/sim/scene.js';
-import type { CameraRole, Observation } from '../../robot/types.js';
+import { startPoses, taskProgress } from '../../robot/sim/progress.js';
+import type { ArmAction, CameraRole, Observation } from '../../robot/types.js';
 import type { Episode, RgbImage } from '../episode.js';
 import { memoryEpisode } from './memory-episode.js';
 import { LOCATION_SIZE } from './model.js';
@@ -17,6 +18,8 @@ export interface SimEpisode {
   episode: Episode;
   /** Per frame, the location target (model.ts): the task's key bodies relative to the hand, in decimetres ([LOCATION_SIZE]), or where they appear in each view ([3 * LOCATION_SIZE], keyBodyImageLocations). */
   locations: Float32Array[];
+  /** True progress of every frame (robot/sim/progress.ts), in [0, 1]. */
+  progress: number[];
   success: boolean;
   seed: number;
   noise: number;
@@ -84,14 +87,35 @@ export function keyBodyImageLocations(robot: SimRobot, aspect: number): Float32A
 /** The location target of a frame: key bodies relative to the hand (the same for every view), or where they appear in each view. */
 export type LocationTarget = 'hand' | 'image';
 
+/**
+ * Control steps an evaluation rollout rests after its last action (1.5 s at 10 Hz): the episode
+ * goes on while the arm holds still, as a run's episode does until the step limit or the judge,
+ * so that "done" can be judged over a window of scored steps (reward/completion.ts) and a failure
+ * has as long to fool the judge as a success has to convince it.
+ */
+export const REST_STEPS = 15;
+
+/** The still action: no motion, the gripper as commanded. */
+export const restAction = (robot: SimRobot): ArmAction => ({ dx: 0, dy: 0, dz: 0, dyaw: 0, gripper: robot.world.gripperCommanded() });
+
+export interface RunOptions {
+  /** Stop the expert after this many phase changes. */
+  stopAfterPhases?: number;
+  locationTarget?: LocationTarget;
+  /** Control steps of holding still after the expert's last action (default 0); keyframes end before them. */
+  restSteps?: number;
+}
+
 /** Runs one expert episode of the robot's task with seed `seed` and expert noise `noise`. */
-export async function runSimEpisode(robot: SimRobot, seed: number, noise: number, options: { stopAfterPhases?: number; locationTarget?: LocationTarget } = {}): Promise<SimEpisode> {
+export async function runSimEpisode(robot: SimRobot, seed: number, noise: number, options: RunOptions = {}): Promise<SimEpisode> {
   let observation = await robot.reset(seed);
+  const start = startPoses(robot.world);
   const expert = new ScriptedExpert(robot.world, { noise, seed: expertSeed(seed) });
   const frames: Views[] = [views(observation)];
   const { width, height } = observation.frames[0]!;
   const target = options.locationTarget === 'image' ? (r: SimRobot): Float32Array => keyBodyImageLocations(r, width / height) : keyBodyLocations;
   const locations: Float32Array[] = [target(robot)];
+  const progress: number[] = [taskProgress(robot.task, robot.world, start)];
   let success = robot.task.success(robot.world);
   const phaseLimit = options.stopAfterPhases;
   let phases = 0;
@@ -109,8 +133,17 @@ export async function runSimEpisode(robot: SimRobot, seed: number, noise: number
     success = result.success === true;
     frames.push(views(observation));
     locations.push(target(robot));
+    progress.push(taskProgress(robot.task, robot.world, start));
   }
   const keyframes = expert.keyframes(frames.length - 1).filter((k) => k.end_frame_id <= frames.length - 1);
+  for (let rest = 0; rest < (options.restSteps ?? 0) && robot.world.steps < robot.stepLimit; rest++) {
+    const result = await robot.act(restAction(robot));
+    observation = result.observation;
+    success = result.success === true;
+    frames.push(views(observation));
+    locations.push(target(robot));
+    progress.push(taskProgress(robot.task, robot.world, start));
+  }
   const segments = keyframes.map((k) => ({ label: k.anotation, startFrame: k.start_frame_id, endFrame: k.end_frame_id }));
   const episode = memoryEpisode({
     name: `${robot.task.name}_seed${seed}`,
@@ -119,7 +152,7 @@ export async function runSimEpisode(robot: SimRobot, seed: number, noise: number
     segments: segments.length > 0 ? segments : undefined,
     fps: robot.controlHz,
   });
-  return { episode, locations, success, seed, noise };
+  return { episode, locations, progress, success, seed, noise };
 }
 
 export interface SimEpisodesOptions {
@@ -131,6 +164,8 @@ export interface SimEpisodesOptions {
   noise?: (index: number) => number;
   /** What the episodes' location targets are (default hand). */
   locationTarget?: LocationTarget;
+  /** Control steps of rest after the expert's last action (default 0). */
+  restSteps?: number;
   width?: number;
   height?: number;
 }
@@ -149,7 +184,7 @@ export function renderingRobot(options: { config: Config; task: string; width?: 
 export async function* simEpisodes(options: SimEpisodesOptions): AsyncGenerator<SimEpisode> {
   const robot = await renderingRobot(options);
   try {
-    for (let i = 0; i < options.count; i++) yield await runSimEpisode(robot, episodeSeed(options.seed, i), options.noise?.(i) ?? 0.2, { locationTarget: options.locationTarget ?? 'hand' });
+    for (let i = 0; i < options.count; i++) yield await runSimEpisode(robot, episodeSeed(options.seed, i), options.noise?.(i) ?? 0.2, { locationTarget: options.locationTarget ?? 'hand', restSteps: options.restSteps ?? 0 });
   } finally {
     await robot.close();
   }
