@@ -116,15 +116,20 @@ export async function scoreFrames(model: RewardModel, episode: Episode, task: Ta
     previous = current;
   }
   if (options.reversed) steps.reverse();
+  return summariseSteps(steps, options.mode, options.completion);
+}
+
+/** VOC, completion classes and (fused mode) each perspective's VOC of scored steps in time order. */
+export function summariseSteps(steps: ScoredStep[], mode: ScoreMode, completion?: CompletionRule): EpisodeScore {
   const curve = steps.map((s) => s.progress);
   const result: EpisodeScore = {
-    mode: options.mode,
+    mode,
     steps,
     voc: vocOrZero(curve),
-    completion: judgeCompletion(curve, options.completion ?? completionRule()),
+    completion: judgeCompletion(curve, completion ?? completionRule()),
     completionPaper: classifyCompletion(curve),
   };
-  if (options.mode === 'fused') {
+  if (mode === 'fused') {
     const of = (key: 'incremental' | 'forward' | 'backward'): number => vocOrZero(steps.map((s) => s.perspectives![key]));
     result.perspectiveVoc = { incremental: of('incremental'), forward: of('forward'), backward: of('backward') };
   }

@@ -12,7 +12,7 @@ import { stepwiseLabels } from '../labels.js';
 import type { FusionOptions } from '../fusion.js';
 import type { CompletionRule } from '../completion.js';
 import type { RewardModel, TaskReferences } from '../model.js';
-import { episodeViews, meanAbsoluteError, scoreFrames, type EpisodeScore } from '../scoring.js';
+import { episodeViews, meanAbsoluteError, scoreFrames, summariseSteps, type EpisodeScore } from '../scoring.js';
 
 export interface EpisodeFigures {
   episodes: number;
@@ -73,12 +73,9 @@ export async function scoreLabelled(model: RewardModel, episode: Episode, option
     return v;
   };
   const scoring = { mode: 'fused' as const, views, fusion: options.fusion, ...(options.completion ? { completion: options.completion } : {}) };
-  const score = await scoreFrames(model, episode, task, frames, scoring);
-  if (tail.length > 0) {
-    const judged = await scoreFrames(model, episode, task, [...frames, ...tail], scoring);
-    score.completion = judged.completion;
-    score.completionPaper = judged.completionPaper;
-  }
+  // Fused progress streams, so the labelled frames' steps are the first ones of the whole curve.
+  const judged = await scoreFrames(model, episode, task, [...frames, ...tail], scoring);
+  const score = tail.length === 0 ? judged : { ...summariseSteps(judged.steps.slice(0, frames.length), 'fused', options.completion), completion: judged.completion, completionPaper: judged.completionPaper };
   const pre = options.preprocessor;
   const start = Uint8Array.from(await pre.resizeRgb(task.start.front));
   const goal = Uint8Array.from(await pre.resizeRgb(task.goal.front));
