@@ -111,11 +111,18 @@ export async function runSimEpisode(robot: SimRobot, seed: number, noise: number
   let observation = await robot.reset(seed);
   const start = startPoses(robot.world);
   const expert = new ScriptedExpert(robot.world, { noise, seed: expertSeed(seed) });
-  const frames: Views[] = [views(observation)];
   const { width, height } = observation.frames[0]!;
   const target = options.locationTarget === 'image' ? (r: SimRobot): Float32Array => keyBodyImageLocations(r, width / height) : keyBodyLocations;
-  const locations: Float32Array[] = [target(robot)];
-  const progress: number[] = [taskProgress(robot.task, robot.world, start)];
+  const frames: Views[] = [];
+  const locations: Float32Array[] = [];
+  const progress: number[] = [];
+  // Each frame: its views, its location target and its true progress.
+  const record = (): void => {
+    frames.push(views(observation));
+    locations.push(target(robot));
+    progress.push(taskProgress(robot.task, robot.world, start));
+  };
+  record();
   let success = robot.task.success(robot.world);
   const phaseLimit = options.stopAfterPhases;
   let phases = 0;
@@ -131,18 +138,14 @@ export async function runSimEpisode(robot: SimRobot, seed: number, noise: number
     const result = await robot.act(action);
     observation = result.observation;
     success = result.success === true;
-    frames.push(views(observation));
-    locations.push(target(robot));
-    progress.push(taskProgress(robot.task, robot.world, start));
+    record();
   }
   const keyframes = expert.keyframes(frames.length - 1).filter((k) => k.end_frame_id <= frames.length - 1);
   for (let rest = 0; rest < (options.restSteps ?? 0) && robot.world.steps < robot.stepLimit; rest++) {
     const result = await robot.act(restAction(robot));
     observation = result.observation;
     success = result.success === true;
-    frames.push(views(observation));
-    locations.push(target(robot));
-    progress.push(taskProgress(robot.task, robot.world, start));
+    record();
   }
   const segments = keyframes.map((k) => ({ label: k.anotation, startFrame: k.start_frame_id, endFrame: k.end_frame_id }));
   const episode = memoryEpisode({
