@@ -156,7 +156,7 @@ const reward = z.strictObject({
         .int()
         .min(0)
         .max(32)
-        .default(8)
+        .default(4)
         .describe('Appearance variants of the demo (hue-rotated, every other one mirrored) trained on besides the demo itself, so progress does not hinge on its colours and layout; 0: the demo only.'),
     })
     .prefault({})

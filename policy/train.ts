@@ -332,7 +332,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   log.info(`task ${settings.task}, shaping ${settings.shaping}, seed ${settings.seed}; observations: ${encoder.label}; reward: ${scorer.label}`);
   if (settings.success === 'progress' && !scorer.privileged) {
     // Measured (docs/reinforcement-learning.md, Episodes): policies learn to make the adapted GRM-tiny call success without doing the task.
-    log.warn("success is judged by the reward model's progress held over reward.shaping.successWindow scored steps (reward.shaping.success: progress): precise but slow to say done (bench:grm-audit: 23 of 23 calls real, 42 real successes missed); on the simulator --success env (reward.shaping.success: env) counts every success by the simulator's predicate");
+    log.warn("success is judged by the reward model's progress held over reward.shaping.successWindow scored steps (reward.shaping.success: progress): a policy can still learn to game it (bench:grm-audit: 23 of 23 calls real in one run, 1 of 76 in another); on the simulator --success env (reward.shaping.success: env) judges by the simulator's predicate");
   }
 
   const shaping = runShaping(settings);

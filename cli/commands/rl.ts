@@ -110,7 +110,7 @@ export function registerRl(program: Command): void {
     .option('--task <name>', 'simulator task (default robot.task; the held-out task is pick-place)')
     .option('--rollouts <n>', 'training episodes (default 150; with --resume the stored number, or more if given)')
     .option('--shaping <mode>', 'pbrs | naive | sparse (default reward.shaping.mode)')
-    .option('--success <source>', "who ends an episode as a success: progress (the reward model's fused progress held over reward.shaping.successWindow scored steps; precise, misses many real successes: docs/reinforcement-learning.md) | env (the simulator's predicate) | operator (the person at the terminal) (default reward.shaping.success)")
+    .option('--success <source>', "who ends an episode as a success: progress (the reward model's fused progress held over reward.shaping.successWindow scored steps; a policy can still learn to game it: docs/reinforcement-learning.md) | env (the simulator's predicate) | operator (the person at the terminal) (default reward.shaping.success)")
     .option('--potential-weight <w>', 'pbrs only: scale w of the potential, Phi = w P; any w keeps the optimal policy, a smaller one trusts the reward model less (0: the sparse reward; default reward.shaping.potentialWeight)')
     .option('--seed <n>', 'seed of demos, learner, actor and evaluation episodes (default policy.seed)')
     .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
