@@ -12,7 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { EpisodeRecord, EvalRecord, LogRecord } from '../policy/records.js';
 import { RecordLog } from '../policy/run-store.js';
@@ -71,6 +71,8 @@ const report = {
   settings: { seed, rewardModel: model ?? 'GRM-tiny adapted one-shot on one clean expert demo (cached in the run folder)', args: args.slice(2) },
   // A resumed run (--run-dir of an earlier one) times only what this invocation ran.
   seconds: { rl: Math.round(trainSeconds), total: Math.round((performance.now() - started) / 1000), resumed },
+  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, date: new Date().toISOString() },
+  note: process.env.BENCH_NOTE ?? '',
 };
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 1)}\n`);
