@@ -3,8 +3,9 @@
  * demos (as in bench:rl) and then only acts: no RL update, so every training rollout samples the
  * cloned policy, and the last evaluation runs it deterministically. Observations are PRIVILEGED
  * object state whose cube position carries a per-episode error of e cm (sd per horizontal axis;
- * `dopamine rl --privileged-error`), a detector that good, against the headline observation
- * (proprioception + the frozen GRM-tiny features) as the peer, same seeds and same demos. A
+ * `dopamine rl --privileged-error`), a detector that good, against the image observations as the
+ * peers (proprioception + the frozen GRM-tiny features, and + the policy encoder's features), same
+ * seeds and same demos. A
  * diagnostic of the representation, not a timing: writes bench/results/rl-localisation.json.
  *
  * --probe first measures how well the observations locate the cube at all: MLP probes from
@@ -77,8 +78,9 @@ const work = mkdtempSync(join(tmpdir(), 'dopamine-localisation-'));
 const rows: Row[] = [];
 const arms: { errorCm: number | null; settings: Partial<RlSettings> }[] = [
   ...errors.map((e) => ({ errorCm: e, settings: { observation: 'privileged' as const, ...(e > 0 ? { privilegedErrorCm: e } : {}) } })),
+  { errorCm: null, settings: { observation: 'grm-features' as const } },
   { errorCm: null, settings: { observation: 'features' as const } },
-  ...(candidate ? [{ errorCm: null, settings: { observation: 'features' as const, encoderModel: candidate } }] : []),
+  ...(candidate ? [{ errorCm: null, settings: { observation: 'grm-features' as const, grmEncoderModel: candidate } }] : []),
 ];
 for (const arm of arms) {
   const row: Row = { observation: '', errorCm: arm.errorCm, seeds: [], sampledSuccess: 0, deterministicSuccess: 0 };
@@ -97,7 +99,7 @@ for (const arm of arms) {
   row.sampledSuccess = sum((s) => s.sampledSuccesses) / sum((s) => s.rollouts);
   row.deterministicSuccess = sum((s) => s.deterministicSuccesses) / sum((s) => s.evalEpisodes);
   rows.push(row);
-  const name = arm.errorCm !== null ? `PRIVILEGED, error ${arm.errorCm} cm` : arm.settings.encoderModel ? `frozen features of ${arm.settings.encoderModel}` : 'frozen GRM-tiny features (headline)';
+  const name = arm.errorCm !== null ? `PRIVILEGED, error ${arm.errorCm} cm` : arm.settings.grmEncoderModel ? `frozen features of ${arm.settings.grmEncoderModel}` : arm.settings.observation === 'features' ? 'frozen policy encoder features' : 'frozen GRM-tiny features';
   console.log(`${name.padEnd(40)} sampled ${(100 * row.sampledSuccess).toFixed(0).padStart(3)}%  deterministic ${(100 * row.deterministicSuccess).toFixed(0).padStart(3)}%  (${row.seeds.map((s) => `seed ${s.seed}: ${s.sampledSuccesses}/${s.rollouts}, ${s.deterministicSuccesses}/${s.evalEpisodes}`).join('; ')})`);
 }
 rmSync(work, { recursive: true, force: true });
@@ -108,7 +110,7 @@ const result = {
   note:
     `The policy cloned from ${base.demos} demos (expert noise ${base.demoNoise}, ${base.bcSteps} cloning steps), never updated: ` +
     `'sampled' is its success over ${rollouts} training rollouts per seed (actions sampled, as in RL), 'deterministic' over ${evalEpisodes} evaluation episodes per seed (the mode, as in bench:rl's curves). ` +
-    'PRIVILEGED rows: object state with a per-episode error on the cube position (sd per horizontal axis; debugging). Rows with errorCm null: image features of a frozen GRM-tiny encoder (observation names which).',
+    'PRIVILEGED rows: object state with a per-episode error on the cube position (sd per horizontal axis; debugging). Rows with errorCm null: image features of a frozen encoder, GRM-tiny or the policy encoder (observation names which).',
   seeds,
   rows,
   ...(probe ? { probe } : {}),

@@ -4,8 +4,9 @@
  * wall time per run; and the semantic-trap figures of each arm (states near the goal in rollouts
  * that never finished). Writes bench/results/rl.json and bench/results/rl.png.
  *
- * Headline set-up: observations are proprioception + features of the FROZEN GRM-tiny encoder
- * (models/grm-tiny.onnx); progress comes from GRM-tiny adapted one-shot on one clean expert demo
+ * Headline set-up: observations are proprioception + features of the FROZEN policy encoder
+ * (models/policy-encoder.onnx; --grm-features: the reward model's GRM-tiny encoder, the set-up of
+ * the results measured before issue 32); progress comes from GRM-tiny adapted one-shot on one clean expert demo
  * of pick-place (adapted once, shared by every run); success (the sparse term and the end of an
  * episode) is the simulator's success predicate, standing in for the operator's button.
  *
@@ -20,7 +21,7 @@
  *   GRM-tiny), which separates the reward model from the image features: rl-privileged-obs.*;
  *   --privileged-reward: the headline image-feature observations with PRIVILEGED simulator progress
  *   as the reward, the best potential any reward model could give: rl-privileged-reward.*;
- *   --grm file: another GRM-tiny as the base of the adapted reward and the frozen encoder, written
+ *   --grm file: another GRM-tiny as the base of the adapted reward (and the encoder with --grm-features), written
  *   to rl-grm-<file name>.*; --arms pbrs,sparse runs only those arms; --learner-process: each run's
  *   learner in a process of its own, one run at a time by default; --layout-spread f [--layout-seed
  *   n]: a lab's reset, every episode near one layout with the same objects (robot/sim/world.ts),
@@ -57,6 +58,8 @@ const quick = process.argv.includes('--quick');
 const flag = numberFlag;
 const privileged = process.argv.includes('--privileged');
 const privilegedObservation = privileged || process.argv.includes('--privileged-observation');
+/** The reward model's frozen GRM-tiny features as the observation (the set-up before issue 32) instead of the policy encoder's. */
+const grmFeatures = process.argv.includes('--grm-features');
 /** The simulator's exact progress as the reward, with image-feature observations: the ceiling of any reward model (debugging). */
 const privilegedReward = privileged || process.argv.includes('--privileged-reward');
 if (privilegedReward && !privileged && privilegedObservation) throw new Error('--privileged-reward with --privileged-observation: expected --privileged, which is both');
@@ -83,7 +86,7 @@ const learnerProcess = process.argv.includes('--learner-process');
 const learnerMaxLag = flag('--learner-max-lag') ?? 0;
 if (!(Number.isInteger(learnerMaxLag) && learnerMaxLag >= 0)) throw new Error(`--learner-max-lag: expected a whole number from 0, got ${textFlag('--learner-max-lag')}`);
 if (process.argv.includes('--learner-max-lag') && !learnerProcess) throw new Error('--learner-max-lag: expected --learner-process as well (the in-process learner never lags)');
-const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : privilegedReward ? ' PRIVILEGED reward (debugging): the simulator\'s geometric progress, image-feature observations.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward and frozen encoder): ${grmFile}.` : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}`;
+const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : privilegedReward ? ' PRIVILEGED reward (debugging): the simulator\'s geometric progress, image-feature observations.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward${grmFeatures ? ' and frozen encoder' : ''}): ${grmFile}.` : ''}${grmFeatures ? ' Observations: the frozen GRM-tiny features (the set-up before the policy encoder).' : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}`;
 const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
 const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
   if (!ALL_ARMS.includes(a as ShapingMode)) throw new Error(`--arms: expected a comma-separated subset of ${ALL_ARMS.join(', ')}, got ${JSON.stringify(a)}`);
@@ -103,7 +106,7 @@ const base: RlSettings = {
   ...benchRlSettings(config),
   reward: privilegedReward ? 'privileged' : 'model',
   rollouts: flag('--rollouts') ?? (quick ? 30 : 150),
-  observation: privilegedObservation ? 'privileged' : 'features',
+  observation: privilegedObservation ? 'privileged' : grmFeatures ? 'grm-features' : 'features',
   demos: flag('--demos') ?? 20,
   // --bc-steps 0: no cloning before RL, the policy starts untrained and the demos act only through the demo buffer (RLPD).
   ...(bcStepsFlag === undefined ? {} : { bcSteps: bcStepsFlag }),
@@ -119,7 +122,7 @@ const base: RlSettings = {
   finalEvalEpisodes: flag('--final-eval-episodes') ?? 50,
   potentialWeight: potentialWeightFlag ?? config.reward.shaping.potentialWeight,
   maxSteps: flag('--max-steps') ?? 100,
-  ...(grmFile ? { encoderModel: grmFile } : {}),
+  ...(grmFile ? { grmEncoderModel: grmFile } : {}),
   ...(layout ? { layout } : {}),
 };
 

@@ -182,6 +182,16 @@ const policy = z.strictObject({
   updatesPerStep: z.number().int().positive().default(2).describe('Gradient updates per environment step (update-to-data ratio).'),
   demos: z.number().int().min(0).max(100).default(20).describe('Demos used to initialise the policy.'),
   seed: z.number().int().min(0).default(1).describe('Seed of the learner and the actor.'),
+  encoder: z
+    .strictObject({
+      model: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('ONNX image encoder the policy reads every camera view with (docs/policy-encoder-contract.md); absent: the shipped models/policy-encoder.onnx.'),
+    })
+    .prefault({})
+    .describe('The policy\'s visual encoder (frozen during RL).'),
   runDir: z.string().default('runs/default').describe('Folder of checkpoints, replay buffers and episodes (`serve` uses its `serve/` subfolder and resumes from it).'),
   serve: z
     .strictObject({

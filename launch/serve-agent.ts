@@ -22,8 +22,9 @@ import type { ViewSet } from '../perception/images.js';
 import { actionToVector, vectorToAction, type ActionLimits } from '../policy/environment.js';
 import { scoreEpisode, type CollectedEpisode, type EpisodeEnd, type ShapingSettings } from '../policy/episode.js';
 import { LocalLearner, type LearnerSettings } from '../policy/learner.js';
-import { featureObservations, grmTinyFrozenEncoder, type ObservationEncoder } from '../policy/observation.js';
-import { DEFAULT_GRM_TINY } from '../reward/grm-tiny/paths.js';
+import { loadImageEncoder } from '../perception/onnx-image-encoder.js';
+import { DEFAULT_POLICY_ENCODER } from '../perception/policy-encoder/paths.js';
+import { featureObservations, type ObservationEncoder } from '../policy/observation.js';
 import { toRecord, type EpisodeRecord, type LogRecord } from '../policy/records.js';
 import { viewsOf } from '../policy/reward-model.js';
 import { Rng } from '../policy/rng.js';
@@ -160,10 +161,10 @@ export class ServeAgent {
   static async create(options: ServeAgentOptions): Promise<ServeAgent> {
     const { config, log, runDir } = options;
     const frameSize = { width: config.cameras.width, height: config.cameras.height };
-    // The policy sees the shipped GRM-tiny's frozen encoder (pooled vector + keypoints per view),
-    // whichever reward backend scores progress.
+    // The policy sees its own frozen encoder (policy.encoder.model, or the shipped one), whichever
+    // reward backend scores progress.
     const encoder = featureObservations(
-      await grmTinyFrozenEncoder(DEFAULT_GRM_TINY, { views: config.cameras.views.length, executionProvider: config.engine.executionProvider, threads: config.engine.threads }),
+      await loadImageEncoder(config.policy.encoder.model ?? DEFAULT_POLICY_ENCODER, { views: config.cameras.views.length, executionProvider: config.engine.executionProvider, threads: config.engine.threads }),
     );
     const p = config.policy;
     const settings: LearnerSettings = {

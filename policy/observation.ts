@@ -1,7 +1,9 @@
 /**
- * What the policy sees: proprioception plus image features from a frozen encoder (the headline
- * set-up), or proprioception plus PRIVILEGED object positions (a debugging option, always named
- * so in logs and results).
+ * What the policy sees: proprioception plus image features from a frozen encoder: the policy's
+ * own (perception/policy-encoder, or a lab's ONNX encoder: the headline set-up), or the reward
+ * model's GRM-tiny encoder (the earlier set-up, kept as the peer the benchmarks compare against);
+ * or proprioception plus PRIVILEGED object positions (a debugging option, always named so in logs
+ * and results).
  */
 import { imageEncoder } from '../engine/layers.js';
 import { ParamStore } from '../engine/params.js';
@@ -14,7 +16,7 @@ import { encodeImageTokens, imageFeatures } from '../reward/grm-tiny/model.js';
 import type { CameraFrame, Observation } from '../robot/types.js';
 import type { EnvObservation } from './environment.js';
 
-export type ObservationMode = 'features' | 'privileged';
+export type ObservationMode = 'features' | 'grm-features' | 'privileged';
 
 /** A frozen image encoder: one feature vector per camera view. */
 export interface FrozenImageEncoder {
@@ -115,9 +117,9 @@ export interface ObservationEncoder {
   encode(input: EnvObservation): Promise<Float32Array>;
 }
 
-export function featureObservations(encoder: FrozenImageEncoder): ObservationEncoder {
+export function featureObservations(encoder: FrozenImageEncoder, mode: 'features' | 'grm-features' = 'features'): ObservationEncoder {
   return {
-    mode: 'features',
+    mode,
     label: `proprioception + ${encoder.label}`,
     size: PROPRIO_SIZE + encoder.views * encoder.featureSize,
     async encode(input) {

@@ -24,6 +24,8 @@ import type { Learner, LearnerSettings, RecentUpdates } from './learner.js';
 import { LocalLearner } from './learner.js';
 import type { ObservationEncoder, ObservationMode } from './observation.js';
 import { featureObservations, grmTinyFrozenEncoder, privilegedObservations } from './observation.js';
+import { loadImageEncoder } from '../perception/onnx-image-encoder.js';
+import { DEFAULT_POLICY_ENCODER } from '../perception/policy-encoder/paths.js';
 import { adaptedRewardModel } from './adapted-reward.js';
 import type { EvaluationOptions, EvaluationSlot } from './evaluation.js';
 import { countSuccesses, FrozenPolicy } from './evaluation.js';
@@ -64,8 +66,10 @@ export interface RlSettings {
    * than this setting lack it: those runs fused with the plain mean (LEGACY_RL_FUSION), and resume so.
    */
   fusion?: FusionOptions;
-  /** GRM-tiny file whose frozen image encoder gives the `features` observations (default models/grm-tiny.onnx). */
+  /** ONNX image encoder of the `features` observations (docs/policy-encoder-contract.md; default models/policy-encoder.onnx). */
   encoderModel?: string;
+  /** GRM-tiny file whose frozen encoder gives the `grm-features` observations (default models/grm-tiny.onnx). */
+  grmEncoderModel?: string;
   shaping: ShapingMode;
   seed: number;
   rollouts: number;
@@ -217,7 +221,7 @@ export interface TrainOptions {
 export async function runEnvironment(settings: RlSettings, log: Logger): Promise<{ sim: SimEnvironment; env: SafeSimEnvironment }> {
   const sim = await SimEnvironment.create({
     task: settings.task, physicsStepS: settings.physicsStepS, controlHz: settings.controlHz, bounds: settings.bounds,
-    cameras: settings.observation === 'features' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
+    cameras: settings.observation !== 'privileged' || settings.reward === 'model' ? settings.camera : undefined, maxSteps: settings.maxSteps,
     ...(settings.privilegedErrorCm ? { privilegedErrorM: settings.privilegedErrorCm / 100 } : {}),
     ...(settings.layout ? { layout: settings.layout } : {}),
   });
@@ -227,13 +231,18 @@ export async function runEnvironment(settings: RlSettings, log: Logger): Promise
   return { sim, env: new SafeSimEnvironment(sim, safety, { clock: systemClock, events: new EventStream(systemClock), log: log.child('safety') }) };
 }
 
-/** What the policy observes in this run: proprioception + frozen GRM-tiny features, or PRIVILEGED state (debugging). */
+/**
+ * What the policy observes in this run: proprioception + the frozen policy encoder's features (or
+ * the reward model's GRM-tiny features, the peer), or PRIVILEGED state (debugging).
+ */
 export async function runObservations(settings: RlSettings, sim: SimEnvironment): Promise<ObservationEncoder> {
   if (settings.observation === 'privileged') {
     if (!sim.hasPrivileged) throw new InputError('--observation', `privileged observations exist for pick-place and push-cube, got task ${settings.task}`);
     return privilegedObservations(PRIVILEGED_STATE_SIZE, settings.privilegedErrorCm ?? 0);
   }
-  return featureObservations(await grmTinyFrozenEncoder(settings.encoderModel ?? DEFAULT_GRM_TINY, { views: 3, executionProvider: settings.executionProvider, threads: settings.threads }));
+  const runtime = { views: 3, executionProvider: settings.executionProvider, threads: settings.threads };
+  if (settings.observation === 'grm-features') return featureObservations(await grmTinyFrozenEncoder(settings.grmEncoderModel ?? DEFAULT_GRM_TINY, runtime), 'grm-features');
+  return featureObservations(await loadImageEncoder(settings.encoderModel ?? DEFAULT_POLICY_ENCODER, runtime));
 }
 
 interface EvaluationSide {
@@ -309,6 +318,8 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   }
 
   const { sim, env } = await runEnvironment(settings, log);
+  // The policy's encoder first: a wrong encoder file is refused before demos or adaptation run.
+  const encoder = await runObservations(settings, sim);
   let scorer = options.scorer ?? privilegedProgressScorer();
   let rewardModel: OnnxRewardModel | undefined;
   if (!options.scorer && settings.reward === 'model') {
@@ -328,7 +339,6 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     scorer = { ...base, label: `${base.label} (${path}; ${references}; fusion ${describeFusion(fusion)})` };
   }
   if (scorer.privileged && !sim.hasPrivileged) throw new InputError('--task', `expected a task with privileged progress (pick-place, push-cube) while no reward model is wired, got ${settings.task}`);
-  const encoder = await runObservations(settings, sim);
   log.info(`task ${settings.task}, shaping ${settings.shaping}, seed ${settings.seed}; observations: ${encoder.label}; reward: ${scorer.label}`);
   if (settings.success === 'progress' && !scorer.privileged) {
     // Measured (docs/reinforcement-learning.md, Episodes): policies learn to make the adapted GRM-tiny call success without doing the task.

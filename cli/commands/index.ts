@@ -8,6 +8,7 @@ import { registerLabels } from './labels.js';
 import { registerLaunch } from './launch.js';
 import { registerMcap } from './mcap.js';
 import { registerPairs } from './pairs.js';
+import { registerPolicy } from './policy.js';
 import { registerRl } from './rl.js';
 import { registerRlLearner } from './rl-learner.js';
 import { registerRos2 } from './ros2.js';
@@ -26,6 +27,7 @@ export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [
   registerScore,
   registerRl,
   registerRlLearner,
+  registerPolicy,
   registerMcap,
   registerRos2,
   registerCalibrate,

@@ -117,7 +117,7 @@ export function registerRl(program: Command): void {
     .option('--resume', 'continue the run in --run-dir with its stored settings (a flag that would change one is refused; --rollouts may grow)')
     .option('--reward <source>', 'model (an ONNX GRM, fused progress: the headline set-up) | privileged (the simulator\'s geometric progress, a debugging stand-in)', 'model')
     .option('--reward-model <file>', 'ONNX reward model for --reward model (default: GRM-tiny adapted one-shot on one clean expert demo of the task, cached in the run folder); an adapted model brings its task references')
-    .option('--observation <kind>', 'features (proprioception + the frozen GRM-tiny encoder\'s image features) | privileged (debugging only)', 'features')
+    .option('--observation <kind>', 'features (proprioception + the frozen policy encoder\'s image features: policy.encoder.model or models/policy-encoder.onnx) | grm-features (the reward model\'s frozen GRM-tiny encoder instead, the earlier set-up) | privileged (debugging only)', 'features')
     .option('--privileged-error <cm>', 'with --observation privileged: per-episode error (sd, cm per horizontal axis) of the moved object\'s position, a detector that good (debugging: how precise image features must be)')
     .option('--layout-spread <f>', 'a lab\'s reset: every episode starts near one layout with the same objects, each randomised range narrowed to this fraction, 0 to 1 (default robot.sim.layout.spread; absent: the task\'s full randomisation)')
     .option('--layout-seed <n>', 'with --layout-spread: seed of that layout (default robot.sim.layout.seed, 0)')
@@ -155,7 +155,8 @@ export function registerRl(program: Command): void {
         seed: integer('--seed', options.seed, 0) ?? c.policy.seed,
         // With --resume and no --rollouts, 0 keeps the stored number (train takes the larger).
         rollouts: integer('--rollouts', options.rollouts, 0, 100_000) ?? (options.resume === true ? 0 : 150),
-        observation: oneOf('--observation', options.observation, ['features', 'privileged'] as const)!,
+        observation: oneOf('--observation', options.observation, ['features', 'grm-features', 'privileged'] as const)!,
+        ...(c.policy.encoder.model !== undefined ? { encoderModel: c.policy.encoder.model } : {}),
         ...(options.privilegedError !== undefined ? { privilegedErrorCm: nonNegative('--privileged-error', options.privilegedError)! } : {}),
         demos: integer('--demos', options.demos, 0, 20) ?? Math.min(20, c.policy.demos),
         demoNoise: 0.3,

@@ -14,6 +14,7 @@
  */
 import type { Config } from '../../config/schema.js';
 import { ScriptedExpert } from '../../robot/sim/expert.js';
+import { keyBodyLocations } from '../../robot/sim/key-bodies.js';
 import { startPoses, taskProgress } from '../../robot/sim/progress.js';
 import { expertSeed } from '../../robot/sim/record.js';
 import { createRng, deriveSeed, type Rng } from '../../robot/sim/rng.js';
@@ -21,7 +22,7 @@ import type { SimRobot } from '../../robot/sim/robot.js';
 import type { Vec3 } from '../../robot/sim/scene.js';
 import type { ArmAction } from '../../robot/types.js';
 import { memoryEpisode } from './memory-episode.js';
-import { keyBodyLocations, renderingRobot, REST_STEPS, restAction, views, type SimEpisode, type Views } from './sim-data.js';
+import { renderingRobot, REST_STEPS, restAction, views, type SimEpisode, type Views } from './sim-data.js';
 
 export type EpisodeKind = 'clean' | 'failed' | 'near-miss' | 'regression';
 export const EPISODE_KINDS: readonly EpisodeKind[] = ['clean', 'failed', 'near-miss', 'regression'];
@@ -129,7 +130,7 @@ async function rollout(robot: SimRobot, seed: number, departure: Departure, rng:
   const out: Rollout = { frames: [], locations: [], progress: [], successes: [], keyframes: [], moved: [], lifted: [] };
   const record = (): void => {
     out.frames.push(views(observation));
-    out.locations.push(keyBodyLocations(robot));
+    out.locations.push(keyBodyLocations(robot.world));
     out.progress.push(taskProgress(task, world, start));
     out.successes.push(task.success(world));
     const p = world.bodyPosition(body);

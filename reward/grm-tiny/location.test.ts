@@ -9,7 +9,7 @@ import { syntheticEpisode } from './synthetic.js';
 import { trainGrmTiny } from './train.js';
 import { loadConfig } from '../../config/load.js';
 import { SimRobot } from '../../robot/sim/robot.js';
-import { keyBodyImageLocations } from './sim-data.js';
+import { keyBodyImageLocations } from '../../robot/sim/key-bodies.js';
 
 const config = GRM_TINY_CONFIG;
 const preprocessor = new Preprocessor({ width: config.width, height: config.height });
@@ -54,7 +54,7 @@ describe('GRM-tiny auxiliary location target', () => {
       };
       for (const seed of [1, 2, 3, 4]) {
         const observation = await robot.reset(seed);
-        const target = keyBodyImageLocations(robot, observation.frames[0]!.width / observation.frames[0]!.height);
+        const target = keyBodyImageLocations(robot.world, observation.frames[0]!.width / observation.frames[0]!.height);
         expect(target).toHaveLength(3 * LOCATION_SIZE);
         expectAt(target, 0, observation.frames[0]!);
       }
@@ -66,7 +66,7 @@ describe('GRM-tiny auxiliary location target', () => {
         const ee = world.eePosition();
         observation = (await robot.act({ dx: toward(cube[0] - ee[0]), dy: toward(cube[1] - ee[1]), dz: toward(0.12 - ee[2]), dyaw: 0, gripper: 0 })).observation;
       }
-      const target = keyBodyImageLocations(robot, observation.frames[0]!.width / observation.frames[0]!.height);
+      const target = keyBodyImageLocations(robot.world, observation.frames[0]!.width / observation.frames[0]!.height);
       for (const view of [1, 2]) expectAt(target, view, observation.frames[view]!);
     } finally {
       await robot.close();

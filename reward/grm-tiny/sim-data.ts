@@ -7,12 +7,11 @@ import type { Config } from '../../config/schema.js';
 import { ScriptedExpert } from '../../robot/sim/expert.js';
 import { episodeSeed, expertSeed } from '../../robot/sim/record.js';
 import { SimRobot } from '../../robot/sim/robot.js';
-import { SIM_CAMERAS } from '../../robot/sim/scene.js';
+import { keyBodyImageLocations, keyBodyLocations } from '../../robot/sim/key-bodies.js';
 import { startPoses, taskProgress } from '../../robot/sim/progress.js';
 import type { ArmAction, CameraRole, Observation } from '../../robot/types.js';
 import type { Episode, RgbImage } from '../episode.js';
 import { memoryEpisode } from './memory-episode.js';
-import { LOCATION_SIZE } from './model.js';
 
 export interface SimEpisode {
   episode: Episode;
@@ -33,55 +32,6 @@ export function views(observation: Observation): Views {
   for (const frame of observation.frames) out[frame.role] = { width: frame.width, height: frame.height, rgb: Uint8Array.from(frame.rgb) };
   if (!out.front) throw new Error('simulator observation without a front camera frame');
   return out as Views;
-}
-
-/** The task's two key bodies relative to the hand, decimetres (values of order 1 for the loss). */
-export function keyBodyLocations(robot: SimRobot): Float32Array {
-  const world = robot.world;
-  const ee = world.eePosition();
-  const out = new Float32Array(LOCATION_SIZE);
-  robot.task.keyBodies.forEach((body, b) => {
-    const p = world.bodyPosition(body);
-    for (let i = 0; i < 3; i++) out[3 * b + i] = 10 * (p[i]! - ee[i]!);
-  });
-  return out;
-}
-
-/** The cameras of a frame's views, in the episode's view order (memory-episode.ts). */
-const VIEW_CAMERAS = [SIM_CAMERAS.front, SIM_CAMERAS.left_wrist, SIM_CAMERAS.right_wrist] as const;
-/** Image positions beyond the edge are clipped here: the target says "off this side". */
-const IMAGE_CLIP = 1.5;
-
-/**
- * Where the task's two key bodies appear in each view (front, left wrist, right wrist):
- * per body (x, y, in view), x and y in the image's [-1, 1] frame (x to the right, y down: the
- * frame of the spatial-softmax keypoints) clipped to +-1.5, and 1 when the body's centre is in
- * view, else 0. [3 * LOCATION_SIZE]. `aspect`: the images' width / height. A keypoint can take this value directly, so this target asks
- * the encoder for a channel that follows each object in the image, which the policy reads.
- */
-export function keyBodyImageLocations(robot: SimRobot, aspect: number): Float32Array {
-  const world = robot.world;
-  const out = new Float32Array(VIEW_CAMERAS.length * LOCATION_SIZE);
-  const camPos = world.data.cam_xpos as Float64Array;
-  const camMat = world.data.cam_xmat as Float64Array;
-  VIEW_CAMERAS.forEach((camera, v) => {
-    const id = world.id('camera', camera);
-    const tanY = Math.tan((((world.model.cam_fovy as Float64Array)[id]!) * Math.PI) / 360);
-    const tanX = tanY * aspect;
-    const m = camMat.subarray(id * 9, id * 9 + 9);
-    robot.task.keyBodies.forEach((body, b) => {
-      const p = world.bodyPosition(body);
-      const d = [p[0] - camPos[id * 3]!, p[1] - camPos[id * 3 + 1]!, p[2] - camPos[id * 3 + 2]!];
-      // camera frame = M^T (p - camera position); the camera looks along its -z, y up
-      const [cx, cy, cz] = [0, 1, 2].map((k) => m[k]! * d[0]! + m[3 + k]! * d[1]! + m[6 + k]! * d[2]!) as [number, number, number];
-      const ahead = cz < -1e-6;
-      const x = ahead ? cx / -cz / tanX : 0;
-      const y = ahead ? -cy / -cz / tanY : 0;
-      const clip = (value: number): number => Math.max(-IMAGE_CLIP, Math.min(IMAGE_CLIP, value));
-      out.set([clip(x), clip(y), ahead && Math.abs(x) <= 1 && Math.abs(y) <= 1 ? 1 : 0], v * LOCATION_SIZE + 3 * b);
-    });
-  });
-  return out;
 }
 
 /** The location target of a frame: key bodies relative to the hand (the same for every view), or where they appear in each view. */
@@ -112,7 +62,7 @@ export async function runSimEpisode(robot: SimRobot, seed: number, noise: number
   const start = startPoses(robot.world);
   const expert = new ScriptedExpert(robot.world, { noise, seed: expertSeed(seed) });
   const { width, height } = observation.frames[0]!;
-  const target = options.locationTarget === 'image' ? (r: SimRobot): Float32Array => keyBodyImageLocations(r, width / height) : keyBodyLocations;
+  const target = options.locationTarget === 'image' ? (r: SimRobot): Float32Array => keyBodyImageLocations(r.world, width / height) : (r: SimRobot): Float32Array => keyBodyLocations(r.world);
   const frames: Views[] = [];
   const locations: Float32Array[] = [];
   const progress: number[] = [];

@@ -26,11 +26,13 @@ const GEOM_CYLINDER = 5;
 const GEOM_BOX = 6;
 
 /** Direction towards the light (from the front-right, above), normalised. */
-const LIGHT = (() => {
-  const v = [0.35, -0.3, 1];
+export const DEFAULT_LIGHT: readonly [number, number, number] = [0.35, -0.3, 1];
+
+function unit(v: readonly number[]): [number, number, number] {
   const n = Math.hypot(v[0]!, v[1]!, v[2]!);
-  return [v[0]! / n, v[1]! / n, v[2]! / n] as const;
-})();
+  if (!(n > 0) || !Number.isFinite(n)) throw new RangeError(`light direction: expected a finite non-zero vector, got [${v.join(', ')}]`);
+  return [v[0]! / n, v[1]! / n, v[2]! / n];
+}
 const AMBIENT = 0.38;
 const DIFFUSE = 0.62;
 const RAY_CUTOFF_M = 10;
@@ -96,8 +98,17 @@ export class RayCastRenderer {
     return rays;
   }
 
+  /** Direction towards the light, normalised (the policy encoder's pretraining varies it). */
+  private light: [number, number, number] = unit(DEFAULT_LIGHT);
+
+  /** Sets the direction towards the light (any length; normalised here). */
+  setLight(direction: readonly number[]): void {
+    this.light = unit(direction);
+  }
+
   /** Renders camera `camId` of the current state (the caller has run mj_forward or mj_step). */
   render(data: MjData, camId: number): RenderedView {
+    const LIGHT = this.light;
     const { width, height, mujoco, model } = this;
     const pixels = width * height;
     const { local } = this.camera(camId);
