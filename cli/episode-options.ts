@@ -17,6 +17,16 @@ export function parseIntegerFlag(flag: string, value: string | undefined, fallba
   return number;
 }
 
+/** A number flag within [min, max], or the fallback when absent. */
+export function parseNumberFlag(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number < min || number > max) {
+    throw new InputError(flag, `expected a number in [${min}, ${max}], got ${describeValue(value)}`);
+  }
+  return number;
+}
+
 export function parseRoundingFlag(value: string | undefined, fallback: LabelRounding): LabelRounding {
   if (value === undefined) return fallback;
   if (value !== 'reference' && value !== 'floor') throw new InputError('--rounding', `expected reference or floor, got ${describeValue(value)}`);

@@ -37,7 +37,7 @@ describe('dopamine policy pretrain-encoder (shortened)', () => {
   it('refuses bad flags with one line, exit 2, before writing anything', () => {
     const out = join(root, 'never.onnx');
     for (const [args, message] of [
-      [['--lr', '0'], /--lr: expected a number in \(0, 1\], got "0"/],
+      [['--lr', '0'], /--lr: expected a number in \[1e-7, 1\], got "0"/],
       [['--tasks', 'fly'], /--tasks: expected task names among/],
       [['--steps', 'many'], /--steps: expected/],
       [['--scenes-per-task', '0'], /--scenes-per-task: expected/],

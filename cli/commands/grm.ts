@@ -9,7 +9,7 @@ import { DEFAULT_GRM_TINY } from '../../reward/grm-tiny/paths.js';
 import { GRM_TINY_CONFIG } from '../../reward/grm-tiny/model.js';
 import type { LocationTarget } from '../../reward/grm-tiny/sim-data.js';
 import { action, withCommonOptions } from '../command.js';
-import { parseIntegerFlag } from '../episode-options.js';
+import { parseIntegerFlag, parseNumberFlag } from '../episode-options.js';
 
 function locationTargetFlag(value: string | undefined): LocationTarget {
   if (value === undefined) return 'hand';
@@ -21,15 +21,6 @@ function patchFlag(value: string | undefined): number {
   if (value === undefined) return GRM_TINY_CONFIG.patch;
   if (!['4', '8', '16'].includes(value.trim())) throw new InputError('--patch', `expected 4, 8 or 16 (a divisor of the 64x48 input), got ${describeValue(value)}`);
   return Number(value);
-}
-
-function parseNumberFlag(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number < min || number > max) {
-    throw new InputError(flag, `expected a number in [${min}, ${max}], got ${describeValue(value)}`);
-  }
-  return number;
 }
 
 interface PretrainFlags {

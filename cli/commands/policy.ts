@@ -6,7 +6,7 @@ import { DEFAULT_POLICY_ENCODER } from '../../perception/policy-encoder/paths.js
 import { pretrainPolicyEncoder } from '../../perception/policy-encoder/pretrain.js';
 import { SIM_TASKS } from '../../robot/sim/tasks.js';
 import { action, withCommonOptions } from '../command.js';
-import { parseIntegerFlag } from '../episode-options.js';
+import { parseIntegerFlag, parseNumberFlag } from '../episode-options.js';
 
 interface PretrainEncoderFlags {
   out?: string;
@@ -18,13 +18,6 @@ interface PretrainEncoderFlags {
   lr?: string;
   seed?: string;
   tasks?: string;
-}
-
-function learningRateFlag(value: string | undefined): number {
-  if (value === undefined) return 1e-3;
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number <= 0 || number > 1) throw new InputError('--lr', `expected a number in (0, 1], got ${describeValue(value)}`);
-  return number;
 }
 
 export function registerPolicy(program: Command): void {
@@ -57,7 +50,7 @@ export function registerPolicy(program: Command): void {
         randomScenes: parseIntegerFlag('--random-scenes', flags.randomScenes, 2000, 0, 1_000_000),
         steps: parseIntegerFlag('--steps', flags.steps, 6000, 1, 1_000_000),
         batch: parseIntegerFlag('--batch', flags.batch, 32, 1, 1024),
-        lr: learningRateFlag(flags.lr),
+        lr: parseNumberFlag('--lr', flags.lr, 1e-3, 1e-7, 1),
         seed: parseIntegerFlag('--seed', flags.seed, 1, 0),
         threads: context.config.engine.threads,
         ...(tasks ? { tasks } : {}),
