@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -61,4 +61,22 @@ describe('dopamine policy pretrain-encoder (shortened)', () => {
     expect(run.stderr).toContain(bad);
     expect(run.stderr).toMatch(/expected an ONNX model/);
   }, 150_000);
+
+  it('rl --resume of a run recorded with another encoder stops with one line, the run folder kept', () => {
+    const runDir = join(root, 'grm-run');
+    const first = runCli(
+      ['rl', '--task', 'pick-place', '--observation', 'grm-features', '--reward', 'privileged', '--rollouts', '1', '--demos', '1', '--bc-steps', '0', '--critic-warmup-steps', '0', '--eval-episodes', '1', '--final-eval-episodes', '1', '--run-dir', runDir],
+      { timeoutMs: 150_000 },
+    );
+    expect(first.code, first.stderr).toBe(0);
+    // A run made when `features` meant GRM-tiny's features: its stored observation says features.
+    const runFile = join(runDir, 'run.json');
+    const settings = JSON.parse(readFileSync(runFile, 'utf8')) as { observation: string };
+    writeFileSync(runFile, JSON.stringify({ ...settings, observation: 'features' }));
+    const log = readFileSync(join(runDir, 'episodes.log'), 'utf8');
+    const resumed = runCli(['rl', '--resume', '--run-dir', runDir], { timeoutMs: 150_000 });
+    expect(resumed.code, resumed.stderr).toBe(2);
+    expect(resumed.stderr).toMatch(/--resume: expected .* to hold a run observed with 293 values .* got episodes of 437 values: it was recorded with another encoder/);
+    expect(readFileSync(join(runDir, 'episodes.log'), 'utf8')).toBe(log);
+  }, 300_000);
 });

@@ -353,6 +353,11 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   if (truncatedTail) log.warn(`episodes.log: cut off a torn last line (line ${truncatedTail.line}, ${truncatedTail.bytes} bytes): an episode that was being written when the run stopped`);
   const demoRecords = records.filter((r): r is EpisodeRecord => r.kind === 'demo');
   const episodeRecords = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
+  // A run recorded with another encoder (before the policy encoder, `features` meant GRM-tiny's) cannot go on with this one.
+  const foreign = [...demoRecords, ...episodeRecords].find((r) => r.observationSize !== encoder.size);
+  if (foreign) {
+    throw new InputError('--resume', `expected ${runDir} to hold a run observed with ${encoder.size} values (${encoder.label}), got episodes of ${foreign.observationSize} values: it was recorded with another encoder (start a new --run-dir)`);
+  }
   const curve: CurvePoint[] = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, success: r.success, episodes: r.episodes, ...(r.learner ? { learner: r.learner } : {}) }));
   let demoAttempts = 0;
   let resumed: RlResult['resumed'] = null;
