@@ -19,6 +19,7 @@ import { InputError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { log as rootLog } from '../common/log.js';
 import type { ExecutionProviderSetting } from '../engine/runtime.js';
+import { declaredDims, readDeclaredModel, type Dim } from '../engine/onnx-declared.js';
 import { createSession, ort } from '../engine/runtime.js';
 import type { FrozenImageEncoder } from '../policy/observation.js';
 import type { CameraFrame } from '../robot/types.js';
@@ -53,19 +54,6 @@ export interface ImageEncoderContract {
   metadata: Record<string, string>;
 }
 
-/** A dimension: a fixed size, a symbolic name, or null when the model leaves it unknown. */
-type Dim = number | string | null;
-
-function dims(info: onnxProto.onnx.IValueInfoProto): Dim[] | undefined {
-  const shape = info.type?.tensorType?.shape;
-  if (!shape) return undefined;
-  return (shape.dim ?? []).map((d) => {
-    if (d.dimParam) return d.dimParam;
-    if (d.dimValue !== null && d.dimValue !== undefined) return Number(d.dimValue);
-    return null;
-  });
-}
-
 const shapeText = (shape: readonly Dim[] | undefined): string => (shape ? `[${shape.map((d) => d ?? '?').join(', ')}]` : 'no shape');
 
 function elemTypeText(elemType: number | null | undefined): string {
@@ -88,19 +76,7 @@ function checkViews(views: number): void {
  */
 export function checkImageEncoderContract(bytes: Uint8Array, file: string, views: number): ImageEncoderContract {
   checkViews(views);
-  let model: onnxProto.onnx.ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (error) {
-    throw new InputError(file, `expected an ONNX model, got bytes that do not decode (${(error as Error).message})`);
-  }
-  const graph = model.graph;
-  if (!graph) throw new InputError(file, 'expected an ONNX model, got a file without a graph');
-  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
-  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ''));
-  const outputs = graph.output ?? [];
-  const metadata: Record<string, string> = {};
-  for (const entry of model.metadataProps ?? []) if (entry.key) metadata[entry.key] = entry.value ?? '';
+  const { inputs, outputs, metadata } = readDeclaredModel(bytes, file);
 
   const mismatch = (what: string, expected: string, got: string): InputError =>
     new InputError(file, `does not follow the image encoder contract (${ENCODER_CONTRACT_DOC}): ${what}: expected ${expected}, got ${got}`);
@@ -115,7 +91,7 @@ export function checkImageEncoderContract(bytes: Uint8Array, file: string, views
     if (type !== onnx.TensorProto.DataType.FLOAT) throw mismatch(`${name} element type`, 'float32', elemTypeText(type));
   }
 
-  const imageShape = dims(input);
+  const imageShape = declaredDims(input);
   const batchText = `N (symbolic, or ${views}: one image per camera view of this run)`;
   if (!imageShape || imageShape.length !== 4) throw mismatch(`${ENCODER_INPUT} shape`, '[N, 3, H, W] (rank 4)', shapeText(imageShape));
   const [batch, channels, height, width] = imageShape as [Dim, Dim, Dim, Dim];
@@ -123,7 +99,7 @@ export function checkImageEncoderContract(bytes: Uint8Array, file: string, views
   if (!fixed(height) || !fixed(width)) throw mismatch(`${ENCODER_INPUT} shape`, '[N, 3, H, W] with H and W fixed positive sizes', shapeText(imageShape));
   if (!symbolic(batch) && batch !== views) throw mismatch(`${ENCODER_INPUT} shape`, `[N, 3, ${height}, ${width}] with ${batchText}`, shapeText(imageShape));
 
-  const featureShape = dims(output);
+  const featureShape = declaredDims(output);
   const featureBatch = symbolic(batch) ? 'N' : String(batch);
   if (!featureShape || featureShape.length !== 2 || !fixed(featureShape[1])) {
     throw mismatch(`${ENCODER_OUTPUT} shape`, `[${featureBatch}, F] with F a fixed positive size`, shapeText(featureShape));

@@ -17,6 +17,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { InputError } from '../common/errors.js';
+import { declaredDims, readDeclaredModel, type ValueInfo } from '../engine/onnx-declared.js';
 
 const { onnx } = onnxProto;
 
@@ -42,29 +43,19 @@ export interface GrmContract {
   metadata: Record<string, string>;
 }
 
-function dims(info: onnxProto.onnx.IValueInfoProto): (number | string)[] | undefined {
-  const shape = info.type?.tensorType?.shape;
-  if (!shape) return undefined;
-  return (shape.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue ?? 0)));
+/** Declared dimensions, an unknown one read as 0 (never a valid size here). */
+function dims(info: ValueInfo): (number | string)[] | undefined {
+  return declaredDims(info)?.map((d) => d ?? 0);
 }
 
 const shapeText = (shape: readonly (number | string)[] | undefined): string => (shape ? `[${shape.join(', ')}]` : 'no shape');
 
 /** Reads an ONNX file's bytes and checks them against the contract; `file` names it in errors. */
 export function readContract(bytes: Uint8Array, file: string): GrmContract {
-  let model: onnxProto.onnx.ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (error) {
-    throw new InputError(file, `expected an ONNX model, got bytes that do not decode (${(error as Error).message})`);
-  }
-  const graph = model.graph;
-  if (!graph) throw new InputError(file, 'expected an ONNX model with a graph, got none');
-  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
-  const inputs = new Map((graph.input ?? []).filter((i) => !initializers.has(i.name ?? '')).map((i) => [i.name ?? '', i]));
-  const outputs = new Map((graph.output ?? []).map((o) => [o.name ?? '', o]));
-  const metadata: Record<string, string> = {};
-  for (const entry of model.metadataProps ?? []) if (entry.key) metadata[entry.key] = entry.value ?? '';
+  const declared = readDeclaredModel(bytes, file);
+  const inputs = new Map(declared.inputs.map((i) => [i.name ?? '', i]));
+  const outputs = new Map(declared.outputs.map((o) => [o.name ?? '', o]));
+  const metadata = declared.metadata;
 
   const mismatch = (what: string, expected: string, got: string): InputError =>
     new InputError(file, `does not follow the GRM contract (docs/grm-contract.md): ${what}: expected ${expected}, got ${got}`);
