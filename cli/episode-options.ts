@@ -5,6 +5,7 @@ import type { Episode } from '../reward/episode.js';
 import { openEpisode } from '../reward/open-episode.js';
 import { stepwiseLabels, type LabelRounding, type StepwiseLabels } from '../reward/labels.js';
 import type { Logger } from '../common/log.js';
+import { SIM_TASKS } from '../robot/sim/tasks.js';
 
 /** An integer flag value in [min, max]; InputError naming the flag otherwise. */
 export function parseIntegerFlag(flag: string, value: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -25,6 +26,15 @@ export function parseNumberFlag(flag: string, value: string | undefined, fallbac
     throw new InputError(flag, `expected a number in [${min}, ${max}], got ${describeValue(value)}`);
   }
   return number;
+}
+
+/** `--tasks a,b`: simulator task names, each checked; undefined when the flag is absent. */
+export function parseTasksFlag(value: string | undefined): string[] | undefined {
+  const tasks = value?.split(',').map((t) => t.trim());
+  for (const task of tasks ?? []) {
+    if (!SIM_TASKS.some((t) => t.name === task)) throw new InputError('--tasks', `expected task names among ${SIM_TASKS.map((t) => t.name).join(', ')}, got ${describeValue(task)}`);
+  }
+  return tasks;
 }
 
 export function parseRoundingFlag(value: string | undefined, fallback: LabelRounding): LabelRounding {

@@ -9,7 +9,7 @@ import { DEFAULT_GRM_TINY } from '../../reward/grm-tiny/paths.js';
 import { GRM_TINY_CONFIG } from '../../reward/grm-tiny/model.js';
 import type { LocationTarget } from '../../reward/grm-tiny/sim-data.js';
 import { action, withCommonOptions } from '../command.js';
-import { parseIntegerFlag, parseNumberFlag } from '../episode-options.js';
+import { parseIntegerFlag, parseNumberFlag, parseTasksFlag } from '../episode-options.js';
 
 function locationTargetFlag(value: string | undefined): LocationTarget {
   if (value === undefined) return 'hand';
@@ -72,10 +72,7 @@ export function registerGrm(program: Command): void {
   withCommonOptions(pretrain).action(
     action('grm', async (context, flags: PretrainFlags) => {
       const out = flags.out ?? DEFAULT_GRM_TINY;
-      const tasks = flags.tasks?.split(',').map((t) => t.trim());
-      for (const task of tasks ?? []) {
-        if (!SIM_TASKS.some((t) => t.name === task)) throw new InputError('--tasks', `expected task names among ${SIM_TASKS.map((t) => t.name).join(', ')}, got ${describeValue(task)}`);
-      }
+      const tasks = parseTasksFlag(flags.tasks);
       // Every flag is checked before the output folder is made.
       const settings = {
         config: context.config,

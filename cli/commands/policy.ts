@@ -1,12 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { describeValue, InputError } from '../../common/errors.js';
 import { DEFAULT_POLICY_ENCODER } from '../../perception/policy-encoder/paths.js';
 import { pretrainPolicyEncoder } from '../../perception/policy-encoder/pretrain.js';
-import { SIM_TASKS } from '../../robot/sim/tasks.js';
 import { action, withCommonOptions } from '../command.js';
-import { parseIntegerFlag, parseNumberFlag } from '../episode-options.js';
+import { parseIntegerFlag, parseNumberFlag, parseTasksFlag } from '../episode-options.js';
 
 interface PretrainEncoderFlags {
   out?: string;
@@ -37,10 +35,7 @@ export function registerPolicy(program: Command): void {
   withCommonOptions(pretrain).action(
     action('policy', async (context, flags: PretrainEncoderFlags) => {
       const out = flags.out ?? DEFAULT_POLICY_ENCODER;
-      const tasks = flags.tasks?.split(',').map((t) => t.trim());
-      for (const task of tasks ?? []) {
-        if (!SIM_TASKS.some((t) => t.name === task)) throw new InputError('--tasks', `expected task names among ${SIM_TASKS.map((t) => t.name).join(', ')}, got ${describeValue(task)}`);
-      }
+      const tasks = parseTasksFlag(flags.tasks);
       // Every flag is checked before the output folder is made.
       const settings = {
         config: context.config,
