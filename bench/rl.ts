@@ -26,6 +26,10 @@
  *   learner in a process of its own, one run at a time by default; --layout-spread f [--layout-seed
  *   n]: a lab's reset, every episode near one layout with the same objects (robot/sim/world.ts),
  *   written to rl-layout<f>.*; --stem name: write bench/results/<name>.json / .png instead)
+ *   npm run bench:rl -- --vision  what the policy can learn to SEE, no reward model involved (issue 32):
+ *   the sparse arm only, success from the simulator's predicate (the operator's stand-in), the
+ *   policy encoder's image features, against the same runs on GRM-tiny's frozen features (the
+ *   peer), 3 seeds: bench/results/rl-vision.json / .png, goal 90% at 150
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +48,7 @@ import { SacLearner } from '../policy/sac.js';
 import type { LearnerSettings } from '../policy/learner.js';
 import { startLearnerProcess } from '../policy/learner-process.js';
 import { RemoteLearner } from '../policy/protocol.js';
+import type { ObservationMode } from '../policy/observation.js';
 import type { RlResult, RlSettings } from '../policy/train.js';
 import { benchRlSettings } from './lib/rl-settings.js';
 import { curveFigures } from './lib/rl-curve.js';
@@ -54,6 +59,16 @@ import { findTask } from '../robot/sim/tasks.js';
 import { numberFlag, textFlag } from './lib/flags.js';
 
 const quick = process.argv.includes('--quick');
+/**
+ * The vision check: sparse arm, the simulator's success, image features; the reward model is not loaded.
+ * Its learner is the best measured with the exact state (docs/rl-experiments.md): the demos in the
+ * demo buffer only (an untrained start), --bc-weight 10 --normalise-q --success-demos
+ * --gripper-logit-limit 5 --q-filter, the learner in its own process one episode behind.
+ */
+const vision = process.argv.includes('--vision');
+for (const clash of ['--arms', '--privileged', '--privileged-observation', '--privileged-reward', '--grm-features', '--grm']) {
+  if (vision && process.argv.includes(clash)) throw new Error(`--vision with ${clash}: expected --vision alone (it fixes the arm, the observation and the reward)`);
+}
 /** `--flag value` from the command line (overrides for short checks). */
 const flag = numberFlag;
 const privileged = process.argv.includes('--privileged');
@@ -62,6 +77,9 @@ const privilegedObservation = privileged || process.argv.includes('--privileged-
 const grmFeatures = process.argv.includes('--grm-features');
 /** The simulator's exact progress as the reward, with image-feature observations: the ceiling of any reward model (debugging). */
 const privilegedReward = privileged || process.argv.includes('--privileged-reward');
+// The sparse arm's reward is the success predicate alone; with --vision the progress beside it (logged, never
+// rewarded) is the simulator's own, so that no reward model is adapted or run.
+const progressFromSimulator = privilegedReward || vision;
 if (privilegedReward && !privileged && privilegedObservation) throw new Error('--privileged-reward with --privileged-observation: expected --privileged, which is both');
 /** Base GRM-tiny of the adapted reward and of the frozen encoder (default: the shipped one). */
 const grmFile = textFlag('--grm');
@@ -73,6 +91,7 @@ if (layoutSpread !== undefined && !(layoutSpread >= 0 && layoutSpread <= 1)) thr
 const layout = layoutSpread === undefined ? undefined : { seed: flag('--layout-seed') ?? 0, spread: layoutSpread };
 const stem =
   stemOverride ??
+  (vision ? 'rl-vision' : null) ??
   (privileged ? 'rl-privileged' : `${privilegedObservation ? 'rl-privileged-obs' : privilegedReward ? 'rl-privileged-reward' : 'rl'}${grmFile ? `-grm-${basename(grmFile, '.onnx')}` : ''}`) + (layout ? `-layout${layout.spread}` : '');
 /**
  * --learner-process: each run's learner in its own process (`dopamine rl-learner`, the two-process
@@ -82,13 +101,13 @@ const stem =
  * policy's lag; --learner-max-lag n lets it start the next episode while the learner still owes up
  * to n updates (100 = one episode at one update per step), so acting and learning overlap.
  */
-const learnerProcess = process.argv.includes('--learner-process');
-const learnerMaxLag = flag('--learner-max-lag') ?? 0;
+const learnerProcess = vision || process.argv.includes('--learner-process');
+const learnerMaxLag = flag('--learner-max-lag') ?? (vision ? 100 : 0);
 if (!(Number.isInteger(learnerMaxLag) && learnerMaxLag >= 0)) throw new Error(`--learner-max-lag: expected a whole number from 0, got ${textFlag('--learner-max-lag')}`);
 if (process.argv.includes('--learner-max-lag') && !learnerProcess) throw new Error('--learner-max-lag: expected --learner-process as well (the in-process learner never lags)');
-const variant = `${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : privilegedReward ? ' PRIVILEGED reward (debugging): the simulator\'s geometric progress, image-feature observations.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward${grmFeatures ? ' and frozen encoder' : ''}): ${grmFile}.` : ''}${grmFeatures ? ' Observations: the frozen GRM-tiny features (the set-up before the policy encoder).' : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}`;
+const variant = `${vision ? ' VISION check: the sparse arm, success from the simulator\'s predicate, image features of the policy encoder, against the same runs on the reward model\'s frozen GRM-tiny features (the peer); progress (the simulator\'s) is logged, never rewarded.' : ''}${layout ? ` Lab reset: the same objects every episode near layout ${layout.seed}, spread ${layout.spread} of each randomised range.` : ''}${privileged ? ' PRIVILEGED observations and reward (debugging).' : privilegedObservation ? ' PRIVILEGED observations (debugging), adapted GRM-tiny reward.' : privilegedReward ? ' PRIVILEGED reward (debugging): the simulator\'s geometric progress, image-feature observations.' : ''}${grmFile ? ` Base GRM-tiny (adapted reward${grmFeatures ? ' and frozen encoder' : ''}): ${grmFile}.` : ''}${grmFeatures ? ' Observations: the frozen GRM-tiny features (the set-up before the policy encoder).' : ''}${process.argv.includes('--potential-weight') ? ` pbrs potential weight ${textFlag('--potential-weight')} (Phi = w P).` : ''}`;
 const ALL_ARMS: ShapingMode[] = ['pbrs', 'naive', 'sparse'];
-const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? ALL_ARMS).map((a) => {
+const arms: ShapingMode[] = (textFlag('--arms')?.split(',') ?? (vision ? ['sparse'] : ALL_ARMS)).map((a) => {
   if (!ALL_ARMS.includes(a as ShapingMode)) throw new Error(`--arms: expected a comma-separated subset of ${ALL_ARMS.join(', ')}, got ${JSON.stringify(a)}`);
   return a as ShapingMode;
 });
@@ -104,19 +123,19 @@ if (bcStepsFlag !== undefined && !(Number.isInteger(bcStepsFlag) && bcStepsFlag 
 
 const base: RlSettings = {
   ...benchRlSettings(config),
-  reward: privilegedReward ? 'privileged' : 'model',
+  reward: progressFromSimulator ? 'privileged' : 'model',
   rollouts: flag('--rollouts') ?? (quick ? 30 : 150),
   observation: privilegedObservation ? 'privileged' : grmFeatures ? 'grm-features' : 'features',
   demos: flag('--demos') ?? 20,
   // --bc-steps 0: no cloning before RL, the policy starts untrained and the demos act only through the demo buffer (RLPD).
-  ...(bcStepsFlag === undefined ? {} : { bcSteps: bcStepsFlag }),
+  ...(bcStepsFlag === undefined ? (vision ? { bcSteps: 0 } : {}) : { bcSteps: bcStepsFlag }),
   // One update per control step: each costs about 20 ms with image features (learnerUpdate below), on the core that also renders and scores.
   updatesPerStep: flag('--updates-per-step') ?? 1,
-  bcWeight: flag('--bc-weight') ?? 4,
-  normaliseQ: process.argv.includes('--normalise-q'),
-  successDemos: process.argv.includes('--success-demos'),
-  gripperLogitLimit: flag('--gripper-logit-limit') ?? 0,
-  qFilter: process.argv.includes('--q-filter'),
+  bcWeight: flag('--bc-weight') ?? (vision ? 10 : 4),
+  normaliseQ: vision || process.argv.includes('--normalise-q'),
+  successDemos: vision || process.argv.includes('--success-demos'),
+  gripperLogitLimit: flag('--gripper-logit-limit') ?? (vision ? 5 : 0),
+  qFilter: vision || process.argv.includes('--q-filter'),
   evalEvery: flag('--eval-every') ?? 25,
   evalEpisodes: flag('--eval-episodes') ?? 10,
   finalEvalEpisodes: flag('--final-eval-episodes') ?? 50,
@@ -125,6 +144,12 @@ const base: RlSettings = {
   ...(grmFile ? { grmEncoderModel: grmFile } : {}),
   ...(layout ? { layout } : {}),
 };
+
+/**
+ * Observations compared in one benchmark: the headline's, and with --vision the reward model's frozen
+ * GRM-tiny features as the named peer (what the policy read before its own encoder), same seeds and demos.
+ */
+const observationArms: ObservationMode[] = vision ? ['features', 'grm-features'] : [base.observation];
 
 /** Mean time of one SAC update (critics + actor + temperature + Polyak) at batch 256, observation as in the runs. */
 async function updateTiming(observationSize: number): Promise<{ batch: number; hidden: number[]; observationSize: number; meanMs: number; updates: number }> {
@@ -155,9 +180,12 @@ function median(values: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+/** The goal line: issue 32's 90% for the vision check, the paper's 95% otherwise. */
+const goalSuccess = vision ? 0.9 : 0.95;
+
 const colours: Record<ShapingMode, string> = { pbrs: '#1f77b4', naive: '#d62728', sparse: '#7f7f7f' };
 
-function plotSvg(runs: RlResult[], title: string): string {
+function plotSvg(runs: BenchRun[], title: string): string {
   const [w, h, left, right, top, bottom] = [760, 440, 60, 130, 40, 50];
   const maxX = Math.max(1, ...runs.flatMap((r) => r.curve.map((p) => p.rollouts)));
   const x = (v: number): number => left + (v / maxX) * (w - left - right);
@@ -174,19 +202,22 @@ function plotSvg(runs: RlResult[], title: string): string {
   }
   parts.push(`<text x="${(left + w - right) / 2}" y="${h - 10}" font-family="sans-serif" font-size="13" text-anchor="middle">training rollouts</text>`);
   parts.push(`<text x="16" y="${(top + h - bottom) / 2}" font-family="sans-serif" font-size="13" text-anchor="middle" transform="rotate(-90 16 ${(top + h - bottom) / 2})">success (deterministic policy)</text>`);
-  parts.push(`<line x1="${left}" x2="${w - right}" y1="${y(0.95)}" y2="${y(0.95)}" stroke="#2ca02c" stroke-dasharray="5 4"/><text x="${w - right + 6}" y="${y(0.95) + 4}" font-family="sans-serif" font-size="11" fill="#2ca02c">goal 95%</text>`);
-  arms.forEach((arm, k) => {
-    const armRuns = runs.filter((r) => r.shaping === arm);
+  parts.push(`<line x1="${left}" x2="${w - right}" y1="${y(goalSuccess)}" y2="${y(goalSuccess)}" stroke="#2ca02c" stroke-dasharray="5 4"/><text x="${w - right + 6}" y="${y(goalSuccess) + 4}" font-family="sans-serif" font-size="11" fill="#2ca02c">goal ${Math.round(goalSuccess * 100)}%</text>`);
+  const lines = observationArms.flatMap((observation, o) => arms.map((arm) => ({ arm, observation, peer: o > 0 })));
+  lines.forEach(({ arm, observation, peer }, k) => {
+    const dash = peer ? ' stroke-dasharray="6 4"' : '';
+    const armRuns = runs.filter((r) => r.shaping === arm && r.observationMode === observation);
     for (const r of armRuns) {
       const pts = r.curve.map((p) => `${x(p.rollouts).toFixed(1)},${y(p.success).toFixed(1)}`).join(' ');
-      parts.push(`<polyline points="${pts}" fill="none" stroke="${colours[arm]}" stroke-width="${armRuns.length > 1 ? 1 : 2.5}" opacity="${armRuns.length > 1 ? 0.35 : 1}"/>`);
+      parts.push(`<polyline points="${pts}" fill="none" stroke="${colours[arm]}"${dash} stroke-width="${armRuns.length > 1 ? 1 : 2.5}" opacity="${armRuns.length > 1 ? 0.35 : 1}"/>`);
     }
     if (armRuns.length > 1) {
       const xs = armRuns[0]!.curve.map((p) => p.rollouts);
       const pts = xs.map((v, i) => `${x(v).toFixed(1)},${y(median(armRuns.map((r) => r.curve[i]?.success ?? 0))).toFixed(1)}`).join(' ');
-      parts.push(`<polyline points="${pts}" fill="none" stroke="${colours[arm]}" stroke-width="2.5"/>`);
+      parts.push(`<polyline points="${pts}" fill="none" stroke="${colours[arm]}"${dash} stroke-width="2.5"/>`);
     }
-    parts.push(`<line x1="${w - right + 10}" x2="${w - right + 34}" y1="${top + 50 + k * 20}" y2="${top + 50 + k * 20}" stroke="${colours[arm]}" stroke-width="2.5"/><text x="${w - right + 40}" y="${top + 54 + k * 20}" font-family="sans-serif" font-size="12">${arm === 'pbrs' && (base.potentialWeight ?? 1) !== 1 ? `pbrs, w = ${base.potentialWeight}` : arm}</text>`);
+    const label = `${arm === 'pbrs' && (base.potentialWeight ?? 1) !== 1 ? `pbrs, w = ${base.potentialWeight}` : arm}${observationArms.length > 1 ? (observation === 'features' ? ', policy enc.' : ', GRM-tiny') : ''}`;
+    parts.push(`<line x1="${w - right + 10}" x2="${w - right + 34}" y1="${top + 50 + k * 20}" y2="${top + 50 + k * 20}" stroke="${colours[arm]}"${dash} stroke-width="2.5"/><text x="${w - right + 40}" y="${top + 54 + k * 20}" font-family="sans-serif" font-size="11">${label}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
@@ -217,23 +248,31 @@ if (jobIndex >= 0) {
 }
 
 /** Runs `node --import tsx bench/rl.ts --job ...` for every (arm, seed), `jobs` at a time; a finished job's result is reused. */
-async function runJobs(work: string, jobs: number): Promise<(RlResult & { reused: boolean })[]> {
-  const settingsFile = join(work, 'settings.json');
-  writeFileSync(settingsFile, JSON.stringify(base));
-  const queue = seeds.flatMap((seed) => arms.map((shaping) => ({ shaping, seed, out: join(work, `${shaping}-${seed}.result.json`) })));
-  const results = new Map<string, RlResult & { reused: boolean }>();
+type BenchRun = RlResult & { reused: boolean; observationMode: ObservationMode };
+
+async function runJobs(work: string, jobs: number): Promise<BenchRun[]> {
+  const settingsFiles = new Map<ObservationMode, string>();
+  for (const observation of observationArms) {
+    const file = join(work, observation === base.observation ? 'settings.json' : `settings-${observation}.json`);
+    writeFileSync(file, JSON.stringify({ ...base, observation }));
+    settingsFiles.set(observation, file);
+  }
+  // The headline observation's runs keep their plain names, so a work folder from before the peer still resumes.
+  const name = (observation: ObservationMode, shaping: ShapingMode, seed: number): string => (observation === base.observation ? `${shaping}-${seed}` : `${shaping}-${observation}-${seed}`);
+  const queue = seeds.flatMap((seed) => observationArms.flatMap((observation) => arms.map((shaping) => ({ shaping, seed, observation, key: name(observation, shaping, seed), out: join(work, `${name(observation, shaping, seed)}.result.json`) }))));
+  const results = new Map<string, BenchRun>();
   const one = async (job: (typeof queue)[number]): Promise<void> => {
     // A result already in the work folder came from an earlier invocation (a resumed benchmark, or runs copied in): the output says which.
     const reused = existsSync(job.out);
     if (!reused) {
-      log.info(`run: ${job.shaping}, seed ${job.seed}`);
-      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JOB, settingsFile, job.shaping, String(job.seed), job.out, learnerProcess ? 'learner-process' : 'in-process', String(learnerMaxLag)], { stdio: ['ignore', 'inherit', 'inherit'] });
+      log.info(`run: ${job.key}`);
+      const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JOB, settingsFiles.get(job.observation)!, job.shaping, String(job.seed), job.out, learnerProcess ? 'learner-process' : 'in-process', String(learnerMaxLag)], { stdio: ['ignore', 'inherit', 'inherit'] });
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-      if (code !== 0) throw new Error(`bench:rl: the ${job.shaping} seed ${job.seed} run exited with ${code}; rerun with --work-dir ${work} to resume it`);
+      if (code !== 0) throw new Error(`bench:rl: the ${job.key} run exited with ${code}; rerun with --work-dir ${work} to resume it`);
     }
     const r = JSON.parse(readFileSync(job.out, 'utf8')) as RlResult;
-    results.set(`${job.shaping}-${job.seed}`, { ...r, reused });
-    log.info(`${job.shaping} seed ${job.seed}: curve ${r.curve.map((p) => `${p.rollouts}:${(p.success * 100).toFixed(0)}%`).join(' ')}, ${r.wallS.toFixed(0)} s`);
+    results.set(job.key, { ...r, reused, observationMode: job.observation });
+    log.info(`${job.key}: curve ${r.curve.map((p) => `${p.rollouts}:${(p.success * 100).toFixed(0)}%`).join(' ')}, ${r.wallS.toFixed(0)} s`);
   };
   const pending = [...queue];
   await Promise.all(
@@ -241,7 +280,7 @@ async function runJobs(work: string, jobs: number): Promise<(RlResult & { reused
       for (let job = pending.shift(); job; job = pending.shift()) await one(job);
     }),
   );
-  return queue.map((j) => results.get(`${j.shaping}-${j.seed}`)!);
+  return queue.map((j) => results.get(j.key)!);
 }
 
 const loadBefore = loadavg();
@@ -253,7 +292,7 @@ const work = workIndex >= 0 ? process.argv[workIndex + 1]! : mkdtempSync(join(tm
 mkdirSync(work, { recursive: true });
 // A run with a learner process already keeps two cores busy.
 const jobs = flag('--jobs') ?? (learnerProcess ? 1 : Math.min(2, cpus().length));
-let runs: (RlResult & { reused: boolean })[];
+let runs: BenchRun[];
 try {
   if (base.reward === 'model') {
     // One adapted reward model for every run (same demo, same model), as each run would cache it.
@@ -269,13 +308,14 @@ try {
 }
 const timing = await updateTiming(runs[0]?.observationSize ?? 5 + 3 * 144);
 
-const arm = (shaping: ShapingMode) => {
-  const armRuns = runs.filter((r) => r.shaping === shaping);
+const arm = (shaping: ShapingMode, observation: ObservationMode) => {
+  const armRuns = runs.filter((r) => r.shaping === shaping && r.observationMode === observation);
   const last = (r: RlResult): number => r.curve.at(-1)?.success ?? 0;
   const reach95 = armRuns.map((r) => r.curve.find((p) => p.success >= 0.95)?.rollouts ?? null);
   const speed = armRuns.map((r) => curveFigures(r.curve));
   return {
     shaping,
+    ...(observationArms.length > 1 ? { observation } : {}),
     medianFinalSuccess: median(armRuns.map(last)),
     medianSuccessAt150: base.rollouts >= 150 ? median(armRuns.map((r) => r.curve.find((p) => p.rollouts === 150)?.success ?? 0)) : null,
     rolloutsTo95: reach95,
@@ -291,7 +331,7 @@ const arm = (shaping: ShapingMode) => {
     medianWallS: median(armRuns.map((r) => r.wallS)),
   };
 };
-const summary = arms.map(arm);
+const summary = observationArms.flatMap((observation) => arms.map((shaping) => arm(shaping, observation)));
 const cpu = cpus();
 const reusedRuns = runs.filter((r) => r.reused).length;
 const result = {
@@ -309,10 +349,12 @@ const result = {
   reward: runs[0]?.reward,
   privileged: runs[0]?.privileged,
   learnerUpdate: timing,
-  goal: { success: 0.95, evalEpisodes: 50, withinRollouts: 150, wallSPerSeed: 600 },
+  goal: { success: goalSuccess, evalEpisodes: 50, withinRollouts: 150, wallSPerSeed: 600 },
   summary,
   runs: runs.map((r) => ({
-    shaping: r.shaping, seed: r.seed, reused: r.reused, curve: r.curve, wallS: r.wallS, updates: r.learner.updates, updateMsInRun: r.learner.updateMs, learner: r.learner.where, ...(r.learner.actorWaitS === undefined ? {} : { actorWaitS: r.learner.actorWaitS }), demos: r.demos, trap: r.trap,
+    shaping: r.shaping, seed: r.seed, reused: r.reused, success: base.success, observation: r.observationMode === 'privileged' ? 'privileged' : 'image',
+    ...(observationArms.length > 1 ? { encoder: r.observationMode === 'features' ? 'policy encoder' : 'GRM-tiny frozen features (peer)' } : {}), curve: r.curve,
+    rolloutsTo80OfFinal: curveFigures(r.curve).rolloutsTo80OfFinal, wallS: r.wallS, wallSeconds: Math.round(r.wallS), updates: r.learner.updates, updateMsInRun: r.learner.updateMs, learner: r.learner.where, ...(r.learner.actorWaitS === undefined ? {} : { actorWaitS: r.learner.actorWaitS }), demos: r.demos, trap: r.trap,
     trainingRollouts: r.rollouts.map((s) => ({ index: s.index, success: s.success, steps: s.steps, maxProgress: Math.round(s.maxProgress * 1000) / 1000, highProgressSteps: s.highProgressSteps })),
   })),
   totalWallS: (performance.now() - started) / 1000,
@@ -321,9 +363,9 @@ const result = {
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(`bench/results/${stem}.json`, `${JSON.stringify(result, null, 1)}\n`);
-const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${layout ? `, lab reset (spread ${layout.spread})` : ''}${privileged ? ' PRIVILEGED obs+reward' : privilegedObservation ? ' PRIVILEGED obs' : privilegedReward ? ' PRIVILEGED reward' : ''}`;
+const title = `${base.task}: success vs rollouts, ${seeds.length} seed(s), ${base.evalEpisodes} eval episodes/point (${base.finalEvalEpisodes} at the last)${quick ? ' QUICK' : ''}${layout ? `, lab reset (spread ${layout.spread})` : ''}${vision ? ', VISION: sparse, simulator success, image features' : privileged ? ' PRIVILEGED obs+reward' : privilegedObservation ? ' PRIVILEGED obs' : privilegedReward ? ' PRIVILEGED reward' : ''}`;
 await sharp(Buffer.from(plotSvg(runs, title))).png().toFile(`bench/results/${stem}.png`);
 for (const s of summary) {
-  console.log(`${s.shaping.padEnd(6)} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, mean success over the curve ${s.meanCurveSuccess.map((m) => (m === null ? '-' : `${(100 * m).toFixed(0)}%`)).join(' / ')}, rollouts to 80% of final ${s.rolloutsTo80OfFinal.map((n) => n ?? '-').join(' / ')}, wall ${s.medianWallS.toFixed(0)} s`);
+  console.log(`${s.shaping.padEnd(6)}${'observation' in s ? ` (${s.observation})` : ''} final success ${(100 * s.medianFinalSuccess).toFixed(0)}%, training-rollout success ${(100 * s.trainingRolloutSuccess).toFixed(0)}%, near-goal steps per failed rollout ${s.trap.highProgressStepsPerFailedRollout.toFixed(1)}, mean success over the curve ${s.meanCurveSuccess.map((m) => (m === null ? '-' : `${(100 * m).toFixed(0)}%`)).join(' / ')}, rollouts to 80% of final ${s.rolloutsTo80OfFinal.map((n) => n ?? '-').join(' / ')}, wall ${s.medianWallS.toFixed(0)} s`);
 }
 console.log(`learner update at batch 256: ${timing.meanMs.toFixed(1)} ms; total ${result.totalWallS.toFixed(0)} s; wrote bench/results/${stem}.json and ${stem}.png`);
