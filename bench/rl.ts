@@ -34,7 +34,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
@@ -231,7 +231,8 @@ if (jobIndex >= 0) {
   const [file, shaping, seedText, out, where, lagText] = process.argv.slice(jobIndex + 1, jobIndex + 7) as [string, ShapingMode, string, string, string, string];
   const settings = JSON.parse(readFileSync(file, 'utf8')) as RlSettings;
   const seed = Number(seedText);
-  const runDir = join(dirname(out), `${shaping}-${seed}`);
+  // The run's folder is named as its result file (<arm>[-<observation>]-<seed>): runs of another observation never share it.
+  const runDir = out.replace(/\.result\.json$/, '');
   const runLog = log.child(`${shaping}-${seed}`);
   const learner = where === 'learner-process' ? await startLearnerProcess({ args: ['--port', '0', '--run-dir', `${runDir}-learner`] }) : undefined;
   // A run killed earlier resumes from its own episode log and checkpoints (the learner from its own).
