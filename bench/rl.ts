@@ -216,7 +216,9 @@ function plotSvg(runs: BenchRun[], title: string): string {
       const pts = xs.map((v, i) => `${x(v).toFixed(1)},${y(median(armRuns.map((r) => r.curve[i]?.success ?? 0))).toFixed(1)}`).join(' ');
       parts.push(`<polyline points="${pts}" fill="none" stroke="${colours[arm]}"${dash} stroke-width="2.5"/>`);
     }
-    const label = `${arm === 'pbrs' && (base.potentialWeight ?? 1) !== 1 ? `pbrs, w = ${base.potentialWeight}` : arm}${observationArms.length > 1 ? (observation === 'features' ? ', policy enc.' : ', GRM-tiny') : ''}`;
+    // Several observations: one arm (the title names it), so the legend names the observation.
+    const armLabel = arm === 'pbrs' && (base.potentialWeight ?? 1) !== 1 ? `pbrs, w = ${base.potentialWeight}` : arm;
+    const label = observationArms.length > 1 ? (observation === 'features' ? 'policy encoder' : 'GRM-tiny feat.') : armLabel;
     parts.push(`<line x1="${w - right + 10}" x2="${w - right + 34}" y1="${top + 50 + k * 20}" y2="${top + 50 + k * 20}" stroke="${colours[arm]}"${dash} stroke-width="2.5"/><text x="${w - right + 40}" y="${top + 54 + k * 20}" font-family="sans-serif" font-size="11">${label}</text>`);
   });
   parts.push('</svg>');
