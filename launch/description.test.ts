@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, runCli } from '../cli/testing.js';
@@ -88,7 +88,9 @@ describe('launch descriptions', () => {
   });
 
   it('dopamine launch runs the simulator description like serve and stops the arm on SIGTERM', async () => {
-    const file = launchFile('launch: 1\nname: sim-test\nrobot: sim\nnodes:\n  dashboard: {port: 0}\n');
+    // Its own run folder: a serve run left in the checkout's runs/default (another encoder, another task) must not decide this test.
+    const file = launchFile('launch: 1\nname: sim-test\nrobot: sim\nconfig: lab.yaml\nnodes:\n  dashboard: {port: 0}\n');
+    writeFileSync(join(dirname(file), 'lab.yaml'), `policy:\n  runDir: ${JSON.stringify(join(dirname(file), 'run'))}\n`);
     const child = spawn(process.execPath, [bin, 'launch', file], { cwd: repoRoot, env: { ...process.env, DOPAMINE_LOG: 'info' } });
     let stdout = '';
     let stderr = '';
