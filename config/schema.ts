@@ -209,6 +209,10 @@ const policy = z.strictObject({
         .default(1)
         .describe('Score every n-th control step with the reward model in `serve` (and each episode\'s last state); the learner gets the progress of states between two scored ones interpolated linearly.'),
       checkpointEvery: z.number().int().positive().default(5).describe('Checkpoint the `serve` learner after every n learned episodes (and at shutdown).'),
+      operator: z
+        .enum(['none', 'scripted'])
+        .default('none')
+        .describe('Simulator only: "scripted" lets the scripted expert take over for a few seconds when progress stalls, as a person at the dashboard would (interventions measured without a person).'),
     })
     .prefault({})
     .describe('The online RL loop inside `dopamine serve`.'),

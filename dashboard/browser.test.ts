@@ -2,6 +2,7 @@
 // Page functions run in the browser, hence the DOM types in this file.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimRobot } from '../robot/sim/robot.js';
 import { hasChromium, launchChromium, type Browser } from './browser.js';
 import { startSimServing, waitFor, type SimServing } from './testing.js';
 
@@ -95,5 +96,45 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     await waitFor(() => robot.received.length > count + 3, 'actions after reset');
     expect(await page.textContent('#episodes tbody')).toMatch(/estop/);
     expect(await page.locator('#events li.estop').count()).toBeGreaterThan(0);
+  });
+
+  it('take over from the page: the keyboard moves the simulated hand, hand back returns control, the steps reach the demo buffer', async () => {
+    const sim = serving.recorded.inner as SimRobot;
+    const agent = serving.agent!;
+    await page.waitForSelector('body[data-estopped="false"]');
+    await waitFor(() => serving.loop.snapshot().episode !== null, 'a running episode');
+    expect(agent.learnerStatus().interventionTransitions).toBe(0);
+    await page.click('#takeover');
+    await page.waitForSelector('body[data-intervention="true"]');
+    expect(await page.isVisible('#intervention-state')).toBe(true);
+    expect(serving.loop.snapshot().intervention).toBe(true);
+
+    // A (+y) held for a second: the hand moves along +y, not along x.
+    const start = sim.world.eePosition();
+    await page.keyboard.down('a');
+    await waitFor(() => sim.world.eePosition()[1] > start[1] + 0.03, 'the hand to move in +y');
+    await page.keyboard.up('a');
+    const moved = sim.world.eePosition();
+    expect(Math.abs(moved[0] - start[0])).toBeLessThan(0.01);
+    // R (+z): up.
+    await page.keyboard.down('r');
+    await waitFor(() => sim.world.eePosition()[2] > moved[2] + 0.02, 'the hand to move up');
+    await page.keyboard.up('r');
+    // Space closes the gripper.
+    const sent = serving.recorded.received.length;
+    await page.keyboard.press(' ');
+    await waitFor(() => serving.recorded.received.slice(sent).some((r) => r.action.gripper === 1), 'a gripper command');
+
+    await page.click('#takeover');
+    await page.waitForSelector('body[data-intervention="false"]');
+    expect(serving.loop.snapshot().intervention).toBe(false);
+    await page.click('#mark-failure');
+    await waitFor(() => agent.learnerStatus().interventionTransitions > 0, 'the episode with the intervention to be learned from');
+    const status = agent.learnerStatus();
+    // Every operator step is in the demo buffer (serve has no scripted demos here, so it holds only those).
+    expect(status.demoTransitions).toBe(status.interventionTransitions);
+    expect(status.interventionTransitions).toBeGreaterThan(10);
+    await page.waitForFunction(() => Number(document.getElementById('learner-demos')!.dataset.demos) > 0);
+    expect(await page.textContent('#episodes tbody tr:first-child td:last-child')).toMatch(/^[1-9]\d*%$/);
   });
 });

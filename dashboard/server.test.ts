@@ -47,14 +47,15 @@ function rawGet(path: string): Promise<{ status: number; body: string }> {
 }
 
 describe('dashboard control routes', () => {
-  const routes = ['start', 'pause', 'resume', 'stop', 'estop', 'reset', 'mark'];
+  const routes = ['start', 'pause', 'resume', 'stop', 'estop', 'reset', 'mark', 'intervention'];
 
   it.each(routes)('POST /api/%s refuses a request without the token or with a wrong one (401)', async (route) => {
-    const body = route === 'mark' ? '{"outcome":"success"}' : '{}';
+    const body = route === 'mark' ? '{"outcome":"success"}' : route === 'intervention' ? '{"active":true}' : '{}';
     expect((await post(route, body)).status).toBe(401);
     expect((await post(route, body, { authorization: `Bearer ${'x'.repeat(token.length)}` })).status).toBe(401);
     expect((await post(route, body, { authorization: token })).status).toBe(401);
     expect(serving.loop.snapshot().estopped).toBe(false);
+    expect(serving.loop.snapshot().intervention).toBe(false);
     expect(serving.loop.runState).toBe('idle');
   });
 
@@ -247,6 +248,13 @@ describe('dashboard websocket', () => {
     expect(messages).toBe(0);
   });
 
+  it('closes a connection whose first message is a teleop command (4401); no intervention starts', async () => {
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'teleop', action: { translation: [0.1, 0, 0], yaw: 0, gripper: 'open' } })));
+    expect(await closeCode(socket)).toBe(4401);
+    expect(serving.loop.snapshot().intervention).toBe(false);
+  });
+
   it('ignores a token in the URL: without an auth message the connection is closed (4401)', async () => {
     const socket = new WebSocket(`${base.replace('http', 'ws')}/ws?token=${token}`);
     let messages = 0;
@@ -301,6 +309,42 @@ class NoiseCamera implements FrameSource {
     return { role: this.role, camera: this.camera, width: 320, height: 240, rgb: this.images[this.stamp % 2]!, stampMs: this.stamp };
   }
 }
+
+describe('operator interventions over the dashboard', () => {
+  it("take over with the token, teleop on the websocket moves the arm, a bad command gets one error line, hand back", async () => {
+    const viewer = openViewer(base, token);
+    const messages: { type: string; error?: string; update?: { type: string; active?: boolean } }[] = [];
+    viewer.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString('utf8')) as (typeof messages)[number]));
+    await waitFor(() => messages.some((m) => m.type === 'hello'), 'the snapshot');
+    // Outside an intervention a command changes nothing and says why.
+    viewer.send(JSON.stringify({ type: 'teleop', action: { translation: [0, 0.5, 0], yaw: 0, gripper: 'open' } }));
+    await waitFor(() => messages.some((m) => m.type === 'error'), 'an error line');
+    expect(messages.find((m) => m.type === 'error')!.error).toMatch(/no intervention is active/);
+
+    expect((await post('start', '{}', auth())).status).toBe(200);
+    const taken = await post('intervention', '{"active":true}', auth());
+    expect(await taken.json()).toMatchObject({ ok: true, changed: true, intervention: true });
+    await waitFor(() => messages.some((m) => m.update?.type === 'intervention' && m.update.active === true), 'the intervention update');
+    const before = serving.testRobot.received.length;
+    // 0.5 m/s in +y at 50 Hz: 1 cm per step.
+    const feed = setInterval(() => viewer.send(JSON.stringify({ type: 'teleop', action: { translation: [0, 0.5, 0], yaw: 0, gripper: 'closed' } })), 20);
+    try {
+      await waitFor(() => serving.testRobot.received.slice(before).filter((r) => Math.abs(r.action.dy - 0.01) < 1e-9 && r.action.gripper === 1).length >= 3, 'teleop actions at the arm');
+    } finally {
+      clearInterval(feed);
+    }
+    viewer.send(JSON.stringify({ type: 'teleop', action: { translation: [1, 2], yaw: 0, gripper: 'open' } }));
+    await waitFor(() => messages.filter((m) => m.type === 'error').length === 2, 'a second error line');
+    expect(messages.filter((m) => m.type === 'error')[1]!.error).toMatch(/^teleop action: translation: expected three finite numbers/);
+    expect(viewer.readyState).toBe(WebSocket.OPEN);
+
+    const back = await post('intervention', '{"active":false}', auth());
+    expect(await back.json()).toMatchObject({ ok: true, changed: true, intervention: false });
+    expect((await post('intervention', '{"active":"yes"}', auth())).status).toBe(400);
+    expect((await post('stop', '{}', auth())).status).toBe(200);
+    viewer.close();
+  });
+});
 
 describe('dashboard backpressure', () => {
   let dashboard: Dashboard;

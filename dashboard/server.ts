@@ -26,6 +26,7 @@ import type { RunLoop, RunUpdate } from '../launch/run-loop.js';
 import type { FrameSource } from '../robot/types.js';
 import { FrameStreamer, type EncodedFrame } from './frames.js';
 import type { Links } from './telemetry.js';
+import { parseTeleop } from '../launch/teleop.js';
 
 export interface DashboardOptions {
   loop: RunLoop;
@@ -98,10 +99,10 @@ function staticFiles(): Map<string, StaticFile> {
   ]);
 }
 
-function parseJson(text: string): { type?: unknown; token?: unknown } | null {
+function parseJson(text: string): { type?: unknown; token?: unknown; action?: unknown } | null {
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' ? (value as { type?: unknown; token?: unknown }) : null;
+    return value !== null && typeof value === 'object' ? (value as { type?: unknown; token?: unknown; action?: unknown }) : null;
   } catch {
     return null;
   }
@@ -141,6 +142,13 @@ export function estopReason(body: Buffer | undefined, contentType: string | unde
   if (text.length === 0) return ESTOP_DEFAULT_REASON + extra;
   return (text.length > ESTOP_REASON_MAX ? `${text.slice(0, ESTOP_REASON_MAX)}… (reason cut at ${ESTOP_REASON_MAX} characters)` : text) + extra;
 }
+const interventionBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['active'],
+  properties: { active: { type: 'boolean' } },
+} as const;
+
 const markBody = {
   type: 'object',
   additionalProperties: false,
@@ -239,6 +247,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       api.post<{ Body: { outcome: 'success' | 'failure' } }>('/mark', { schema: { body: markBody } }, async (request) => {
         const marked = loop.mark(request.body.outcome, 'dashboard');
         return { ok: marked, state: loop.runState, estopped: loop.snapshot().estopped };
+      });
+      // Starts or ends an operator intervention (the dashboard's Take over button; teleop commands then arrive on the websocket).
+      api.post<{ Body: { active: boolean } }>('/intervention', { schema: { body: interventionBody } }, async (request) => {
+        const changed = loop.setIntervention(request.body.active, 'dashboard');
+        return { ok: true, changed, intervention: loop.interventionActive, state: loop.runState, estopped: loop.snapshot().estopped };
       });
       api.get('/status', async () => ({ ...loop.snapshot(), links: links() }));
       await api.register(estopRoute);
@@ -342,10 +355,27 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           return;
         }
         clients.add(socket);
+        socket.on('message', (next: Buffer, binary: boolean) => onClientMessage(socket, binary ? null : parseJson(next.toString('utf8'))));
         send(socket, JSON.stringify({ type: 'hello', snapshot: loop.snapshot(), events: events.recent(), frames: streamer.latest(), links: links() }));
       });
     },
   );
+
+  /**
+   * Messages of an authenticated viewer: teleop commands during an intervention,
+   * {"type": "teleop", "action": {"translation": [vx, vy, vz], "yaw": r, "gripper": "open"|"closed"}}
+   * (m/s, rad/s; launch/teleop.ts). Anything else is answered with one error line and changes nothing.
+   */
+  const onClientMessage = (socket: WebSocket, message: { type?: unknown; action?: unknown } | null): void => {
+    const refuse = (error: string): void => void send(socket, JSON.stringify({ type: 'error', error }));
+    if (message?.type !== 'teleop') {
+      refuse(`expected a message {"type": "teleop", "action": {...}}, got ${message === null ? 'no JSON object' : `type ${JSON.stringify(message.type)}`}`);
+      return;
+    }
+    const command = parseTeleop(message.action);
+    if (typeof command === 'string') refuse(`teleop action: ${command}`);
+    else if (!loop.teleop(command)) refuse('teleop ignored: no intervention is active (POST /api/intervention {"active": true} first)');
+  };
 
   const unsubscribeUpdates = loop.onUpdate((update: RunUpdate) => {
     if (update.type === 'step') return; // status messages carry the step counters at a lower rate
@@ -361,6 +391,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         type: 'status',
         state: snapshot.state,
         estopped: snapshot.estopped,
+        intervention: snapshot.intervention,
         safety: snapshot.safety,
         reward: snapshot.reward,
         deadlines: snapshot.deadlines,

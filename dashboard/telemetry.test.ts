@@ -87,9 +87,9 @@ describe.skipIf(!MOSQUITTO)('MQTT telemetry against a real Mosquitto broker', ()
 
     const episode = of('episodes')[0]!.payload;
     expect(keys(episode)).toEqual(
-      ['durationS', 'endedAt', 'episode', 'finalProgress', 'judgedBy', 'outcome', 'rollouts', 'shapedReturn', 'startedAt', 'steps', 'success', 'successRate'].sort(),
+      ['durationS', 'endedAt', 'episode', 'finalProgress', 'interventionSteps', 'judgedBy', 'outcome', 'rollouts', 'shapedReturn', 'startedAt', 'steps', 'success', 'successRate'].sort(),
     );
-    expect(episode).toMatchObject({ episode: 1, outcome: 'time-limit', steps: 20, rollouts: 1, successRate: 0 });
+    expect(episode).toMatchObject({ episode: 1, outcome: 'time-limit', steps: 20, rollouts: 1, successRate: 0, interventionSteps: 0 });
 
     const progress = of('progress')[0]!.payload;
     expect(keys(progress)).toEqual(['episode', 'hop', 'latencyMs', 'progress', 'reward', 'step', 'time']);

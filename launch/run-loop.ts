@@ -11,6 +11,7 @@ import { CompletionJudge, completionRule, DEFAULT_SUCCESS_WINDOW } from '../rewa
 import { EstopLatchedError, type SafeRobot, type SafetyStatus } from '../robot/safety.js';
 import type { Observation } from '../robot/types.js';
 import type { ActionSource, LearnerStatus, ProgressScore, ProgressSource } from './sources.js';
+import { Intervention, type TeleopCommand } from './teleop.js';
 
 export type RunState = 'idle' | 'running' | 'paused' | 'stopped';
 export type EpisodeOutcome = 'success' | 'failure' | 'time-limit' | 'stopped' | 'estop';
@@ -37,6 +38,8 @@ export interface EpisodeSummary {
   doneAtStep?: number;
   /** Sum of the shaped rewards scored in this episode. */
   shapedReturn: number;
+  /** Steps taken while the operator had the arm (their commands, or holds waiting for one). */
+  interventionSteps: number;
   startedAt: number;
   endedAt: number;
 }
@@ -57,6 +60,8 @@ export interface RewardStats {
 export interface RunSnapshot {
   state: RunState;
   estopped: boolean;
+  /** The operator has the arm: teleop commands replace the policy's actions. */
+  intervention: boolean;
   sources: { robot: string; actions: string; progress: string };
   controlHz: number;
   episode: { index: number; steps: number; startedAt: number | null; points: ProgressPoint[] } | null;
@@ -74,6 +79,7 @@ export interface RunSnapshot {
 
 export type RunUpdate =
   | { type: 'state'; state: RunState; estopped: boolean }
+  | { type: 'intervention'; active: boolean; source: string }
   | { type: 'progress'; point: ProgressPoint }
   | { type: 'episode-start'; episode: number; at: number }
   | { type: 'episode'; summary: EpisodeSummary; successRate: number | null; rollouts: number }
@@ -133,6 +139,7 @@ interface Episode {
   startedAt: number;
   points: ProgressPoint[];
   shapedReturn: number;
+  interventionSteps: number;
   lastProgress: number | null;
   /** The completion judge of this episode, fed every scored step. */
   judge: CompletionJudge;
@@ -175,6 +182,7 @@ export class RunLoop {
   private readonly workTimes: number[] = [];
   private readonly periods: number[] = [];
   private lastStepStart: number | null = null;
+  private readonly intervention = new Intervention();
 
   constructor(private readonly options: RunLoopOptions) {
     this.periodMs = 1000 / options.robot.controlHz;
@@ -218,6 +226,7 @@ export class RunLoop {
   stop(source: string): void {
     if (this.state === 'idle' || this.state === 'stopped') return;
     this.endEpisode('stopped', 'none');
+    this.setIntervention(false, source);
     this.setState('stopped', source, 'run stopped');
   }
 
@@ -233,6 +242,8 @@ export class RunLoop {
   async estop(source: string, reason: string): Promise<void> {
     const stopping = this.options.robot.estop(source, reason); // latches synchronously
     this.endEpisode('estop', 'none');
+    // After a reset the policy drives again until the operator takes over anew.
+    this.setIntervention(false, source);
     this.notify({ type: 'state', state: this.state, estopped: true });
     await stopping;
   }
@@ -246,6 +257,29 @@ export class RunLoop {
       this.wake?.();
     }
     return released;
+  }
+
+  /**
+   * Starts (true) or ends (false) an operator intervention; false when nothing changed. While one
+   * is active the newest teleop command replaces the policy's action each step, through the
+   * safety layer; without a command in the last TELEOP_TIMEOUT_MS the arm holds.
+   */
+  setIntervention(active: boolean, source: string): boolean {
+    if (!this.intervention.set(active, source, this.options.clock.now())) return false;
+    const detail = active ? 'operator took over the arm' : 'operator handed the arm back to the policy';
+    this.options.events.emit('intervention', detail, source);
+    this.options.log.info(`${detail} (${source})`);
+    this.notify({ type: 'intervention', active, source });
+    return true;
+  }
+
+  /** The operator's newest teleop command; false (ignored) when no intervention is active. */
+  teleop(command: TeleopCommand): boolean {
+    return this.intervention.teleop(command, this.options.clock.now());
+  }
+
+  get interventionActive(): boolean {
+    return this.intervention.active;
   }
 
   /** Records the reason of an e-stop that latched before its reason could be read (see SafeRobot.describeLatch). */
@@ -270,6 +304,7 @@ export class RunLoop {
     return {
       state: this.state,
       estopped: this.options.robot.estopped,
+      intervention: this.intervention.active,
       sources: { robot: this.options.robot.name, actions: this.options.actions.label, progress: this.options.progress.label },
       controlHz: this.options.robot.controlHz,
       episode: this.episode
@@ -352,9 +387,11 @@ export class RunLoop {
       if (this.lastStepStart !== null) record(this.periods, started - this.lastStepStart);
       this.lastStepStart = null;
       const episode = this.episode;
-      const action = await actions.next(episode.observation);
+      // The actor is asked even during an intervention: it encodes the observation the step's transition starts from.
+      const policyAction = await actions.next(episode.observation);
       // Paused, stopped or e-stopped while the actor thought: drop its action.
       if (this.state !== 'running' || robot.estopped || this.episode !== episode || this.closed) continue;
+      const { action, origin } = this.intervention.action(policyAction, clock.now(), robot.controlHz);
       const before = episode.observation;
       const result = await robot.act(action);
       if (this.episode !== episode) continue;
@@ -362,12 +399,14 @@ export class RunLoop {
       this.steps.steps++;
       if (result.applied) {
         episode.steps++;
+        if (origin !== 'policy') episode.interventionSteps++;
         if (episode.steps % (this.options.scoreEvery ?? 1) === 0) this.requestScore(result.observation, episode);
         actions.afterStep?.({
           episode: episode.index,
           step: episode.steps,
           observation: before,
           proposed: action,
+          origin,
           applied: result.applied,
           next: result.observation,
           ...(result.success === undefined ? {} : { success: result.success }),
@@ -409,6 +448,7 @@ export class RunLoop {
       startedAt: this.options.clock.now(),
       points: [],
       shapedReturn: 0,
+      interventionSteps: 0,
       lastProgress: null,
       judge: new CompletionJudge(this.rule),
       doneAtStep: null,
@@ -436,6 +476,7 @@ export class RunLoop {
       finalProgress: episode.lastProgress,
       ...(outcome === 'success' && judgedBy === 'progress' && episode.doneAtStep !== null ? { doneAtStep: episode.doneAtStep } : {}),
       shapedReturn: episode.shapedReturn,
+      interventionSteps: episode.interventionSteps,
       startedAt: episode.startedAt,
       endedAt: now,
     };

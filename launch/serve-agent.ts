@@ -47,6 +47,8 @@ export interface ServeReferences {
 
 /** Actor and critics: the widths `dopamine rl` uses. */
 const HIDDEN = [256, 256];
+/** Demo-buffer rows: the operator's intervention steps (and demos), half of every batch once there are any (RLPD). */
+const DEMO_CAPACITY = 50_000;
 /** Owed updates kept at most, in control steps' worth: the learner never runs an old backlog for minutes. */
 const BACKLOG_STEPS = 50;
 /** An update starts only when it should end within this share of the control period after the step began. */
@@ -73,6 +75,8 @@ interface AgentEpisode {
   observations: Float32Array[];
   /** Applied actions a_0 .. a_{T-1}, policy units. */
   actions: Float32Array[];
+  /** Indices t of the actions the operator chose (an intervention's commands; holds are not among them). */
+  interventionSteps: number[];
   envSuccess: boolean[];
   last: Observation;
   /** Fused progress by step (0: the initial state). */
@@ -112,7 +116,9 @@ export class ServeAgent {
   private owed = 0;
   private working = false;
   private closed = false;
-  private readonly status: Omit<LearnerStatus, 'updates' | 'owed' | 'updateMs'> = { dropped: 0, episodes: 0, transitions: 0, rejectedEpisodes: 0, lastError: null };
+  private readonly status: Omit<LearnerStatus, 'updates' | 'owed' | 'updateMs' | 'demoTransitions'> = {
+    dropped: 0, episodes: 0, transitions: 0, rejectedEpisodes: 0, interventionTransitions: 0, lastError: null,
+  };
   private updateTotalMs = 0;
   private updatesTimed = 0;
   /** Recent update time (moving average), ms: whether the next one fits before the next step. */
@@ -169,7 +175,7 @@ export class ServeAgent {
     const p = config.policy;
     const settings: LearnerSettings = {
       observationSize: encoder.size, hidden: HIDDEN, batchSize: p.batchSize, learningRate: p.learningRate, gamma: config.reward.shaping.gamma,
-      tau: 0.005, initialAlpha: 0.05, seed: p.seed, demoCapacity: 1, bufferCapacity: 200_000, updatesPerStep: p.serve.updatesPerStep, bcSteps: 0,
+      tau: 0.005, initialAlpha: 0.05, seed: p.seed, demoCapacity: DEMO_CAPACITY, bufferCapacity: 200_000, updatesPerStep: p.serve.updatesPerStep, bcSteps: 0,
       // No demos in serve: no critic warm-up or cloning term; one-step targets, rewards scaled as in `dopamine rl`.
       criticWarmupSteps: 0, rewardScale: 10, bcWeight: 0, nStep: 1, actorDelaySteps: 0,
       executionProvider: config.engine.executionProvider, threads: config.engine.threads,
@@ -204,6 +210,7 @@ export class ServeAgent {
     agent.nextIndex = agent.resumedCounts.nextEpisode;
     agent.status.episodes = episodes.length;
     agent.status.transitions = episodes.reduce((n, r) => n + r.steps, 0);
+    agent.status.interventionTransitions = episodes.reduce((n, r) => n + (r.interventionSteps?.length ?? 0), 0);
     return agent;
   }
 
@@ -217,6 +224,7 @@ export class ServeAgent {
       ...this.status,
       updates: this.learner.sac.updates,
       owed: this.owed,
+      demoTransitions: this.learner.demos.size,
       updateMs: this.updatesTimed > 0 ? this.updateTotalMs / this.updatesTimed : null,
     };
   }
@@ -249,6 +257,7 @@ export class ServeAgent {
       fusion,
       observations: [],
       actions: [],
+      interventionSteps: [],
       envSuccess: [],
       last: initial,
       progress: new Map([[0, fusion.progress]]),
@@ -274,6 +283,7 @@ export class ServeAgent {
       episode.failure ??= `step ${record.step}: the acted-on observation was not encoded`;
       return;
     }
+    if (record.origin === 'operator') episode.interventionSteps.push(episode.actions.length);
     episode.observations.push(encoded);
     // What reached the arm (after the safety layer's clipping) is what caused the transition.
     episode.actions.push(actionToVector(record.applied, this.limits));
@@ -360,11 +370,16 @@ export class ServeAgent {
     // the scored steps; this curve only interpolates them. An operator's mark stands as given.
     if (this.shaping.success === 'progress') collected.judgedDoneAt = loopJudgement(summary);
     const scored = await scoreEpisode(collected, this.shaping);
-    const record: EpisodeRecord = { ...toRecord('episode', this.recordIndex++, scored, 0.8), outcome: summary.outcome };
+    const record: EpisodeRecord = {
+      ...toRecord('episode', this.recordIndex++, scored, 0.8),
+      outcome: summary.outcome,
+      ...(episode.interventionSteps.length > 0 ? { interventionSteps: episode.interventionSteps } : {}),
+    };
     this.episodeLog.append(record);
     await this.learnerLane.run(() => this.learner.addRecord(record));
     this.status.episodes++;
     this.status.transitions += record.steps;
+    this.status.interventionTransitions += episode.interventionSteps.length;
     if (this.status.episodes % this.options.config.policy.serve.checkpointEvery === 0) await this.learnerLane.run(() => this.learner.checkpoint());
   }
 

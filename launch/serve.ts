@@ -19,6 +19,9 @@ import { ServeAgent } from './serve-agent.js';
 import { openServeReward } from './serve-reward.js';
 import type { ActionSource, LearnerStatus, ProgressSource } from './sources.js';
 import { DistanceProgressStandIn, ScriptedReachStandIn, standInGoal } from './stand-ins.js';
+import { SCRIPTED_OPERATOR_DEFAULTS, ScriptedOperator } from './scripted-operator.js';
+import { InputError } from '../common/errors.js';
+import type { SimWorld } from '../robot/sim/world.js';
 
 export interface ServeParts {
   robot?: Robot;
@@ -106,6 +109,12 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       counts,
     });
     opened.push({ name: 'run loop', close: () => loop.close() });
+    if (config.policy.serve.operator === 'scripted') {
+      const world = simWorldOf(inner);
+      if (!world) throw new InputError('policy.serve.operator', `expected "none" with robot.backend ${config.robot.backend}, got "scripted" (the scripted operator is the simulator's expert)`);
+      const operator = new ScriptedOperator(loop, world, config.robot.controlHz, { ...SCRIPTED_OPERATOR_DEFAULTS, seed: config.policy.seed + 1_000 }, log.child('operator'));
+      opened.push({ name: 'scripted operator', close: async () => operator.close() });
+    }
     // One line per episode on stderr, as `dopamine rl` logs its rollouts.
     const episodeLog = log.child('episode');
     loop.onUpdate((update) => {
@@ -173,6 +182,14 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     }
     throw error;
   }
+}
+
+/** The simulated world behind a robot (the simulator, or a test wrapper around it), or null for a lab arm. */
+function simWorldOf(robot: Robot): SimWorld | null {
+  const world = (robot as Partial<{ world: SimWorld }>).world;
+  if (world) return world;
+  const inner = (robot as Partial<{ inner: Robot }>).inner;
+  return inner ? simWorldOf(inner) : null;
 }
 
 /** The line logged when an episode ends: outcome, steps, final progress, shaped return, the success rate and the learner so far. */

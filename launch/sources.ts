@@ -5,6 +5,7 @@
  */
 import type { ArmAction, Observation } from '../robot/types.js';
 import type { EpisodeSummary } from './run-loop.js';
+import type { ActionOrigin } from './teleop.js';
 
 /** One control step whose action reached the arm, for a learner's replay buffer. */
 export interface StepRecord {
@@ -12,8 +13,10 @@ export interface StepRecord {
   /** 1-based index of this step in its episode. */
   step: number;
   observation: Observation;
-  /** The action the policy sent. */
+  /** The action sent to the safety layer: the policy's, or the operator's during an intervention. */
   proposed: ArmAction;
+  /** Who chose it: the policy, the operator's teleop command, or a hold (an intervention without a fresh command). */
+  origin: ActionOrigin;
   /** The action that reached the arm (after the safety layer's clipping). */
   applied: ArmAction;
   next: Observation;
@@ -53,6 +56,10 @@ export interface LearnerStatus {
   transitions: number;
   /** Episodes not learned from (a state the reward model could not score). */
   rejectedEpisodes: number;
+  /** Transitions in the demo buffer (scripted demos and the operator's intervention steps). */
+  demoTransitions: number;
+  /** Of the transitions handed over, those the operator drove (they enter the demo buffer too). */
+  interventionTransitions: number;
   /** Mean time of one update, ms (null before the first). */
   updateMs: number | null;
   lastError: string | null;

@@ -65,3 +65,37 @@ describe('successful rollouts as demos', () => {
     }
   });
 });
+
+describe("the operator's intervention steps", () => {
+  const episode: ScoredEpisode = {
+    seed: 1,
+    observations: Array.from({ length: 6 }, (_, t) => Float32Array.of(t)),
+    actions: Array.from({ length: 5 }, (_, t) => Float32Array.of(t / 10, 0, 0, 0, 0)),
+    envSuccess: [false, false, false, false, false],
+    progress: [0, 0.1, 0.2, 0.3, 0.4, 0.5],
+    rewards: [0.1, 0.1, 0.1, 0.1, 0.1],
+    terminal: false,
+    success: false,
+    end: 'time-limit',
+  };
+
+  it('enter the demo buffer as well as the online one (HIL-SERL); indices outside the episode are refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'learner-test-'));
+    try {
+      const learner = await LocalLearner.create(testSettings({}), dir, createLogger('test', 'error'));
+      await learner.addRecord({ ...toRecord('episode', 0, episode, 0.8), interventionSteps: [1, 2] });
+      expect(learner.online.size).toBe(5);
+      expect(learner.demos.size).toBe(2);
+      // The demo rows are those steps' transitions: observation t, the operator's action, observation t + 1.
+      const rows = [0, 1].map((i) => ({ o: learner.demos.observation[i], a: learner.demos.action[i * 5], next: learner.demos.nextObservation[i] }));
+      expect(rows).toEqual([
+        { o: 1, a: Math.fround(0.1), next: 2 },
+        { o: 2, a: Math.fround(0.2), next: 3 },
+      ]);
+      await expect(learner.addRecord({ ...toRecord('episode', 1, episode, 0.8), interventionSteps: [5] })).rejects.toThrow(/expected intervention steps from 0 to 4, got 5/);
+      await learner.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -178,6 +178,11 @@ export class LocalLearner implements Learner {
     const transitions = transitionsOf(fromRecord(record), this.settings.nStep, this.settings.gamma);
     if (record.kind === 'demo') weighGripperSwitches(transitions, this.settings.gripperSwitchWeight ?? 1);
     for (const t of transitions) buffer.add(t);
+    const driven = record.kind === 'episode' ? (record.interventionSteps ?? []) : [];
+    const outside = driven.find((t) => !(Number.isInteger(t) && t >= 0 && t < transitions.length));
+    if (outside !== undefined) throw new RangeError(`${key}: expected intervention steps from 0 to ${transitions.length - 1}, got ${outside}`);
+    // The operator's corrections are demonstrations of what to do in states the policy reached.
+    for (const t of driven) this.demos.add(transitions[t]!);
     if (record.kind === 'episode' && record.success && this.settings.successDemos === true) {
       // The online buffer has copied these rows already; weighed as demos, they enter the demo buffer too.
       weighGripperSwitches(transitions, this.settings.gripperSwitchWeight ?? 1);

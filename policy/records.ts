@@ -27,6 +27,11 @@ export interface EpisodeRecord {
    * failure the operator marked is logged with end 'stopped'). Absent in `dopamine rl` logs and older serve logs.
    */
   outcome?: string;
+  /**
+   * Serve: the transitions (0-based step indices) the operator drove during an intervention. They
+   * enter the demo buffer as well as the online one (HIL-SERL). Absent: none.
+   */
+  interventionSteps?: number[];
 }
 
 export interface EvalRecord {

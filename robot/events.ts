@@ -19,6 +19,7 @@ export type EventKind =
   | 'run' // start, pause, resume, stop
   | 'episode' // an episode began or ended
   | 'mark' // the operator marked an episode a success or a failure
+  | 'intervention' // the operator took over the arm, or handed it back to the policy
   | 'reward-error' // the progress source failed on one observation
   // links and stored state
   | 'link' // the MQTT broker link (and with it the remote e-stop) went down or came back, or the run started without it

@@ -41,14 +41,18 @@ const progressChart = new uPlot(
   $('progress-chart'),
 );
 
-const successData = [[], []]; // rollout, success rate
+const successData = [[], [], []]; // rollout, success rate, intervention rate of the last 10 episodes
 const successChart = new uPlot(
   {
     width: chartWidth($('success-chart')),
     height: 180,
     scales: { x: { time: false }, y: { range: [0, 1] } },
     axes: [{ ...axisStyle, label: 'rollout' }, { ...axisStyle }],
-    series: [{ label: 'rollout' }, { label: 'success rate', stroke: '#3ecf8e', width: 2 }],
+    series: [
+      { label: 'rollout' },
+      { label: 'success rate', stroke: '#3ecf8e', width: 2 },
+      { label: 'intervention rate (last 10 episodes)', stroke: '#4fa3ff', width: 1.5 },
+    ],
   },
   successData,
   $('success-chart'),
@@ -78,10 +82,22 @@ function addProgress(point) {
   $('progress-now').dataset.progress = String(point.progress);
 }
 
+// Share of control steps the operator drove, over the last 10 episodes.
+const recentEpisodes = [];
+function interventionRate() {
+  const steps = recentEpisodes.reduce((n, e) => n + e.steps, 0);
+  return steps > 0 ? recentEpisodes.reduce((n, e) => n + (e.interventionSteps ?? 0), 0) / steps : 0;
+}
+function noteEpisode(summary) {
+  recentEpisodes.push(summary);
+  if (recentEpisodes.length > 10) recentEpisodes.shift();
+}
+
 function addRollout(rollouts, successRate) {
   if (successRate === null) return;
   successData[0].push(rollouts);
   successData[1].push(successRate);
+  successData[2].push(interventionRate());
   successChart.setData(successData);
   $('success-chart').dataset.points = String(successData[0].length);
   $('success-rate').textContent = `${(successRate * 100).toFixed(0)}% of ${rollouts}`;
@@ -150,6 +166,8 @@ function showLearner(learner, control) {
     $('learner-data').textContent = `${learner.episodes} / ${learner.transitions}`;
     $('learner-rejected').textContent = String(learner.rejectedEpisodes);
     $('learner-error').textContent = learner.lastError ?? '-';
+    $('learner-demos').textContent = `${learner.demoTransitions} / ${learner.interventionTransitions}`;
+    $('learner-demos').dataset.demos = String(learner.demoTransitions);
     $('learner-updates').dataset.updates = String(learner.updates);
   }
   if (control) $('control-period').textContent = `${fmt(control.periodMeanMs, 1)} / ${fmt(control.periodP95Ms, 0)} / ${fmt(control.periodMaxMs, 0)} ms`;
@@ -165,6 +183,7 @@ function addEpisodeRow(summary) {
     fmt(summary.durationS, 1),
     fmt(summary.finalProgress, 3),
     fmt(summary.shapedReturn, 3),
+    summary.steps > 0 ? `${Math.round((100 * (summary.interventionSteps ?? 0)) / summary.steps)}%` : '-',
   ];
   for (const value of cells) {
     const cell = document.createElement('td');
@@ -210,6 +229,7 @@ function handle(message) {
       const s = message.snapshot;
       showSources(s.sources);
       showState(s.state, s.estopped);
+      showIntervention(s.intervention);
       showSafety(s.safety);
       showLinks(message.links);
       showReward(s.reward, s.deadlines);
@@ -217,7 +237,11 @@ function handle(message) {
       resetProgress(s.episode ? s.episode.index : null);
       if (s.episode) for (const point of s.episode.points) addProgress(point);
       $('episodes').tBodies[0].replaceChildren();
-      for (const summary of s.episodes) addEpisodeRow(summary);
+      recentEpisodes.length = 0;
+      for (const summary of s.episodes) {
+        addEpisodeRow(summary);
+        noteEpisode(summary);
+      }
       if (s.successRate !== null) addRollout(s.rollouts, s.successRate);
       $('events').replaceChildren();
       for (const event of message.events) addEvent(event);
@@ -232,6 +256,7 @@ function handle(message) {
       break;
     case 'status':
       showState(message.state, message.estopped);
+      showIntervention(message.intervention);
       showSafety(message.safety);
       showLinks(message.links);
       showReward(message.reward, message.deadlines);
@@ -241,10 +266,12 @@ function handle(message) {
     case 'update': {
       const update = message.update;
       if (update.type === 'state') showState(update.state, update.estopped);
+      else if (update.type === 'intervention') showIntervention(update.active);
       else if (update.type === 'progress') addProgress(update.point);
       else if (update.type === 'episode-start') resetProgress(update.episode);
       else if (update.type === 'episode') {
         addEpisodeRow(update.summary);
+        noteEpisode(update.summary);
         addRollout(update.rollouts, update.successRate);
       }
       break;
@@ -261,6 +288,7 @@ function connect() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   // The token goes in the first message, never in the URL (URLs end up in logs and proxies).
   const socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  liveSocket = socket;
   socket.onopen = () => {
     socket.send(JSON.stringify({ type: 'auth', token }));
     $('connection').textContent = 'live';
@@ -299,6 +327,80 @@ $('reset').addEventListener('click', () => control('reset'));
 for (const route of ['start', 'pause', 'resume', 'stop']) $(route).addEventListener('click', () => control(route));
 $('mark-success').addEventListener('click', () => control('mark', { outcome: 'success' }));
 $('mark-failure').addEventListener('click', () => control('mark', { outcome: 'failure' }));
+// ---- interventions: take over, then keyboard or gamepad teleop over the websocket -----------------
+// Velocities as a SpaceMouse gives them (launch/teleop.ts): m/s and rad/s; the safety layer clips.
+const TELEOP_SPEED_M_S = 0.1;
+const TELEOP_YAW_RAD_S = 0.5;
+const TELEOP_PERIOD_MS = 100; // the server holds the arm when commands stop for 500 ms
+const KEYS = { w: [0, 1], s: [0, -1], a: [1, 1], d: [1, -1], r: [2, 1], f: [2, -1] };
+let liveSocket = null;
+let intervening = false;
+let gripperClosed = false;
+let lastGamepadGripButton = false;
+const keysDown = new Set();
+
+function showIntervention(active) {
+  if (active === undefined) return;
+  intervening = active;
+  $('intervention-state').hidden = !active;
+  $('teleop-help').hidden = !active;
+  $('takeover').textContent = active ? 'Hand back' : 'Take over';
+  $('takeover').classList.toggle('active', active);
+  document.body.dataset.intervention = String(active);
+  if (!active) keysDown.clear();
+}
+
+function teleopCommand() {
+  const translation = [0, 0, 0];
+  let yaw = 0;
+  for (const key of keysDown) {
+    if (KEYS[key]) translation[KEYS[key][0]] += KEYS[key][1] * TELEOP_SPEED_M_S;
+    if (key === 'q') yaw += TELEOP_YAW_RAD_S;
+    if (key === 'e') yaw -= TELEOP_YAW_RAD_S;
+  }
+  const pad = navigator.getGamepads ? [...navigator.getGamepads()].find((g) => g) : undefined;
+  if (pad) {
+    const axis = (i) => (Math.abs(pad.axes[i] ?? 0) > 0.15 ? pad.axes[i] : 0); // dead zone
+    translation[0] -= axis(1) * TELEOP_SPEED_M_S;
+    translation[1] -= axis(0) * TELEOP_SPEED_M_S;
+    translation[2] -= axis(3) * TELEOP_SPEED_M_S;
+    if (pad.buttons[4]?.pressed) yaw += TELEOP_YAW_RAD_S;
+    if (pad.buttons[5]?.pressed) yaw -= TELEOP_YAW_RAD_S;
+    const grip = Boolean(pad.buttons[0]?.pressed);
+    if (grip && !lastGamepadGripButton) gripperClosed = !gripperClosed;
+    lastGamepadGripButton = grip;
+  }
+  return { translation, yaw, gripper: gripperClosed ? 'closed' : 'open' };
+}
+
+setInterval(() => {
+  if (!intervening || !liveSocket || liveSocket.readyState !== WebSocket.OPEN) return;
+  liveSocket.send(JSON.stringify({ type: 'teleop', action: teleopCommand() }));
+}, TELEOP_PERIOD_MS);
+
+function teleopKey(event) {
+  if (!intervening || event.target instanceof HTMLInputElement) return false;
+  const key = event.key.toLowerCase();
+  return key in KEYS || key === 'q' || key === 'e' || key === ' ' ? key : false;
+}
+document.addEventListener('keydown', (event) => {
+  const key = teleopKey(event);
+  if (!key) return;
+  event.preventDefault();
+  if (key === ' ') {
+    if (!event.repeat) gripperClosed = !gripperClosed;
+  } else keysDown.add(key);
+});
+document.addEventListener('keyup', (event) => {
+  const key = teleopKey(event);
+  if (key) keysDown.delete(key);
+});
+window.addEventListener('blur', () => keysDown.clear());
+$('takeover').addEventListener('click', (event) => {
+  event.currentTarget.blur(); // Space toggles the gripper, not this button
+  control('intervention', { active: !intervening });
+});
+
 $('token-form').addEventListener('submit', (event) => {
   event.preventDefault();
   token = $('token-input').value.trim();
