@@ -31,7 +31,8 @@ const stats = (values: number[]) => {
 const round = (x: number | null) => (x === null ? null : Math.round(x * 100) / 100);
 
 async function phase(name: string, input: ConfigInput, agent: 'rl' | 'stand-in', durationS: number) {
-  const config = configSchema.parse({ ...input, dashboard: { port: 0 }, policy: { ...input.policy, runDir: mkdtempSync(join(tmpdir(), 'bench-serve-')) } });
+  // At the control rate, as on an arm (the simulator's default is as fast as it goes).
+  const config = configSchema.parse({ ...input, robot: { ...input.robot, sim: { realtime: true } }, dashboard: { port: 0 }, policy: { ...input.policy, runDir: mkdtempSync(join(tmpdir(), 'bench-serve-')) } });
   const serving = await startServing(config, log, { autoStart: true, agent });
   const { loop } = serving;
   const periodMs = 1000 / serving.robot.controlHz;

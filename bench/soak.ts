@@ -33,7 +33,8 @@ const warmupMs = Math.min(60_000, durationMs * 0.2);
 
 const log = createLogger('soak', (process.env.DOPAMINE_LOG as 'info' | undefined) ?? 'warn');
 const broker = await Mosquitto.start();
-const config = configSchema.parse({ dashboard: { port: 0 }, mqtt: { enabled: true, url: broker.url, topicPrefix: 'soak' } });
+// At the control rate, as on an arm (the simulator's default is as fast as it goes).
+const config = configSchema.parse({ robot: { sim: { realtime: true } }, dashboard: { port: 0 }, mqtt: { enabled: true, url: broker.url, topicPrefix: 'soak' } });
 const serving = await startServing(config, log, { autoStart: true });
 const { dashboard, loop } = serving;
 const periodMs = 1000 / serving.robot.controlHz;

@@ -22,7 +22,7 @@ describe('dopamine serve', () => {
     const port = (occupier.address() as { port: number }).port;
     const dir = mkdtempSync(join(tmpdir(), 'dopamine-serve-port-'));
     const file = join(dir, 'serve.yaml');
-    writeFileSync(file, `policy:\n  runDir: ${JSON.stringify(join(dir, 'run'))}\n`);
+    writeFileSync(file, `policy:\n  runDir: ${JSON.stringify(join(dir, 'run'))}\n  demos: 0\n`);
     try {
       // A process that stays alive is killed at the bound and reads as code -1.
       const run = await runCliAsync(['serve', '--port', String(port), '--config', file], { timeoutMs: 15_000 });
@@ -54,7 +54,7 @@ describe('dopamine serve', () => {
     // The learner's folder goes to a temporary directory, not the repository's runs/.
     const dir = mkdtempSync(join(tmpdir(), 'dopamine-serve-'));
     const file = join(dir, 'serve.yaml');
-    writeFileSync(file, `policy:\n  runDir: ${JSON.stringify(join(dir, 'run'))}\n`);
+    writeFileSync(file, `policy:\n  runDir: ${JSON.stringify(join(dir, 'run'))}\n  demos: 0\n`);
     const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--config', file], { cwd: repoRoot, env: { ...process.env, DOPAMINE_LOG: 'info' } });
     let stdout = '';
     let stderr = '';

@@ -35,6 +35,10 @@ const robot = z.strictObject({
     .strictObject({
       physicsStepS: z.number().positive().max(0.05).default(0.002).describe('MuJoCo physics time step, seconds.'),
       seed: z.number().int().min(0).default(0).describe('Seed of object poses and colours.'),
+      realtime: z
+        .boolean()
+        .default(false)
+        .describe('`serve` on the simulator: steps at robot.controlHz of the wall clock (true), or as fast as the machine allows (false: the learner then does policy.updatesPerStep updates before every action, as `dopamine rl` does). A lab arm always follows the control clock.'),
       layout: z
         .strictObject({
           seed: z.number().int().min(0).default(0).describe('Seed of the one layout every episode starts near (objects, colours, poses).'),
@@ -81,6 +85,15 @@ const robot = z.strictObject({
       topicPrefix: z.string().default('/dopamine').describe('Prefix of the progress, hop and reward topics (std_msgs/Float32).'),
       diagnosticsTopic: z.string().default('/diagnostics').describe('diagnostic_msgs/DiagnosticArray heartbeat topic.'),
       heartbeatHz: z.number().positive().max(100).default(1).describe('Heartbeat rate, Hz.'),
+      teleop: z
+        .strictObject({
+          twistTopic: z.string().min(1).describe('geometry_msgs/Twist topic of the operator\'s SpaceMouse or joystick teleop node (m/s and rad/s in the planning frame; linear x, y, z and angular z are used).'),
+          joyTopic: z.string().min(1).default('/joy').describe('sensor_msgs/Joy topic of the same device.'),
+          deadmanButton: z.number().int().min(0).default(0).describe('Joy button that must be held for an intervention: pressed, the operator takes over; released, the policy has the arm again.'),
+          gripperButton: z.number().int().min(0).default(1).describe('Joy button that toggles the gripper between open and closed during an intervention.'),
+        })
+        .optional()
+        .describe('Operator interventions from ROS 2 (absent: the dashboard only).'),
     })
     .prefault({})
     .describe('Lab robot over ROS 2.'),
@@ -180,7 +193,13 @@ const policy = z.strictObject({
   batchSize: z.number().int().positive().default(256).describe('Learner batch size.'),
   learningRate: z.number().positive().default(3e-4).describe('Learning rate of actor, critics and temperature.'),
   updatesPerStep: z.number().int().positive().default(2).describe('Gradient updates per environment step (update-to-data ratio).'),
-  demos: z.number().int().min(0).max(100).default(20).describe('Demos used to initialise the policy.'),
+  demos: z
+    .number()
+    .int()
+    .min(0)
+    .max(100)
+    .default(10)
+    .describe('Scripted-expert demos that start the policy on the simulator (cloned, then kept in the demo buffer): `serve` records them at the first start of a run folder, `dopamine rl` per run (at most 20).'),
   seed: z.number().int().min(0).default(1).describe('Seed of the learner and the actor.'),
   encoder: z
     .strictObject({

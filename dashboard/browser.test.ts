@@ -12,6 +12,8 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
   let browser: Browser;
   let serving: SimServing;
   let page: Page;
+  /** Uncaught errors of the page's script: any one fails the test that follows it. */
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     [browser, serving] = await Promise.all([
@@ -22,6 +24,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
       ),
     ]);
     page = await browser.context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
     await page.goto(serving.dashboard.urlWithToken);
   });
   afterAll(async () => {
@@ -60,6 +63,7 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     expect(await page.textContent('#learner-updates')).toMatch(/^\d+ \(/);
     // The token left the address bar once read.
     expect(page.url()).not.toContain('token=');
+    expect(pageErrors).toEqual([]);
   });
 
   it('e-stop stops the arm within 200 ms, and the run resumes only after reset', async () => {
@@ -136,5 +140,8 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     expect(status.interventionTransitions).toBeGreaterThan(10);
     await page.waitForFunction(() => Number(document.getElementById('learner-demos')!.dataset.demos) > 0);
     expect(await page.textContent('#episodes tbody tr:first-child td:last-child')).toMatch(/^[1-9]\d*%$/);
+    // The success and intervention chart has a point per ended episode (the e-stopped one and this one).
+    expect(Number(await page.getAttribute('#success-chart', 'data-points'))).toBeGreaterThanOrEqual(2);
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -51,7 +51,13 @@ export interface SimServing extends Serving {
  */
 export async function startSimServing(input: ConfigInput = {}, options: { autoStart?: boolean; agent?: 'rl' | 'stand-in' } = {}): Promise<SimServing> {
   const runDir = input.policy?.runDir ?? mkdtempSync(join(tmpdir(), 'dopamine-serve-run-'));
-  const config = configSchema.parse({ ...input, dashboard: { port: 0, ...input.dashboard }, policy: { ...input.policy, runDir } });
+  // Unless a test says otherwise: no demos (they take a minute to record), and steps at the control rate (as on an arm).
+  const config = configSchema.parse({
+    ...input,
+    robot: { ...input.robot, sim: { realtime: true, ...input.robot?.sim } },
+    dashboard: { port: 0, ...input.dashboard },
+    policy: { demos: 0, ...input.policy, runDir },
+  });
   const recorded = new RecordingRobot(await SimRobot.create(config));
   const log = createLogger('test', process.env.DOPAMINE_LOG === undefined ? 'silent' : undefined);
   const serving = await startServing(config, log, { robot: recorded, clock: systemClock, autoStart: options.autoStart ?? false, agent: options.agent ?? 'rl' });

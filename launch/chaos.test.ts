@@ -79,7 +79,7 @@ describe.skipIf(!haveBroker)('chaos: serve on the simulator through reward and b
         `reward: {backend: openai, openai: {url: "http://127.0.0.1:${grm.port}/v1", retries: 0, timeoutMs: 1000}}`,
         'safety: {rewardTimeoutMs: 1500}',
         `mqtt: {enabled: true, url: "${broker.url}", topicPrefix: chaos}`,
-        `policy: {runDir: ${JSON.stringify(join(dir, 'run'))}}`,
+        `policy: {runDir: ${JSON.stringify(join(dir, 'run'))}, demos: 0}`,
         'dashboard: {port: 0}',
       ].join('\n'),
     );

@@ -90,7 +90,7 @@ describe('launch descriptions', () => {
   it('dopamine launch runs the simulator description like serve and stops the arm on SIGTERM', async () => {
     // Its own run folder: a serve run left in the checkout's runs/default (another encoder, another task) must not decide this test.
     const file = launchFile('launch: 1\nname: sim-test\nrobot: sim\nconfig: lab.yaml\nnodes:\n  dashboard: {port: 0}\n');
-    writeFileSync(join(dirname(file), 'lab.yaml'), `policy:\n  runDir: ${JSON.stringify(join(dirname(file), 'run'))}\n`);
+    writeFileSync(join(dirname(file), 'lab.yaml'), `policy:\n  runDir: ${JSON.stringify(join(dirname(file), 'run'))}\n  demos: 0\n`);
     const child = spawn(process.execPath, [bin, 'launch', file], { cwd: repoRoot, env: { ...process.env, DOPAMINE_LOG: 'info' } });
     let stdout = '';
     let stderr = '';

@@ -40,8 +40,21 @@ export interface EpisodeSummary {
   shapedReturn: number;
   /** Steps taken while the operator had the arm (their commands, or holds waiting for one). */
   interventionSteps: number;
+  /**
+   * The environment's own success predicate held at some step (the simulator's; absent for an arm
+   * without one): what happened, whoever judged the outcome.
+   */
+  envSuccess?: boolean;
   startedAt: number;
   endedAt: number;
+}
+
+/** One episode of the run, as the success and intervention charts need it (logged ones of earlier sessions too). */
+export interface EpisodePoint {
+  episode: number;
+  outcome: EpisodeOutcome;
+  steps: number;
+  interventionSteps: number;
 }
 
 export interface RewardStats {
@@ -64,8 +77,12 @@ export interface RunSnapshot {
   intervention: boolean;
   sources: { robot: string; actions: string; progress: string };
   controlHz: number;
+  /** Steps follow the control clock (false: as fast as the simulator goes). */
+  paced: boolean;
   episode: { index: number; steps: number; startedAt: number | null; points: ProgressPoint[] } | null;
   episodes: EpisodeSummary[];
+  /** Every episode of the run folder, earlier sessions first (the charts continue across restarts). */
+  history: EpisodePoint[];
   successRate: number | null;
   rollouts: number;
   reward: RewardStats;
@@ -131,6 +148,13 @@ export interface RunLoopOptions {
   scoreEvery?: number;
   /** Counts to continue from (a resumed run); default NEW_RUN_COUNTS. */
   counts?: RunCounts;
+  /**
+   * true (default): one step per control period of the wall clock (a real arm). false: the next
+   * step as soon as this one is done (the simulator, which has no clock to keep); no deadlines.
+   */
+  paced?: boolean;
+  /** Episodes the run folder logged in earlier sessions (default none). */
+  history?: readonly EpisodePoint[];
 }
 
 interface Episode {
@@ -140,6 +164,8 @@ interface Episode {
   points: ProgressPoint[];
   shapedReturn: number;
   interventionSteps: number;
+  /** undefined while the robot has reported no success predicate. */
+  envSuccess: boolean | undefined;
   lastProgress: number | null;
   /** The completion judge of this episode, fed every scored step. */
   judge: CompletionJudge;
@@ -158,6 +184,7 @@ export class RunLoop {
   private episode: Episode | null = null;
   private nextEpisodeIndex: number;
   private readonly episodes: EpisodeSummary[] = [];
+  private readonly history: EpisodePoint[];
   private successes: number;
   private rollouts: number;
   private readonly listeners = new Set<(update: RunUpdate) => void>();
@@ -191,6 +218,7 @@ export class RunLoop {
     this.nextEpisodeIndex = counts.nextEpisode;
     this.rollouts = counts.rollouts;
     this.successes = counts.successes;
+    this.history = [...(options.history ?? [])];
   }
 
   onUpdate(listener: (update: RunUpdate) => void): () => void {
@@ -307,10 +335,12 @@ export class RunLoop {
       intervention: this.intervention.active,
       sources: { robot: this.options.robot.name, actions: this.options.actions.label, progress: this.options.progress.label },
       controlHz: this.options.robot.controlHz,
+      paced: this.options.paced ?? true,
       episode: this.episode
         ? { index: this.episode.index, steps: this.episode.steps, startedAt: this.episode.startedAt, points: [...this.episode.points] }
         : null,
       episodes: [...this.episodes],
+      history: [...this.history],
       successRate: this.successRate(),
       rollouts: this.rollouts,
       reward: {
@@ -400,6 +430,7 @@ export class RunLoop {
       if (result.applied) {
         episode.steps++;
         if (origin !== 'policy') episode.interventionSteps++;
+        if (result.success !== undefined) episode.envSuccess = episode.envSuccess === true || result.success;
         if (episode.steps % (this.options.scoreEvery ?? 1) === 0) this.requestScore(result.observation, episode);
         actions.afterStep?.({
           episode: episode.index,
@@ -427,6 +458,10 @@ export class RunLoop {
       const elapsed = clock.now() - started;
       record(this.workTimes, elapsed);
       if (this.episode === episode && result.applied) this.lastStepStart = started;
+      if (this.options.paced === false) {
+        await new Promise((resolve) => setImmediate(resolve)); // timers, sockets and scores get their turn
+        continue;
+      }
       if (elapsed > this.periodMs) this.steps.missed++;
       await this.sleep(Math.max(0, this.periodMs - elapsed));
     }
@@ -449,6 +484,7 @@ export class RunLoop {
       points: [],
       shapedReturn: 0,
       interventionSteps: 0,
+      envSuccess: undefined,
       lastProgress: null,
       judge: new CompletionJudge(this.rule),
       doneAtStep: null,
@@ -477,6 +513,7 @@ export class RunLoop {
       ...(outcome === 'success' && judgedBy === 'progress' && episode.doneAtStep !== null ? { doneAtStep: episode.doneAtStep } : {}),
       shapedReturn: episode.shapedReturn,
       interventionSteps: episode.interventionSteps,
+      ...(episode.envSuccess === undefined ? {} : { envSuccess: episode.envSuccess }),
       startedAt: episode.startedAt,
       endedAt: now,
     };
@@ -486,6 +523,7 @@ export class RunLoop {
       if (outcome === 'success') this.successes++;
     }
     this.episodes.push(summary);
+    this.history.push({ episode: summary.episode, outcome, steps: summary.steps, interventionSteps: summary.interventionSteps });
     try {
       this.options.actions.endEpisode?.(summary);
     } catch (error) {

@@ -44,7 +44,8 @@ class ObservingRobot extends RecordingRobot {
 
 function serveConfig(runDir: string): Config {
   // Short episodes so that several end (and get learned from) within seconds.
-  return configSchema.parse({ robot: { controlHz: 10, episodeSeconds: 1.5 }, dashboard: { port: 0 }, policy: { runDir, batchSize: 32 } });
+  // At the control rate and without demos: these tests are about the loop, the model and the folder.
+  return configSchema.parse({ robot: { controlHz: 10, episodeSeconds: 1.5, sim: { realtime: true } }, dashboard: { port: 0 }, policy: { runDir, batchSize: 32, demos: 0 } });
 }
 
 describe('serve on the simulator runs the RL loop with the reward model', () => {
@@ -131,6 +132,48 @@ describe('serve on the simulator runs the RL loop with the reward model', () => 
   }, 120_000);
 });
 
+describe('serve on the simulator with its defaults: demos, then as fast as the simulator goes', () => {
+  it('records the demos at the first start (a restart reuses them), starts from them, and does its updates before each action', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'dopamine-serve-demos-'));
+    const config = configSchema.parse({ robot: { controlHz: 10, episodeSeconds: 1.5 }, dashboard: { port: 0 }, policy: { runDir, batchSize: 32, demos: 2 } });
+    expect(config.robot.sim.realtime).toBe(false);
+    const logFile = join(runDir, 'serve', 'episodes.log');
+    const demosIn = () => new RecordLog<LogRecord>(logFile).read().records.filter((r): r is EpisodeRecord => r.kind === 'demo');
+    const first = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: false });
+    let demoTransitions: number;
+    try {
+      const demos = demosIn();
+      expect(demos).toHaveLength(2);
+      for (const demo of demos) {
+        expect(demo.success).toBe(true);
+        expect(demo.rewards.every(Number.isFinite)).toBe(true);
+      }
+      const status = first.loop.snapshot().learner!;
+      demoTransitions = status.demoTransitions;
+      expect(demoTransitions).toBe(demos.reduce((n, d) => n + d.steps, 0));
+      expect(status.episodes).toBe(0); // demos are not the policy's episodes
+      expect(first.loop.snapshot().paced).toBe(false);
+      first.loop.start('test');
+      await waitFor(() => first.loop.snapshot().rollouts >= 2, 'two episodes', 60_000);
+      await waitFor(() => first.loop.snapshot().learner!.updates > 0, 'learner updates', 60_000);
+      // Unpaced, the learner is never behind by more than one step's updates and drops none.
+      const learner = first.loop.snapshot().learner!;
+      expect(learner.owed).toBeLessThanOrEqual(config.policy.updatesPerStep);
+      expect(learner.dropped).toBe(0);
+      expect(first.loop.snapshot().deadlines.missed).toBe(0);
+    } finally {
+      await first.shutdown('test: first session done');
+    }
+    const second = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: false });
+    try {
+      expect(demosIn()).toHaveLength(2);
+      expect(second.loop.snapshot().learner!.demoTransitions).toBe(demoTransitions);
+    } finally {
+      await second.shutdown('test done');
+    }
+  }, 180_000);
+});
+
 describe('serve with reward.backend openai', () => {
   it('scores the views through the configured OpenAI-compatible server', async () => {
     const requests: { model: string; messages: unknown[] }[] = [];
@@ -146,9 +189,9 @@ describe('serve with reward.backend openai', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
     const config = configSchema.parse({
-      robot: { controlHz: 10, episodeSeconds: 1 },
+      robot: { controlHz: 10, episodeSeconds: 1, sim: { realtime: true } },
       dashboard: { port: 0 },
-      policy: { runDir: mkdtempSync(join(tmpdir(), 'dopamine-serve-openai-')), batchSize: 32 },
+      policy: { runDir: mkdtempSync(join(tmpdir(), 'dopamine-serve-openai-')), batchSize: 32, demos: 0 },
       reward: { backend: 'openai', openai: { url, model: 'test-grm' } },
     });
     const serving = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: true });
@@ -243,6 +286,9 @@ describe('serve resumes a run folder', () => {
       expect(resumed.rollouts).toBe(before.rollouts);
       expect(resumed.successRate).toBeCloseTo(successes / before.rollouts, 12);
       expect(resumed.learner!.episodes).toBeGreaterThanOrEqual(before.rollouts);
+      // The charts continue: every logged episode of the first session is in the run's history.
+      const logged = before.episodes.filter((e) => e.steps > 0);
+      expect(resumed.history.map((h) => [h.episode, h.outcome, h.steps])).toEqual(logged.map((e) => [e.episode, e.outcome === 'failure' ? 'stopped' : e.outcome, e.steps]));
       await waitFor(() => second.loop.snapshot().episodes.length >= 1, 'an episode of the second session', 60_000);
       const next = second.loop.snapshot();
       expect(next.episodes[0]!.episode).toBe(lastIndex + 1);

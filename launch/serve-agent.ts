@@ -21,7 +21,9 @@ import { writeFileAtomic } from '../engine/files.js';
 import type { ViewSet } from '../perception/images.js';
 import { actionToVector, vectorToAction, type ActionLimits } from '../policy/environment.js';
 import { scoreEpisode, type CollectedEpisode, type EpisodeEnd, type ShapingSettings } from '../policy/episode.js';
-import { LocalLearner, type LearnerSettings } from '../policy/learner.js';
+import { LEARNER_DEFAULTS, LocalLearner, type LearnerSettings } from '../policy/learner.js';
+import { rewardModelScorer } from '../policy/reward-model.js';
+import { recordSimDemos } from './serve-demos.js';
 import { loadImageEncoder } from '../perception/onnx-image-encoder.js';
 import { DEFAULT_POLICY_ENCODER } from '../perception/policy-encoder/paths.js';
 import { featureObservations, type ObservationEncoder } from '../policy/observation.js';
@@ -34,7 +36,7 @@ import { predictFusedStep, type RewardModel } from '../reward/model.js';
 import { CompletionJudge, completionRule } from '../reward/completion.js';
 import { shapeTransition } from '../reward/shaping.js';
 import type { ArmAction, CameraFrame, Observation } from '../robot/types.js';
-import { NEW_RUN_COUNTS, type EpisodeSummary, type RunCounts } from './run-loop.js';
+import { NEW_RUN_COUNTS, type EpisodePoint, type EpisodeSummary, type RunCounts } from './run-loop.js';
 import type { ActionSource, LearnerStatus, ProgressScore, ProgressSource, ScoreRequest, StepRecord } from './sources.js';
 
 /** The task as the reward model is told it. */
@@ -45,8 +47,6 @@ export interface ServeReferences {
   source: string;
 }
 
-/** Actor and critics: the widths `dopamine rl` uses. */
-const HIDDEN = [256, 256];
 /** Demo-buffer rows: the operator's intervention steps (and demos), half of every batch once there are any (RLPD). */
 const DEMO_CAPACITY = 50_000;
 /** Owed updates kept at most, in control steps' worth: the learner never runs an old backlog for minutes. */
@@ -77,6 +77,8 @@ interface AgentEpisode {
   actions: Float32Array[];
   /** Indices t of the actions the operator chose (an intervention's commands; holds are not among them). */
   interventionSteps: number[];
+  /** Steps of an intervention without a fresh command (the arm held). */
+  heldSteps: number;
   envSuccess: boolean[];
   last: Observation;
   /** Fused progress by step (0: the initial state). */
@@ -93,6 +95,12 @@ export interface ServeAgentOptions {
   references: ServeReferences;
   /** The learner's folder: episode log, checkpoints, settings (resumed when they match). */
   runDir: string;
+  /**
+   * Steps follow the control clock (a real arm): learner updates run in the slack of each period,
+   * at policy.serve.updatesPerStep. false (the simulator, unpaced): policy.updatesPerStep updates
+   * before each action, as `dopamine rl` does.
+   */
+  paced: boolean;
   log: Logger;
 }
 
@@ -103,6 +111,8 @@ export class ServeAgent {
   rejectedCheckpoints: readonly CheckpointProblem[] = [];
   /** Where the run loop's counts continue: from the episodes the run folder logged (NEW_RUN_COUNTS in a new folder). */
   resumedCounts: RunCounts = { ...NEW_RUN_COUNTS };
+  /** The episodes the run folder logged, for the charts (empty in a new folder). */
+  resumedHistory: EpisodePoint[] = [];
   private episode: AgentEpisode | null = null;
   private nextIndex = 1;
   private lastEncoded: { observation: Observation; vector: Float32Array } | null = null;
@@ -116,7 +126,9 @@ export class ServeAgent {
   private owed = 0;
   private working = false;
   private closed = false;
-  private readonly status: Omit<LearnerStatus, 'updates' | 'owed' | 'updateMs' | 'demoTransitions'> = {
+  /** (time, updates) readings for the update rate, oldest first. */
+  private readonly rateReadings: { at: number; updates: number }[] = [];
+  private readonly status: Omit<LearnerStatus, 'updates' | 'owed' | 'updateMs' | 'demoTransitions' | 'updatesPerSecond' | 'recent'> = {
     dropped: 0, episodes: 0, transitions: 0, rejectedEpisodes: 0, interventionTransitions: 0, lastError: null,
   };
   private updateTotalMs = 0;
@@ -138,10 +150,7 @@ export class ServeAgent {
     const { config } = options;
     this.limits = { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad };
     const s = config.reward.shaping;
-    this.shaping = {
-      mode: s.mode, gamma: s.gamma, successDelta: s.successDelta, successWindow: s.successWindow, success: s.success,
-      terminalPotential: s.terminalPotential, successPotential: s.successPotential, potentialWeight: s.potentialWeight,
-    };
+    this.shaping = serveShaping(config);
     this.actorRng = new Rng(config.policy.seed + 1);
     this.periodMs = 1000 / config.robot.controlHz;
     this.episodeLog = new RecordLog<LogRecord>(join(options.runDir, 'episodes.log'));
@@ -173,15 +182,21 @@ export class ServeAgent {
       await loadImageEncoder(config.policy.encoder.model ?? DEFAULT_POLICY_ENCODER, { views: config.cameras.views.length, executionProvider: config.engine.executionProvider, threads: config.engine.threads }),
     );
     const p = config.policy;
+    // Scripted-expert demos on the simulator (a lab arm's recorded demos: not yet); without demos
+    // there is nothing to clone, warm the critics on or hold the actor back for.
+    const demos = config.robot.backend === 'sim' ? p.demos : 0;
+    const d = LEARNER_DEFAULTS;
     const settings: LearnerSettings = {
-      observationSize: encoder.size, hidden: HIDDEN, batchSize: p.batchSize, learningRate: p.learningRate, gamma: config.reward.shaping.gamma,
-      tau: 0.005, initialAlpha: 0.05, seed: p.seed, demoCapacity: DEMO_CAPACITY, bufferCapacity: 200_000, updatesPerStep: p.serve.updatesPerStep, bcSteps: 0,
-      // No demos in serve: no critic warm-up or cloning term; one-step targets, rewards scaled as in `dopamine rl`.
-      criticWarmupSteps: 0, rewardScale: 10, bcWeight: 0, nStep: 1, actorDelaySteps: 0,
+      observationSize: encoder.size, hidden: [...d.hidden], batchSize: p.batchSize, learningRate: p.learningRate, gamma: config.reward.shaping.gamma,
+      tau: d.tau, initialAlpha: d.initialAlpha, seed: p.seed, demoCapacity: DEMO_CAPACITY, bufferCapacity: d.bufferCapacity,
+      // Paced (a real arm): updates fit in the slack of each control period; unpaced (the simulator): as `dopamine rl`.
+      updatesPerStep: options.paced ? p.serve.updatesPerStep : p.updatesPerStep,
+      bcSteps: demos > 0 ? d.bcSteps : 0, criticWarmupSteps: demos > 0 ? d.criticWarmupSteps : 0, bcWeight: demos > 0 ? d.bcWeight : 0,
+      actorDelaySteps: demos > 0 ? d.actorDelaySteps : 0, rewardScale: d.rewardScale, nStep: d.nStep, gripperSwitchWeight: d.gripperSwitchWeight,
       executionProvider: config.engine.executionProvider, threads: config.engine.threads,
     };
     // What must match for a stored run to be continued (the rest may change between starts).
-    const identity = { kind: 'serve', task: config.robot.task, observation: encoder.label.replaceAll(`${process.cwd()}/`, ''), observationSize: encoder.size, hidden: HIDDEN, cameras: frameSize };
+    const identity = { kind: 'serve', task: config.robot.task, observation: encoder.label.replaceAll(`${process.cwd()}/`, ''), observationSize: encoder.size, hidden: settings.hidden, cameras: frameSize };
     mkdirSync(runDir, { recursive: true });
     const identityFile = join(runDir, 'serve.json');
     const logFile = join(runDir, 'episodes.log');
@@ -196,17 +211,34 @@ export class ServeAgent {
       writeFileAtomic(identityFile, Buffer.from(`${JSON.stringify(identity, null, 1)}\n`));
     }
     const learner = await LocalLearner.create(settings, runDir, log);
-    const { records, truncatedTail } = new RecordLog<LogRecord>(logFile).read();
+    const episodeLog = new RecordLog<LogRecord>(logFile);
+    const { records, truncatedTail } = episodeLog.read();
     if (truncatedTail) log.warn(`${logFile}: cut off a torn last line (an episode being written when serve stopped)`);
     const episodes = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
-    for (const record of episodes) await learner.addRecord(record);
+    let demoRecords = records.filter((r): r is EpisodeRecord => r.kind === 'demo');
+    // Demos are recorded before the first episode only (a run that has learned keeps what it had).
+    if (demos > demoRecords.length && episodes.length === 0) {
+      demoRecords = await recordSimDemos({
+        config, encoder, scorer: rewardModelScorer(options.model, options.references, config.reward.fusion), shaping: serveShaping(config),
+        logged: demoRecords, onDemo: (record) => episodeLog.append(record), log,
+      });
+    }
+    for (const record of [...demoRecords, ...episodes]) await learner.addRecord(record);
     const restored = learner.restore();
+    // A new learner starts from the demos, as `dopamine rl` does: cloning, then the critics' warm-up.
+    if (!restored.restored && demoRecords.length > 0) await learner.clone();
     if (episodes.length > 0 || restored.restored) {
       log.info(`learner resumed from ${runDir}: ${episodes.length} logged episodes, ${restored.restored ? `checkpoint ${restored.checkpoint} (${learner.sac.updates} updates)` : 'no checkpoint'}`);
     }
     const agent = new ServeAgent(options, encoder, frameSize, learner, episodes.length);
     agent.rejectedCheckpoints = restored.problems;
     agent.resumedCounts = loggedCounts(episodes);
+    agent.resumedHistory = episodes.map((r) => ({
+      episode: r.seed,
+      outcome: (r.outcome ?? r.end) as EpisodePoint['outcome'],
+      steps: r.steps,
+      interventionSteps: (r.interventionSteps?.length ?? 0) + (r.heldSteps ?? 0),
+    }));
     agent.nextIndex = agent.resumedCounts.nextEpisode;
     agent.status.episodes = episodes.length;
     agent.status.transitions = episodes.reduce((n, r) => n + r.steps, 0);
@@ -220,9 +252,18 @@ export class ServeAgent {
   }
 
   learnerStatus(): LearnerStatus {
+    const now = performance.now();
+    const updates = this.learner.sac.updates;
+    const readings = this.rateReadings;
+    if (readings.length === 0 || now - readings.at(-1)!.at >= 1000) readings.push({ at: now, updates });
+    while (readings.length > 2 && now - readings[1]!.at > 10_000) readings.shift();
+    const oldest = readings[0]!;
+    const recent = this.learner.recentUpdates();
     return {
       ...this.status,
-      updates: this.learner.sac.updates,
+      updatesPerSecond: now - oldest.at >= 1000 ? ((updates - oldest.updates) * 1000) / (now - oldest.at) : null,
+      ...(recent ? { recent } : {}),
+      updates,
       owed: this.owed,
       demoTransitions: this.learner.demos.size,
       updateMs: this.updatesTimed > 0 ? this.updateTotalMs / this.updatesTimed : null,
@@ -258,6 +299,7 @@ export class ServeAgent {
       observations: [],
       actions: [],
       interventionSteps: [],
+      heldSteps: 0,
       envSuccess: [],
       last: initial,
       progress: new Map([[0, fusion.progress]]),
@@ -271,6 +313,7 @@ export class ServeAgent {
     this.stepStartedAt = performance.now();
     const vector = await this.encode(observation);
     this.lastEncoded = { observation, vector };
+    if (!this.options.paced && this.owed > 0) await this.updateOwed();
     const action = await this.learnerLane.run(() => this.learner.act(vector, this.actorRng, false));
     return vectorToAction(action, this.limits);
   }
@@ -284,6 +327,7 @@ export class ServeAgent {
       return;
     }
     if (record.origin === 'operator') episode.interventionSteps.push(episode.actions.length);
+    if (record.origin === 'hold') episode.heldSteps++;
     episode.observations.push(encoded);
     // What reached the arm (after the safety layer's clipping) is what caused the transition.
     episode.actions.push(actionToVector(record.applied, this.limits));
@@ -297,7 +341,26 @@ export class ServeAgent {
         this.status.dropped += this.owed - cap;
         this.owed = cap;
       }
-      this.kickLearner();
+      if (this.options.paced) this.kickLearner();
+    }
+  }
+
+  /** Unpaced: every owed update, now (the next action waits for them). */
+  private async updateOwed(): Promise<void> {
+    try {
+      await this.learnerLane.run(async () => {
+        while (this.owed > 0 && !this.closed) {
+          const started = performance.now();
+          await this.learner.update(1);
+          this.updateTotalMs += performance.now() - started;
+          this.updatesTimed++;
+          this.owed--;
+        }
+      });
+    } catch (error) {
+      this.status.lastError = `learner update failed: ${error instanceof Error ? error.message : String(error)}`;
+      this.options.log.error(this.status.lastError);
+      this.owed = 0;
     }
   }
 
@@ -374,6 +437,7 @@ export class ServeAgent {
       ...toRecord('episode', this.recordIndex++, scored, 0.8),
       outcome: summary.outcome,
       ...(episode.interventionSteps.length > 0 ? { interventionSteps: episode.interventionSteps } : {}),
+      ...(episode.heldSteps > 0 ? { heldSteps: episode.heldSteps } : {}),
     };
     this.episodeLog.append(record);
     await this.learnerLane.run(() => this.learner.addRecord(record));
@@ -429,6 +493,15 @@ export class ServeAgent {
       }
     })();
   }
+}
+
+/** How `serve` shapes rewards: the configuration's reward.shaping. */
+function serveShaping(config: Config): ShapingSettings {
+  const s = config.reward.shaping;
+  return {
+    mode: s.mode, gamma: s.gamma, successDelta: s.successDelta, successWindow: s.successWindow, success: s.success,
+    terminalPotential: s.terminalPotential, successPotential: s.successPotential, potentialWeight: s.potentialWeight,
+  };
 }
 
 /**

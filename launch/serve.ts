@@ -13,6 +13,7 @@ import { EventStream } from '../robot/events.js';
 import { createRobot } from '../robot/factory.js';
 import { SafeRobot } from '../robot/safety.js';
 import type { Robot } from '../robot/types.js';
+import type { Ros2TeleopEvent } from '../robot/ros2/robot.js';
 import { join } from 'node:path';
 import { NEW_RUN_COUNTS, RunLoop, type EpisodeSummary } from './run-loop.js';
 import { ServeAgent } from './serve-agent.js';
@@ -70,11 +71,13 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     opened.push({ name: 'robot', close: () => robot.close() });
     robot.startWatchdog();
 
+    // A lab arm keeps the control clock; the simulator goes as fast as it can unless told otherwise.
+    const paced = config.robot.backend !== 'sim' || config.robot.sim.realtime;
     let agent: ServeAgent | null = null;
     if ((parts.agent ?? 'rl') === 'rl' && !parts.actions && !parts.progress) {
       const reward = await openServeReward(config, log.child('reward'));
       try {
-        agent = await ServeAgent.create({ config, model: reward.model, references: reward.references, runDir: join(config.policy.runDir, 'serve'), log: log.child('learner') });
+        agent = await ServeAgent.create({ config, model: reward.model, references: reward.references, runDir: join(config.policy.runDir, 'serve'), log: log.child('learner'), paced });
       } catch (error) {
         await reward.model.close();
         throw error;
@@ -107,6 +110,8 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       seed: config.robot.sim.seed,
       scoreEvery: agent ? config.policy.serve.scoreEvery : 1,
       counts,
+      paced,
+      history: agent?.resumedHistory ?? [],
     });
     opened.push({ name: 'run loop', close: () => loop.close() });
     if (config.policy.serve.operator === 'scripted') {
@@ -123,6 +128,14 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     // A robot with stop requests of its own (the ROS 2 bridge: <prefix>/estop) latches the e-stop like the dashboard.
     const stopper = inner as Partial<{ onStopRequest(listener: (reason: string) => void): () => void }>;
     if (typeof stopper.onStopRequest === 'function') stopper.onStopRequest((reason) => void loop.estop('ros2', reason));
+    // A robot with a teleop device of its own (the ROS 2 bridge: robot.ros2.teleop) intervenes like the dashboard.
+    const teleoperated = inner as Partial<{ onTeleop(listener: (event: Ros2TeleopEvent) => void): () => void }>;
+    if (typeof teleoperated.onTeleop === 'function') {
+      teleoperated.onTeleop((event) => {
+        if (event.kind === 'intervention') loop.setIntervention(event.active, event.source);
+        else loop.teleop(event.command);
+      });
+    }
     // A robot that publishes progress (the ROS 2 bridge: std_msgs/Float32 topics) gets every scored step.
     const publisher = inner as Partial<{ publishProgress(report: { progress: number; hop: number; reward: number }): void }>;
     if (typeof publisher.publishProgress === 'function') {

@@ -5,6 +5,7 @@
  */
 import type { ArmAction, Observation } from '../robot/types.js';
 import type { EpisodeSummary } from './run-loop.js';
+import type { RecentUpdates } from '../policy/learner.js';
 import type { ActionOrigin } from './teleop.js';
 
 /** One control step whose action reached the arm, for a learner's replay buffer. */
@@ -62,6 +63,10 @@ export interface LearnerStatus {
   interventionTransitions: number;
   /** Mean time of one update, ms (null before the first). */
   updateMs: number | null;
+  /** Updates per second of wall time over the last 10 s or so (null before two readings). */
+  updatesPerSecond: number | null;
+  /** Losses, mean Q, temperature and entropy of the recent full updates (absent before the first). */
+  recent?: RecentUpdates;
   lastError: string | null;
 }
 

@@ -9,15 +9,9 @@
  * TELEOP_TIMEOUT_MS (a dropped connection, a released key pad) makes the arm hold: no motion,
  * the gripper as last commanded.
  */
-import type { ArmAction } from '../robot/types.js';
+import type { ArmAction, TeleopCommand } from '../robot/types.js';
 
-export interface TeleopCommand {
-  /** End-effector velocity, m/s, base frame. */
-  translation: [number, number, number];
-  /** Yaw rate, rad/s. */
-  yaw: number;
-  gripper: 'open' | 'closed';
-}
+export type { TeleopCommand };
 
 /** Commands older than this during an intervention: the arm holds. */
 export const TELEOP_TIMEOUT_MS = 500;

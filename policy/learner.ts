@@ -136,6 +136,26 @@ export function actorWeightsOf(sac: SacLearner): Record<string, Float32Array> {
   return out;
 }
 
+/**
+ * Learner settings `dopamine rl` and `serve` share, as defaults (docs/rl-options.md has the
+ * measurement behind each): SAC with RLPD, cloning and a critic warm-up on the demos, 5-step
+ * targets, demo steps that switch the gripper weighed 6, the actor held back for its first 1,000
+ * online steps while the critics learn.
+ */
+export const LEARNER_DEFAULTS = {
+  hidden: [256, 256],
+  tau: 0.005,
+  initialAlpha: 0.01,
+  rewardScale: 10,
+  bcSteps: 2000,
+  criticWarmupSteps: 1000,
+  bcWeight: 4,
+  gripperSwitchWeight: 6,
+  nStep: 5,
+  actorDelaySteps: 1000,
+  bufferCapacity: 200_000,
+} as const;
+
 export class LocalLearner implements Learner {
   readonly label = 'in-process learner';
   readonly demos: ReplayBuffer;
@@ -278,14 +298,19 @@ export class LocalLearner implements Learner {
 
   async stats(): Promise<LearnerStats> {
     const t = this.updateTimes;
-    const r = this.recentStats;
-    const mean = (pick: (s: UpdateStats) => number): number => r.reduce((sum, s) => sum + pick(s), 0) / r.length;
+    const recent = this.recentUpdates();
     return {
       updates: this.sac.updates, parameters: this.sac.store.count(), updateMs: t.length > 10 ? t.slice(5).reduce((a, b) => a + b, 0) / (t.length - 5) : null,
-      ...(r.length > 0
-        ? { recent: { updates: r.length, criticLoss: mean((s) => s.criticLoss), actorLoss: mean((s) => s.actorLoss), meanQ: mean((s) => s.meanQ), alpha: r.at(-1)!.alpha, entropy: -mean((s) => s.logProb) } }
-        : {}),
+      ...(recent ? { recent } : {}),
     };
+  }
+
+  /** Means over the last RECENT_WINDOW full updates; undefined before the first. */
+  recentUpdates(): RecentUpdates | undefined {
+    const r = this.recentStats;
+    if (r.length === 0) return undefined;
+    const mean = (pick: (s: UpdateStats) => number): number => r.reduce((sum, s) => sum + pick(s), 0) / r.length;
+    return { updates: r.length, criticLoss: mean((s) => s.criticLoss), actorLoss: mean((s) => s.actorLoss), meanQ: mean((s) => s.meanQ), alpha: r.at(-1)!.alpha, entropy: -mean((s) => s.logProb) };
   }
 
   async close(): Promise<void> {

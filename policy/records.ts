@@ -32,6 +32,8 @@ export interface EpisodeRecord {
    * enter the demo buffer as well as the online one (HIL-SERL). Absent: none.
    */
   interventionSteps?: number[];
+  /** Serve: steps of an intervention without a fresh command (the arm held). Absent: none. */
+  heldSteps?: number;
 }
 
 export interface EvalRecord {

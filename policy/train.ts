@@ -189,7 +189,7 @@ export interface RlResult {
   resumed: null | { episodesInLog: number; checkpoint: string | null; checkpointEpisodes: number; truncatedLogTail: boolean; badCheckpoints: { checkpoint: string; problem: string }[] };
 }
 
-const DEMO_STREAM = 500_000;
+export const DEMO_STREAM = 500_000;
 const TRAIN_STREAM = 1_000_000;
 const ACTOR_STREAM = 2_000_000;
 const EVAL_STREAM = 3_000_000;
@@ -548,7 +548,14 @@ async function expertGoal(env: SimEnvironment, settings: RlSettings): Promise<Vi
 }
 
 /** One scripted-expert episode through the same recording path as the policy's rollouts. */
-async function collectDemo(env: SafeSimEnvironment, encoder: ObservationEncoder, scorer: RewardScorer, seed: number, settings: RlSettings, expertSeed: number): Promise<CollectedEpisode> {
+export async function collectDemo(
+  env: SafeSimEnvironment,
+  encoder: ObservationEncoder,
+  scorer: RewardScorer,
+  seed: number,
+  settings: Pick<RlSettings, 'demoNoise' | 'bounds'>,
+  expertSeed: number,
+): Promise<CollectedEpisode> {
   const queue = new ProgressQueue(scorer.beginEpisode());
   const first = await env.reset(seed);
   queue.push(first);

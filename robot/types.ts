@@ -41,6 +41,17 @@ export interface ArmAction {
   gripper: number;
 }
 
+/**
+ * An operator's teleop command, as a SpaceMouse or joystick gives it (launch/teleop.ts turns it
+ * into actions during an intervention): end-effector velocity in m/s (base frame), yaw rate in
+ * rad/s, and the gripper.
+ */
+export interface TeleopCommand {
+  translation: [number, number, number];
+  yaw: number;
+  gripper: 'open' | 'closed';
+}
+
 /** Action as a flat vector, in ArmAction field order, for the policy networks. */
 export const ACTION_SIZE = 5;
 

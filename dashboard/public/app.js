@@ -41,16 +41,16 @@ const progressChart = new uPlot(
   $('progress-chart'),
 );
 
-const successData = [[], [], []]; // rollout, success rate, intervention rate of the last 10 episodes
+const successData = [[], [], []]; // episode, success rate and intervention rate of the last 10 episodes
 const successChart = new uPlot(
   {
     width: chartWidth($('success-chart')),
     height: 180,
     scales: { x: { time: false }, y: { range: [0, 1] } },
-    axes: [{ ...axisStyle, label: 'rollout' }, { ...axisStyle }],
+    axes: [{ ...axisStyle, label: 'episode' }, { ...axisStyle }],
     series: [
-      { label: 'rollout' },
-      { label: 'success rate', stroke: '#3ecf8e', width: 2 },
+      { label: 'episode' },
+      { label: 'success rate (last 10 episodes)', stroke: '#3ecf8e', width: 2 },
       { label: 'intervention rate (last 10 episodes)', stroke: '#4fa3ff', width: 1.5 },
     ],
   },
@@ -58,9 +58,23 @@ const successChart = new uPlot(
   $('success-chart'),
 );
 
+const learnerData = [[], [], []]; // seconds since the page opened, critic loss, entropy
+const learnerChart = new uPlot(
+  {
+    width: chartWidth($('learner-chart')),
+    height: 160,
+    scales: { x: { time: false } },
+    axes: [{ ...axisStyle, label: 'seconds' }, { ...axisStyle }],
+    series: [{ label: 's' }, { label: 'critic loss', stroke: '#f5b642', width: 1.5 }, { label: 'entropy', stroke: '#4fa3ff', width: 1.5 }],
+  },
+  learnerData,
+  $('learner-chart'),
+);
+
 window.addEventListener('resize', () => {
   progressChart.setSize({ width: chartWidth($('progress-chart')), height: 240 });
   successChart.setSize({ width: chartWidth($('success-chart')), height: 180 });
+  learnerChart.setSize({ width: chartWidth($('learner-chart')), height: 160 });
 });
 
 function resetProgress(episode) {
@@ -82,25 +96,43 @@ function addProgress(point) {
   $('progress-now').dataset.progress = String(point.progress);
 }
 
-// Share of control steps the operator drove, over the last 10 episodes.
-const recentEpisodes = [];
-function interventionRate() {
-  const steps = recentEpisodes.reduce((n, e) => n + e.steps, 0);
-  return steps > 0 ? recentEpisodes.reduce((n, e) => n + (e.interventionSteps ?? 0), 0) / steps : 0;
-}
-function noteEpisode(summary) {
-  recentEpisodes.push(summary);
-  if (recentEpisodes.length > 10) recentEpisodes.shift();
-}
-
-function addRollout(rollouts, successRate) {
-  if (successRate === null) return;
-  successData[0].push(rollouts);
-  successData[1].push(successRate);
-  successData[2].push(interventionRate());
+// Every episode of the run (earlier sessions' too, from the run folder): success rate over the last
+// 10 rollouts and the share of steps the operator drove over the last 10 episodes, by episode.
+const JUDGED = new Set(['success', 'failure', 'time-limit']);
+let runHistory = [];
+function plotHistory() {
+  for (const column of successData) column.length = 0;
+  for (let i = 0; i < runHistory.length; i++) {
+    const recent = runHistory.slice(Math.max(0, i - 9), i + 1);
+    const judged = recent.filter((e) => JUDGED.has(e.outcome));
+    const steps = recent.reduce((n, e) => n + e.steps, 0);
+    successData[0].push(runHistory[i].episode);
+    successData[1].push(judged.length > 0 ? judged.filter((e) => e.outcome === 'success').length / judged.length : null);
+    successData[2].push(steps > 0 ? recent.reduce((n, e) => n + e.interventionSteps, 0) / steps : 0);
+  }
   successChart.setData(successData);
   $('success-chart').dataset.points = String(successData[0].length);
-  $('success-rate').textContent = `${(successRate * 100).toFixed(0)}% of ${rollouts}`;
+}
+function addEpisodePoint(summary) {
+  runHistory.push({ episode: summary.episode, outcome: summary.outcome, steps: summary.steps, interventionSteps: summary.interventionSteps ?? 0 });
+  plotHistory();
+}
+
+function showSuccessRate(rollouts, successRate) {
+  if (successRate === null) return;
+  const last = successData[1].filter((v) => v !== null).at(-1);
+  const recent = last === undefined ? '' : `${(last * 100).toFixed(0)}% of the last 10 · `;
+  $('success-rate').textContent = `${recent}${(successRate * 100).toFixed(0)}% of ${rollouts} rollouts`;
+}
+
+const pageOpened = performance.now();
+function addLearnerPoint(learner) {
+  if (!learner || !learner.recent) return;
+  learnerData[0].push((performance.now() - pageOpened) / 1000);
+  learnerData[1].push(learner.recent.criticLoss);
+  learnerData[2].push(learner.recent.entropy);
+  if (learnerData[0].length > 1200) for (const column of learnerData) column.shift();
+  learnerChart.setData(learnerData);
 }
 
 // ---- panels ----------------------------------------------------------------------------------
@@ -167,6 +199,10 @@ function showLearner(learner, control) {
     $('learner-rejected').textContent = String(learner.rejectedEpisodes);
     $('learner-error').textContent = learner.lastError ?? '-';
     $('learner-demos').textContent = `${learner.demoTransitions} / ${learner.interventionTransitions}`;
+    $('learner-rate').textContent = learner.updatesPerSecond === null ? '-' : learner.updatesPerSecond.toFixed(1);
+    const r = learner.recent;
+    $('learner-losses').textContent = r ? `${fmt(r.criticLoss, 4)} / ${fmt(r.actorLoss, 3)} / ${fmt(r.meanQ, 2)}` : 'no full update yet';
+    $('learner-entropy').textContent = r ? `${fmt(r.entropy, 2)} / ${fmt(r.alpha, 4)}` : '-';
     $('learner-demos').dataset.demos = String(learner.demoTransitions);
     $('learner-updates').dataset.updates = String(learner.updates);
   }
@@ -237,12 +273,10 @@ function handle(message) {
       resetProgress(s.episode ? s.episode.index : null);
       if (s.episode) for (const point of s.episode.points) addProgress(point);
       $('episodes').tBodies[0].replaceChildren();
-      recentEpisodes.length = 0;
-      for (const summary of s.episodes) {
-        addEpisodeRow(summary);
-        noteEpisode(summary);
-      }
-      if (s.successRate !== null) addRollout(s.rollouts, s.successRate);
+      for (const summary of s.episodes) addEpisodeRow(summary);
+      runHistory = s.history.slice();
+      plotHistory();
+      showSuccessRate(s.rollouts, s.successRate);
       $('events').replaceChildren();
       for (const event of message.events) addEvent(event);
       for (const frame of message.frames) showFrame(frame);
@@ -261,6 +295,7 @@ function handle(message) {
       showLinks(message.links);
       showReward(message.reward, message.deadlines);
       showLearner(message.learner, message.control);
+      addLearnerPoint(message.learner);
       $('episode-steps').textContent = message.episode ? `${message.episode.steps} steps` : '';
       break;
     case 'update': {
@@ -271,8 +306,8 @@ function handle(message) {
       else if (update.type === 'episode-start') resetProgress(update.episode);
       else if (update.type === 'episode') {
         addEpisodeRow(update.summary);
-        noteEpisode(update.summary);
-        addRollout(update.rollouts, update.successRate);
+        addEpisodePoint(update.summary);
+        showSuccessRate(update.rollouts, update.successRate);
       }
       break;
     }

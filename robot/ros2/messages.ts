@@ -401,6 +401,8 @@ export const ROS_TYPES = {
   cameraInfo: 'sensor_msgs/msg/CameraInfo',
   jointState: 'sensor_msgs/msg/JointState',
   twistStamped: 'geometry_msgs/msg/TwistStamped',
+  twist: 'geometry_msgs/msg/Twist',
+  joy: 'sensor_msgs/msg/Joy',
   jointTrajectory: 'trajectory_msgs/msg/JointTrajectory',
   followJointTrajectory: 'control_msgs/action/FollowJointTrajectory',
   gripperCommand: 'control_msgs/action/GripperCommand',

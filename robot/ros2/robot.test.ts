@@ -74,6 +74,41 @@ describe('Ros2Robot on a fake node', () => {
     }
   });
 
+  it('turns the Joy deadman button into an intervention and Twists while it is held into teleop commands, and serve takes them', async () => {
+    const teleop = { twistTopic: '/spacenav/twist', joyTopic: '/spacenav/joy', deadmanButton: 0, gripperButton: 1 };
+    const node = new FakeRosNode();
+    const robot = makeRobot(node, config({ teleop }));
+    const events: unknown[] = [];
+    robot.onTeleop((event) => events.push(event));
+    const twist = (x: number) => ({ linear: { x, y: 0.02, z: -0.01 }, angular: { x: 0, y: 0, z: 0.3 } });
+    node.deliver('/spacenav/twist', twist(0.05)); // not held: ignored
+    node.deliver('/spacenav/joy', { axes: [], buttons: [1, 0] });
+    node.deliver('/spacenav/twist', twist(0.05));
+    node.deliver('/spacenav/joy', { axes: [], buttons: [1, 1] }); // gripper button pressed: toggles once
+    node.deliver('/spacenav/joy', { axes: [], buttons: [1, 1] });
+    node.deliver('/spacenav/twist', twist(0.1));
+    node.deliver('/spacenav/joy', { axes: [], buttons: [0, 0] });
+    node.deliver('/spacenav/twist', twist(0.1)); // released: ignored
+    expect(events).toEqual([
+      { kind: 'intervention', active: true, source: 'ros2 /spacenav/joy button 0' },
+      { kind: 'teleop', command: { translation: [0.05, 0.02, -0.01], yaw: 0.3, gripper: 'open' } },
+      { kind: 'teleop', command: { translation: [0.1, 0.02, -0.01], yaw: 0.3, gripper: 'closed' } },
+      { kind: 'intervention', active: false, source: 'ros2 /spacenav/joy button 0' },
+    ]);
+
+    const servedNode = new FakeRosNode();
+    const serving = await startServing(config({ teleop }), log, { robot: makeRobot(servedNode, config({ teleop })), agent: 'stand-in', autoStart: false });
+    try {
+      servedNode.deliver('/spacenav/joy', { axes: [], buttons: [1, 0] });
+      expect(serving.loop.snapshot().intervention).toBe(true);
+      expect(serving.events.recent().some((e) => e.kind === 'intervention' && e.source === 'ros2 /spacenav/joy button 0')).toBe(true);
+      servedNode.deliver('/spacenav/joy', { axes: [], buttons: [0, 0] });
+      expect(serving.loop.snapshot().intervention).toBe(false);
+    } finally {
+      await serving.shutdown('test done');
+    }
+  });
+
   it('subscribes to the configured views, camera_info siblings, joint states and pose', () => {
     const node = new FakeRosNode();
     makeRobot(node, config({ cameraTransport: 'compressed' }));

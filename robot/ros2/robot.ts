@@ -9,7 +9,7 @@
  */
 import type { Logger } from '../../common/log.js';
 import type { Config } from '../../config/schema.js';
-import type { ArmAction, ArmState, Observation, Robot, StepResult } from '../types.js';
+import type { ArmAction, ArmState, Observation, Robot, StepResult, TeleopCommand } from '../types.js';
 import { Ros2Cameras, type CameraStats } from './cameras.js';
 import {
   actionToTwist,
@@ -53,6 +53,9 @@ export interface Ros2RobotDeps {
   onClose?: () => Promise<void>;
 }
 
+/** What the operator's ROS 2 teleop device asks of the run (onTeleop). */
+export type Ros2TeleopEvent = { kind: 'intervention'; active: boolean; source: string } | { kind: 'teleop'; command: TeleopCommand };
+
 /** Values the run loop publishes every step. */
 export interface ProgressReport {
   progress: number;
@@ -88,6 +91,10 @@ export class Ros2Robot implements Robot {
   private readonly log: Logger;
   private readonly onClose: (() => Promise<void>) | undefined;
   private readonly stopListeners = new Set<(reason: string) => void>();
+  private readonly teleopListeners = new Set<(event: Ros2TeleopEvent) => void>();
+  private teleopHeld = false;
+  private teleopGripperClosed = false;
+  private gripperButtonDown = false;
 
   constructor(
     private readonly node: RosNode,
@@ -133,6 +140,7 @@ export class Ros2Robot implements Robot {
     node.createSubscription(ROS_TYPES.empty, estopTopic, {}, () => {
       for (const listener of this.stopListeners) listener(`remote e-stop on ${estopTopic}`);
     });
+    if (this.ros2.teleop) this.subscribeTeleop(node, this.ros2.teleop);
     this.trajectoryClient = node.createActionClient(ROS_TYPES.followJointTrajectory, this.ros2.trajectoryAction);
     this.gripperClient = node.createActionClient(ROS_TYPES.gripperCommand, this.ros2.gripperAction);
     this.estopKind = this.ros2.estopService === undefined ? 'switch' : 'trigger';
@@ -205,6 +213,39 @@ export class Ros2Robot implements Robot {
   onStopRequest(listener: (reason: string) => void): () => void {
     this.stopListeners.add(listener);
     return () => this.stopListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when the operator's deadman button is pressed or released on the configured
+   * sensor_msgs/Joy topic, and for each geometry_msgs/Twist while it is held; `serve` turns these
+   * into interventions and teleop commands (launch/teleop.ts).
+   */
+  onTeleop(listener: (event: Ros2TeleopEvent) => void): () => void {
+    this.teleopListeners.add(listener);
+    return () => this.teleopListeners.delete(listener);
+  }
+
+  private subscribeTeleop(node: RosNode, teleop: NonNullable<Config['robot']['ros2']['teleop']>): void {
+    const emit = (event: Ros2TeleopEvent): void => {
+      for (const listener of this.teleopListeners) listener(event);
+    };
+    node.createSubscription(ROS_TYPES.joy, teleop.joyTopic, {}, (message) => {
+      const buttons = (message as { buttons?: ArrayLike<number> }).buttons ?? [];
+      const held = (buttons[teleop.deadmanButton] ?? 0) > 0;
+      const gripper = (buttons[teleop.gripperButton] ?? 0) > 0;
+      if (held && gripper && !this.gripperButtonDown) this.teleopGripperClosed = !this.teleopGripperClosed;
+      this.gripperButtonDown = gripper;
+      if (held !== this.teleopHeld) {
+        this.teleopHeld = held;
+        emit({ kind: 'intervention', active: held, source: `ros2 ${teleop.joyTopic} button ${teleop.deadmanButton}` });
+      }
+    });
+    node.createSubscription(ROS_TYPES.twist, teleop.twistTopic, {}, (message) => {
+      if (!this.teleopHeld) return;
+      const twist = message as { linear?: { x?: number; y?: number; z?: number }; angular?: { z?: number } };
+      const { x = 0, y = 0, z = 0 } = twist.linear ?? {};
+      emit({ kind: 'teleop', command: { translation: [x, y, z], yaw: twist.angular?.z ?? 0, gripper: this.teleopGripperClosed ? 'closed' : 'open' } });
+    });
   }
 
   async close(): Promise<void> {
