@@ -142,6 +142,16 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     expect(await page.textContent('#episodes tbody tr:first-child td:last-child')).toMatch(/^[1-9]\d*%$/);
     // The success and intervention chart has a point per ended episode (the e-stopped one and this one).
     expect(Number(await page.getAttribute('#success-chart', 'data-points'))).toBeGreaterThanOrEqual(2);
+
+    // A click on the episode's row replays its logged curves on the progress chart; Back to live returns.
+    const marked = serving.loop.snapshot().episodes.at(-1)!;
+    expect(marked.outcome).toBe('failure');
+    await page.click(`#episodes tbody tr[data-episode="${marked.episode}"]`);
+    await page.waitForSelector(`#progress-chart[data-replay="${marked.episode}"]`);
+    expect(Number(await page.getAttribute('#progress-chart', 'data-points'))).toBe(agent.replay(marked.episode)!.progress.length);
+    expect(await page.textContent('#episode-index')).toMatch(new RegExp(`^${marked.episode} \\(replay: failure, \\d+ steps, [1-9]\\d* driven by the operator\\)$`));
+    await page.click('#replay-live');
+    await page.waitForFunction(() => document.getElementById('progress-chart')!.dataset.replay === undefined);
     expect(pageErrors).toEqual([]);
   });
 });

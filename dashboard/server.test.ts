@@ -77,6 +77,15 @@ describe('dashboard control routes', () => {
     },
   );
 
+  it('GET /api/episodes/:n needs the token, refuses a malformed index (400) and answers 404 for an episode not logged', async () => {
+    expect((await fetch(`${base}/api/episodes/1`)).status).toBe(401);
+    expect((await fetch(`${base}/api/episodes/0`, { headers: auth() })).status).toBe(400);
+    expect((await fetch(`${base}/api/episodes/..%2f1`, { headers: auth() })).status).toBe(400);
+    const missing = await fetch(`${base}/api/episodes/1`, { headers: auth() });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/^episode 1: expected an episode this run folder logged/);
+  });
+
   it('GET /api/status needs the token too', async () => {
     expect((await fetch(`${base}/api/status`)).status).toBe(401);
     const ok = await fetch(`${base}/api/status`, { headers: auth() });

@@ -22,7 +22,7 @@ import websocket from '@fastify/websocket';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../common/log.js';
 import type { EventStream, RunEvent } from '../robot/events.js';
-import type { RunLoop, RunUpdate } from '../launch/run-loop.js';
+import type { EpisodeReplay, RunLoop, RunUpdate } from '../launch/run-loop.js';
 import type { FrameSource } from '../robot/types.js';
 import { FrameStreamer, type EncodedFrame } from './frames.js';
 import type { Links } from './telemetry.js';
@@ -55,6 +55,8 @@ export interface DashboardOptions {
   statusHz?: number;
   /** State of the links the operator must see (the MQTT broker and its remote e-stop); in status, hello and /api/status. */
   links?: () => Links | null;
+  /** A logged episode's curves by its index, for the episode table's replay (absent: no replay; null: not logged). */
+  episodeReplay?: (episode: number) => EpisodeReplay | null;
 }
 
 export interface DashboardStats {
@@ -142,6 +144,12 @@ export function estopReason(body: Buffer | undefined, contentType: string | unde
   if (text.length === 0) return ESTOP_DEFAULT_REASON + extra;
   return (text.length > ESTOP_REASON_MAX ? `${text.slice(0, ESTOP_REASON_MAX)}… (reason cut at ${ESTOP_REASON_MAX} characters)` : text) + extra;
 }
+const episodeParams = {
+  type: 'object',
+  required: ['episode'],
+  properties: { episode: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } },
+} as const;
+
 const interventionBody = {
   type: 'object',
   additionalProperties: false,
@@ -252,6 +260,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       api.post<{ Body: { active: boolean } }>('/intervention', { schema: { body: interventionBody } }, async (request) => {
         const changed = loop.setIntervention(request.body.active, 'dashboard');
         return { ok: true, changed, intervention: loop.interventionActive, state: loop.runState, estopped: loop.snapshot().estopped };
+      });
+      api.get<{ Params: { episode: string } }>('/episodes/:episode', { schema: { params: episodeParams } }, async (request, reply) => {
+        const episode = Number(request.params.episode);
+        const replay = options.episodeReplay?.(episode) ?? null;
+        if (!replay) return reply.code(404).send({ error: `episode ${episode}: expected an episode this run folder logged (episodes with steps, once scored)` });
+        return replay;
       });
       api.get('/status', async () => ({ ...loop.snapshot(), links: links() }));
       await api.register(estopRoute);

@@ -57,6 +57,19 @@ export interface EpisodePoint {
   interventionSteps: number;
 }
 
+/** A logged episode as the dashboard replays it: its curves, step by step. */
+export interface EpisodeReplay {
+  episode: number;
+  outcome: string;
+  steps: number;
+  /** Fused progress P(s_0) .. P(s_T) (scored steps, the ones between interpolated). */
+  progress: number[];
+  /** Shaped reward of each step, as the learner got it. */
+  rewards: number[];
+  /** Steps (0-based) the operator drove. */
+  interventionSteps: number[];
+}
+
 export interface RewardStats {
   answered: number;
   errors: number;

@@ -21,7 +21,8 @@ import { writeFileAtomic } from '../engine/files.js';
 import type { ViewSet } from '../perception/images.js';
 import { actionToVector, vectorToAction, type ActionLimits } from '../policy/environment.js';
 import { scoreEpisode, type CollectedEpisode, type EpisodeEnd, type ShapingSettings } from '../policy/episode.js';
-import { LEARNER_DEFAULTS, LocalLearner, type LearnerSettings } from '../policy/learner.js';
+import { LocalLearner, type LearnerSettings } from '../policy/learner.js';
+import { LEARNER_DEFAULTS } from '../policy/learner-defaults.js';
 import { rewardModelScorer } from '../policy/reward-model.js';
 import { recordSimDemos } from './serve-demos.js';
 import { loadImageEncoder } from '../perception/onnx-image-encoder.js';
@@ -36,7 +37,7 @@ import { predictFusedStep, type RewardModel } from '../reward/model.js';
 import { CompletionJudge, completionRule } from '../reward/completion.js';
 import { shapeTransition } from '../reward/shaping.js';
 import type { ArmAction, CameraFrame, Observation } from '../robot/types.js';
-import { NEW_RUN_COUNTS, type EpisodePoint, type EpisodeSummary, type RunCounts } from './run-loop.js';
+import { NEW_RUN_COUNTS, type EpisodePoint, type EpisodeReplay, type EpisodeSummary, type RunCounts } from './run-loop.js';
 import type { ActionSource, LearnerStatus, ProgressScore, ProgressSource, ScoreRequest, StepRecord } from './sources.js';
 
 /** The task as the reward model is told it. */
@@ -113,6 +114,8 @@ export class ServeAgent {
   resumedCounts: RunCounts = { ...NEW_RUN_COUNTS };
   /** The episodes the run folder logged, for the charts (empty in a new folder). */
   resumedHistory: EpisodePoint[] = [];
+  /** Each logged episode's curves by episode index, for the dashboard's replay. */
+  private readonly replays = new Map<number, EpisodeReplay>();
   private episode: AgentEpisode | null = null;
   private nextIndex = 1;
   private lastEncoded: { observation: Observation; vector: Float32Array } | null = null;
@@ -233,6 +236,7 @@ export class ServeAgent {
     const agent = new ServeAgent(options, encoder, frameSize, learner, episodes.length);
     agent.rejectedCheckpoints = restored.problems;
     agent.resumedCounts = loggedCounts(episodes);
+    for (const record of episodes) agent.keepReplay(record);
     agent.resumedHistory = episodes.map((r) => ({
       episode: r.seed,
       outcome: (r.outcome ?? r.end) as EpisodePoint['outcome'],
@@ -244,6 +248,18 @@ export class ServeAgent {
     agent.status.transitions = episodes.reduce((n, r) => n + r.steps, 0);
     agent.status.interventionTransitions = episodes.reduce((n, r) => n + (r.interventionSteps?.length ?? 0), 0);
     return agent;
+  }
+
+  /** A logged episode's curves (null when the run folder did not log it). */
+  replay(episode: number): EpisodeReplay | null {
+    return this.replays.get(episode) ?? null;
+  }
+
+  private keepReplay(record: EpisodeRecord): void {
+    // The run loop's episode index is logged as the seed.
+    this.replays.set(record.seed, {
+      episode: record.seed, outcome: record.outcome ?? record.end, steps: record.steps, progress: record.progress, rewards: record.rewards, interventionSteps: record.interventionSteps ?? [],
+    });
   }
 
   /** What the reward model is told about the task. */
@@ -440,6 +456,7 @@ export class ServeAgent {
       ...(episode.heldSteps > 0 ? { heldSteps: episode.heldSteps } : {}),
     };
     this.episodeLog.append(record);
+    this.keepReplay(record);
     await this.learnerLane.run(() => this.learner.addRecord(record));
     this.status.episodes++;
     this.status.transitions += record.steps;

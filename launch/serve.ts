@@ -167,6 +167,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       links: () => (telemetry ? { mqtt: telemetry.link() } : null),
       ...(config.dashboard.tls ? { tls: config.dashboard.tls } : {}),
       insecure: config.dashboard.insecure,
+      ...(agent ? { episodeReplay: (episode: number) => agent.replay(episode) } : {}),
     });
     if (parts.autoStart ?? config.robot.backend === 'sim') loop.start('serve');
 

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../common/errors.js';
 import { action, withCommonOptions } from '../command.js';
 import type { LearnerSettings } from '../../policy/learner.js';
+import { LEARNER_DEFAULTS } from '../../policy/learner-defaults.js';
 import type { RlResult, RlSettings } from '../../policy/train.js';
 import { RL_FLAG_SETTINGS } from '../../policy/resume-flags.js';
 import type { SceneLayout } from '../../robot/sim/world.js';
@@ -122,21 +123,21 @@ export function registerRl(program: Command): void {
     .option('--layout-spread <f>', 'a lab\'s reset: every episode starts near one layout with the same objects, each randomised range narrowed to this fraction, 0 to 1 (default robot.sim.layout.spread; absent: the task\'s full randomisation)')
     .option('--layout-seed <n>', 'with --layout-spread: seed of that layout (default robot.sim.layout.seed, 0)')
     .option('--demos <n>', 'expert demos for the demo buffer and behaviour cloning, at most 20 (default policy.demos)')
-    .option('--hidden <sizes>', 'hidden layer widths of actor and critics, comma-separated', '256,256')
+    .option('--hidden <sizes>', 'hidden layer widths of actor and critics, comma-separated', LEARNER_DEFAULTS.hidden.join(','))
     .option('--batch-size <n>', 'learner batch (default policy.batchSize)')
     .option('--updates-per-step <n>', 'learner updates per control step (default policy.updatesPerStep)')
     .option('--eval-every <n>', 'evaluate after every n rollouts', '10')
     .option('--eval-episodes <n>', 'evaluation episodes (fresh seeds) per intermediate point', '10')
     .option('--final-eval-episodes <n>', 'evaluation episodes at the last point (the reported figure)', '50')
     .option('--max-steps <n>', 'control steps per episode (default: the task time limit)')
-    .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', '2000')
-    .option('--bc-weight <w>', 'weight of the behaviour-cloning term on demo rows in the actor loss (0: plain SAC)', '4')
+    .option('--bc-steps <n>', 'behaviour-cloning steps on the demos before RL', String(LEARNER_DEFAULTS.bcSteps))
+    .option('--bc-weight <w>', 'weight of the behaviour-cloning term on demo rows in the actor loss (0: plain SAC)', String(LEARNER_DEFAULTS.bcWeight))
     .option('--normalise-q', 'divide the actor\'s SAC term by the batch\'s mean |Q| (TD3+BC), so the BC weight means the same under every shaping')
     .option('--gripper-logit-limit <l>', 'bound of the actor\'s gripper log-odds (0: unbounded): cloned unbounded, they saturate and RL can no longer move when the hand closes or opens', '0')
     .option('--q-filter', 'Q-filtered behaviour cloning: a demo row is cloned only where the critics value its action above the policy\'s own')
     .option('--success-demos', 'each successful training rollout joins the demo buffer too (behaviour cloning then covers it)')
-    .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', '1000')
-    .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', '1000')
+    .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', String(LEARNER_DEFAULTS.actorDelaySteps))
+    .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', String(LEARNER_DEFAULTS.criticWarmupSteps))
     .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md); evaluation points before the last then run beside training, on a second simulator with the policy frozen at the point')
     .option('--learner-max-lag <updates>', 'with --learner: at each episode start wait until the learner owes at most this many updates for the episodes sent (0: all done; default: never wait)');
   withCommonOptions(command).action(
@@ -145,7 +146,7 @@ export function registerRl(program: Command): void {
       // A task name is the cheapest check of all: before the run folder, the simulator or a model.
       const task = options.task ?? c.robot.task;
       if (!findTask(task)) throw new InputError(options.task === undefined ? 'robot.task' : '--task', `expected one of ${taskNames().join(', ')}, got ${JSON.stringify(task)}`);
-      const hidden = (options.hidden ?? '256,256').split(',').map((s) => integer('--hidden', s, 1, 4096)!);
+      const hidden = (options.hidden ?? LEARNER_DEFAULTS.hidden.join(',')).split(',').map((s) => integer('--hidden', s, 1, 4096)!);
       const settings: RlSettings = {
         task,
         reward: oneOf('--reward', options.reward, ['privileged', 'model'] as const)!,
@@ -167,9 +168,9 @@ export function registerRl(program: Command): void {
         updatesPerStep: integer('--updates-per-step', options.updatesPerStep, 0, 64) ?? c.policy.updatesPerStep,
         learningRate: c.policy.learningRate,
         gamma: c.reward.shaping.gamma,
-        tau: 0.005,
-        initialAlpha: 0.01,
-        rewardScale: 10,
+        tau: LEARNER_DEFAULTS.tau,
+        initialAlpha: LEARNER_DEFAULTS.initialAlpha,
+        rewardScale: LEARNER_DEFAULTS.rewardScale,
         bcWeight: nonNegative('--bc-weight', options.bcWeight)!,
         normaliseQ: options.normaliseQ === true,
         successDemos: options.successDemos === true,
@@ -177,10 +178,10 @@ export function registerRl(program: Command): void {
         qFilter: options.qFilter === true,
         // Measured, not options (docs/rl-options.md): a demo step that switches the gripper weighs 6
         // in both cloning losses, and replayed transitions are 5-step.
-        gripperSwitchWeight: 6,
-        nStep: 5,
+        gripperSwitchWeight: LEARNER_DEFAULTS.gripperSwitchWeight,
+        nStep: LEARNER_DEFAULTS.nStep,
         actorDelaySteps: integer('--actor-delay', options.actorDelay, 0)!,
-        bufferCapacity: 200_000,
+        bufferCapacity: LEARNER_DEFAULTS.bufferCapacity,
         evalEvery: integer('--eval-every', options.evalEvery, 1)!,
         evalEpisodes: integer('--eval-episodes', options.evalEpisodes, 1)!,
         finalEvalEpisodes: integer('--final-eval-episodes', options.finalEvalEpisodes, 1)!,

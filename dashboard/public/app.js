@@ -77,20 +77,58 @@ window.addEventListener('resize', () => {
   learnerChart.setSize({ width: chartWidth($('learner-chart')), height: 160 });
 });
 
-function resetProgress(episode) {
+// The chart shows the live episode, or a logged one replayed from the run folder (a click on its row).
+let liveEpisode = null;
+const livePoints = [];
+let replaying = null;
+
+function drawPoints(points) {
   for (const column of progressData) column.length = 0;
+  for (const point of points) {
+    progressData[0].push(point.step);
+    progressData[1].push(point.hop);
+    progressData[2].push(point.progress);
+    progressData[3].push(point.reward);
+  }
   progressChart.setData(progressData);
-  $('progress-chart').dataset.points = '0';
-  $('episode-index').textContent = episode === null ? '-' : String(episode);
+  $('progress-chart').dataset.points = String(progressData[0].length);
+}
+
+function resetProgress(episode) {
+  liveEpisode = episode;
+  livePoints.length = 0;
+  if (replaying === null) {
+    drawPoints(livePoints);
+    $('episode-index').textContent = episode === null ? '-' : String(episode);
+  }
+}
+
+async function replayEpisode(episode) {
+  const response = await fetch(`/api/episodes/${episode}`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await response.json();
+  if (!response.ok) {
+    $('control-result').textContent = `replay: ${body.error}`;
+    return;
+  }
+  replaying = episode;
+  // hop is not logged: the curve shows progress and the reward the learner got.
+  drawPoints(body.progress.map((progress, step) => ({ step, hop: null, progress, reward: step > 0 ? body.rewards[step - 1] : null })));
+  $('episode-index').textContent = `${episode} (replay: ${body.outcome}, ${body.steps} steps, ${body.interventionSteps.length} driven by the operator)`;
+  $('progress-chart').dataset.replay = String(episode);
+  $('replay-live').hidden = false;
+}
+
+function showLive() {
+  replaying = null;
+  delete $('progress-chart').dataset.replay;
+  $('replay-live').hidden = true;
+  drawPoints(livePoints);
+  $('episode-index').textContent = liveEpisode === null ? '-' : String(liveEpisode);
 }
 
 function addProgress(point) {
-  progressData[0].push(point.step);
-  progressData[1].push(point.hop);
-  progressData[2].push(point.progress);
-  progressData[3].push(point.reward);
-  progressChart.setData(progressData);
-  $('progress-chart').dataset.points = String(progressData[0].length);
+  livePoints.push(point);
+  if (replaying === null) drawPoints(livePoints);
   const sign = point.hop >= 0 ? '+' : '';
   $('progress-now').textContent = `step ${point.step}: progress ${fmt(point.progress)} · hop ${sign}${fmt(point.hop)} · reward ${fmt(point.reward)}`;
   $('progress-now').dataset.progress = String(point.progress);
@@ -227,6 +265,9 @@ function addEpisodeRow(summary) {
     row.append(cell);
   }
   row.children[1].className = summary.outcome;
+  row.dataset.episode = String(summary.episode);
+  row.title = 'replay this episode on the chart above';
+  row.addEventListener('click', () => void replayEpisode(summary.episode));
   const body = $('episodes').tBodies[0];
   body.prepend(row);
   while (body.rows.length > 100) body.deleteRow(-1);
@@ -436,6 +477,7 @@ $('takeover').addEventListener('click', (event) => {
   control('intervention', { active: !intervening });
 });
 
+$('replay-live').addEventListener('click', showLive);
 $('token-form').addEventListener('submit', (event) => {
   event.preventDefault();
   token = $('token-input').value.trim();
