@@ -1,5 +1,5 @@
 /**
- * Does `serve` learn? (issue 33) `serve` on the simulator with its defaults (push-cube: demos at
+ * Does `serve` learn? (issue 33) `serve` on the simulator with its defaults on a lab's reset (push-cube, demos at
  * the first start, as fast as the simulator goes, GRM-tiny's progress as the reward and its
  * completion judgement as the success), no person, run until the success rate over the last 10
  * episodes reaches 80% or a time cap; and the same with the scripted operator taking over when
@@ -7,8 +7,9 @@
  * simulator's predicate (what happened); what the run itself judged is reported beside it.
  * Writes bench/results/serve-learning.json and .png.
  *
- *   npm run bench:serve-learning                         # both arms, 20-minute cap each
+ *   npm run bench:serve-learning                         # both arms, 20-minute cap each, a lab's reset
  *   npm run bench:serve-learning -- --minutes 5 --arms none
+ *   npm run bench:serve-learning -- --layout-spread full  # the task's full randomisation
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '20' },
     arms: { type: 'string', default: 'none,scripted' },
     task: { type: 'string', default: 'push-cube' },
+    'layout-spread': { type: 'string', default: '0.3' },
     out: { type: 'string', default: 'bench/results/serve-learning.json' },
   },
 });
@@ -34,6 +36,13 @@ const arms = values.arms.split(',').map((arm) => {
   if (arm !== 'none' && arm !== 'scripted') throw new Error(`--arms: expected none and/or scripted, comma-separated, got ${JSON.stringify(arm)}`);
   return arm;
 });
+/**
+ * The scene: a lab's reset by default (robot.sim.layout: the same objects every episode near layout
+ * 0, each randomised range narrowed to 0.3), as a lab's bench is; `full`: the task's full
+ * randomisation (every episode new objects, colours and poses), the simulator's own default.
+ */
+const layout = values['layout-spread'] === 'full' ? null : { seed: 0, spread: Number(values['layout-spread']) };
+if (layout && !(layout.spread >= 0 && layout.spread <= 1)) throw new Error(`--layout-spread: expected a fraction from 0 to 1 or full, got ${values['layout-spread']}`);
 const log = createLogger('bench', (process.env.DOPAMINE_LOG as 'info' | undefined) ?? 'warn');
 /** The goal: the success rate over the last WINDOW episodes reaches TARGET. */
 const WINDOW = 10;
@@ -42,8 +51,13 @@ const TARGET = 0.8;
 interface CurvePoint {
   episode: number;
   minutes: number;
-  /** The simulator's predicate over the last 10 episodes. */
+  /**
+   * The policy's own successes over the last 10 episodes: the simulator's predicate held and the
+   * operator drove none of the episode's steps (a success the operator finished is not the policy's).
+   */
   successRate: number;
+  /** The simulator's predicate over the last 10 episodes, with the operator's help. */
+  assistedSuccessRate: number;
   /** The run's own judgement (reward.shaping.success) over the last 10 episodes. */
   claimedRate: number;
   /** Share of the last 10 episodes' steps the operator drove. */
@@ -61,15 +75,20 @@ interface ArmResult {
   episodes: number;
   minutes: number;
   successJudge: string;
+  /** robot.sim.layout of the run (null: the task's full randomisation). */
+  layout: { seed: number; spread: number } | null;
+  demos: number;
   claimedSuccesses: number;
   confirmedClaims: number;
   envSuccesses: number;
+  /** Of those, episodes the operator did not touch. */
+  autonomousSuccesses: number;
   learnerUpdates: number;
 }
 
 async function runArm(interventions: 'none' | 'scripted'): Promise<ArmResult> {
   const runDir = mkdtempSync(join(tmpdir(), `bench-serve-learning-${interventions}-`));
-  const config = configSchema.parse({ robot: { task: values.task }, dashboard: { port: 0 }, policy: { runDir, serve: { operator: interventions } } });
+  const config = configSchema.parse({ robot: { task: values.task, ...(layout ? { sim: { layout } } : {}) }, dashboard: { port: 0 }, policy: { runDir, serve: { operator: interventions } } });
   const started = performance.now();
   const minutes = (): number => (performance.now() - started) / 60_000;
   const serving = await startServing(config, log, { autoStart: true });
@@ -85,12 +104,13 @@ async function runArm(interventions: 'none' | 'scripted'): Promise<ArmResult> {
     const point: CurvePoint = {
       episode: episodes.length,
       minutes: minutes(),
-      successRate: last.filter((e) => e.envSuccess === true).length / last.length,
+      successRate: last.filter((e) => e.envSuccess === true && e.interventionSteps === 0).length / last.length,
+      assistedSuccessRate: last.filter((e) => e.envSuccess === true).length / last.length,
       claimedRate: last.filter((e) => e.success).length / last.length,
       interventionRate: steps > 0 ? last.reduce((n, e) => n + e.interventionSteps, 0) / steps : 0,
     };
     curve.push(point);
-    log.warn(`${interventions}: episode ${point.episode} at ${point.minutes.toFixed(1)} min: ${update.summary.outcome}${update.summary.envSuccess ? ' (env: success)' : ''}, last 10: ${(100 * point.successRate).toFixed(0)}% (claimed ${(100 * point.claimedRate).toFixed(0)}%), interventions ${(100 * point.interventionRate).toFixed(0)}%`);
+    log.warn(`${interventions}: episode ${point.episode} at ${point.minutes.toFixed(1)} min: ${update.summary.outcome}${update.summary.envSuccess ? ' (env: success)' : ''}, last 10: ${(100 * point.successRate).toFixed(0)}% alone, ${(100 * point.assistedSuccessRate).toFixed(0)}% with help (claimed ${(100 * point.claimedRate).toFixed(0)}%), interventions ${(100 * point.interventionRate).toFixed(0)}%`);
     if (!reached && episodes.length >= WINDOW && point.successRate >= TARGET) reached = { minutes: point.minutes, episodes: point.episode };
   });
   while (!reached && minutes() < capMinutes) await new Promise((resolve) => setTimeout(resolve, 500));
@@ -102,14 +122,17 @@ async function runArm(interventions: 'none' | 'scripted'): Promise<ArmResult> {
     interventions,
     minutesTo80: done ? round(done.minutes) : null,
     episodesTo80: done ? done.episodes : null,
-    curve: curve.map((p) => ({ ...p, minutes: round(p.minutes), successRate: round(p.successRate), claimedRate: round(p.claimedRate), interventionRate: round(p.interventionRate) })),
+    curve: curve.map((p) => ({ ...p, minutes: round(p.minutes), successRate: round(p.successRate), assistedSuccessRate: round(p.assistedSuccessRate), claimedRate: round(p.claimedRate), interventionRate: round(p.interventionRate) })),
     startupMinutes: round(startupMinutes),
     episodes: episodes.length,
     minutes: round(minutes()),
     successJudge: config.reward.shaping.success,
+    layout: config.robot.sim.layout ?? null,
+    demos: config.policy.demos,
     claimedSuccesses: episodes.filter((e) => e.success).length,
     confirmedClaims: episodes.filter((e) => e.success && e.envSuccess === true).length,
     envSuccesses: episodes.filter((e) => e.envSuccess === true).length,
+    autonomousSuccesses: episodes.filter((e) => e.envSuccess === true && e.interventionSteps === 0).length,
     learnerUpdates,
   };
 }
@@ -124,7 +147,7 @@ function plotSvg(results: ArmResult[]): string {
   const x = (v: number): number => left + (v / maxX) * (w - left - right);
   const y = (v: number): number => top + (1 - v) * (h - top - bottom);
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><rect width="100%" height="100%" fill="white"/>`];
-  parts.push(`<text x="${w / 2}" y="22" font-family="sans-serif" font-size="14" text-anchor="middle">serve on ${values.task}: success over the last ${WINDOW} episodes (simulator's predicate)</text>`);
+  parts.push(`<text x="${w / 2}" y="22" font-family="sans-serif" font-size="14" text-anchor="middle">serve on ${values.task}: the policy's own successes over the last ${WINDOW} episodes (simulator's predicate)</text>`);
   for (let i = 0; i <= 5; i++) {
     const v = i / 5;
     parts.push(`<line x1="${left}" x2="${w - right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 8}" y="${y(v) + 4}" font-family="sans-serif" font-size="12" text-anchor="end">${i * 20}%</text>`);
@@ -154,7 +177,7 @@ const cpu = cpus();
 const report = {
   task: values.task,
   goal: { successRate: TARGET, window: WINDOW, minutes: 15 },
-  set_up: "`serve` with its defaults on the simulator, a new run folder per arm, no person; success = the simulator's predicate over the last 10 episodes; the time includes recording the demos and cloning",
+  set_up: `\`serve\` with its defaults on the simulator, ${layout ? `a lab's reset (robot.sim.layout seed ${layout.seed}, spread ${layout.spread})` : "the task's full randomisation"}, a new run folder per arm, no person; successRate = the policy's own successes (the simulator's predicate, in episodes the operator did not touch) over the last 10 episodes, assistedSuccessRate with the operator's help; the time includes recording the demos and cloning`,
   capMinutes,
   runs: results,
   machine: { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, node: process.version, date: new Date().toISOString(), loadAverage1m: loadavg()[0] },
@@ -163,6 +186,6 @@ mkdirSync(dirname(values.out), { recursive: true });
 writeFileSync(values.out, `${JSON.stringify(report, null, 1)}\n`);
 await sharp(Buffer.from(plotSvg(results))).png().toFile(values.out.replace(/\.json$/, '.png'));
 for (const r of results) {
-  console.log(`${r.interventions}: ${r.minutesTo80 === null ? `did not reach 80% in ${r.minutes} min` : `80% at ${r.minutesTo80} min, episode ${r.episodesTo80}`}; ${r.episodes} episodes, ${r.envSuccesses} successes (simulator), ${r.claimedSuccesses} claimed (${r.confirmedClaims} confirmed)`);
+  console.log(`${r.interventions}: ${r.minutesTo80 === null ? `did not reach 80% in ${r.minutes} min` : `80% at ${r.minutesTo80} min, episode ${r.episodesTo80}`}; ${r.episodes} episodes, ${r.envSuccesses} successes (simulator), ${r.autonomousSuccesses} without the operator, ${r.claimedSuccesses} claimed by the run's judge (${r.confirmedClaims} confirmed)`);
 }
 console.log(`wrote ${values.out}`);

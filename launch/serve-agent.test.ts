@@ -174,6 +174,39 @@ describe('serve on the simulator with its defaults: demos, then as fast as the s
   }, 180_000);
 });
 
+describe('serve learns from an intervention in an episode the judge cut short', () => {
+  it('keeps only the intervention steps before the cut (the rest of the episode is not learned from)', async () => {
+    const runDir = mkdtempSync(join(tmpdir(), 'dopamine-serve-cut-'));
+    // Any progress is "done" after two scored steps: the run loop ends the episode when that answer
+    // arrives, a few unpaced steps after the state it judged, and the learner cuts it there.
+    const config = configSchema.parse({
+      robot: { controlHz: 10, episodeSeconds: 3 },
+      dashboard: { port: 0 },
+      policy: { runDir, batchSize: 32, demos: 0 },
+      reward: { shaping: { success: 'progress', successDelta: 1, successWindow: 2 } },
+    });
+    const serving = await startServing(config, log, { robot: await SimRobot.create(config), clock: systemClock, autoStart: false });
+    const feed = setInterval(() => serving.loop.teleop({ translation: [0, 0.05, 0], yaw: 0, gripper: 'open' }), 5);
+    try {
+      serving.loop.setIntervention(true, 'test');
+      serving.loop.start('test');
+      await waitFor(() => (serving.loop.snapshot().learner?.episodes ?? 0) + (serving.loop.snapshot().learner?.rejectedEpisodes ?? 0) >= 3, 'three finished episodes', 60_000);
+      const learner = serving.loop.snapshot().learner!;
+      expect(learner.lastError).toBeNull();
+      expect(learner.rejectedEpisodes).toBe(0);
+      const logged = new RecordLog<LogRecord>(join(runDir, 'serve', 'episodes.log')).read().records.filter((r): r is EpisodeRecord => r.kind === 'episode');
+      const summaries = serving.loop.snapshot().episodes;
+      // At least one episode was cut before its last step, and its operator steps all lie before the cut.
+      expect(logged.some((r) => r.steps < summaries.find((e) => e.episode === r.seed)!.steps)).toBe(true);
+      for (const r of logged) expect(r.interventionSteps!.every((t) => t < r.steps)).toBe(true);
+      expect(learner.interventionTransitions).toBe(logged.reduce((n, r) => n + (r.interventionSteps?.length ?? 0), 0));
+    } finally {
+      clearInterval(feed);
+      await serving.shutdown('test done');
+    }
+  }, 120_000);
+});
+
 describe('serve with reward.backend openai', () => {
   it('scores the views through the configured OpenAI-compatible server', async () => {
     const requests: { model: string; messages: unknown[] }[] = [];

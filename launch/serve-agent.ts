@@ -78,8 +78,8 @@ interface AgentEpisode {
   actions: Float32Array[];
   /** Indices t of the actions the operator chose (an intervention's commands; holds are not among them). */
   interventionSteps: number[];
-  /** Steps of an intervention without a fresh command (the arm held). */
-  heldSteps: number;
+  /** Indices t of an intervention's steps without a fresh command (the arm held). */
+  heldSteps: number[];
   envSuccess: boolean[];
   last: Observation;
   /** Fused progress by step (0: the initial state). */
@@ -315,7 +315,7 @@ export class ServeAgent {
       observations: [],
       actions: [],
       interventionSteps: [],
-      heldSteps: 0,
+      heldSteps: [],
       envSuccess: [],
       last: initial,
       progress: new Map([[0, fusion.progress]]),
@@ -343,7 +343,7 @@ export class ServeAgent {
       return;
     }
     if (record.origin === 'operator') episode.interventionSteps.push(episode.actions.length);
-    if (record.origin === 'hold') episode.heldSteps++;
+    if (record.origin === 'hold') episode.heldSteps.push(episode.actions.length);
     episode.observations.push(encoded);
     // What reached the arm (after the safety layer's clipping) is what caused the transition.
     episode.actions.push(actionToVector(record.applied, this.limits));
@@ -449,18 +449,22 @@ export class ServeAgent {
     // the scored steps; this curve only interpolates them. An operator's mark stands as given.
     if (this.shaping.success === 'progress') collected.judgedDoneAt = loopJudgement(summary);
     const scored = await scoreEpisode(collected, this.shaping);
+    // A success judged done before the end cuts the episode there: the steps after it are not learned from.
+    const kept = scored.actions.length;
+    const driven = episode.interventionSteps.filter((t) => t < kept);
+    const held = episode.heldSteps.filter((t) => t < kept).length;
     const record: EpisodeRecord = {
       ...toRecord('episode', this.recordIndex++, scored, 0.8),
       outcome: summary.outcome,
-      ...(episode.interventionSteps.length > 0 ? { interventionSteps: episode.interventionSteps } : {}),
-      ...(episode.heldSteps > 0 ? { heldSteps: episode.heldSteps } : {}),
+      ...(driven.length > 0 ? { interventionSteps: driven } : {}),
+      ...(held > 0 ? { heldSteps: held } : {}),
     };
     this.episodeLog.append(record);
     this.keepReplay(record);
     await this.learnerLane.run(() => this.learner.addRecord(record));
     this.status.episodes++;
     this.status.transitions += record.steps;
-    this.status.interventionTransitions += episode.interventionSteps.length;
+    this.status.interventionTransitions += driven.length;
     if (this.status.episodes % this.options.config.policy.serve.checkpointEvery === 0) await this.learnerLane.run(() => this.learner.checkpoint());
   }
 
