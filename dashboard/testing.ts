@@ -20,7 +20,8 @@ export async function startTestServing(
   input: ConfigInput = {},
   options: { robot?: KinematicTestRobotOptions; autoStart?: boolean; actions?: ActionSource } = {},
 ): Promise<TestServing> {
-  const config = configSchema.parse({ ...input, dashboard: { port: 0, ...input.dashboard } });
+  // At the control rate, as on an arm (the simulator's default is unpaced).
+  const config = configSchema.parse({ ...input, robot: { ...input.robot, sim: { realtime: true, ...input.robot?.sim } }, dashboard: { port: 0, ...input.dashboard } });
   const testRobot = new KinematicTestRobot({
     controlHz: config.robot.controlHz,
     episodeSteps: Math.round(config.robot.episodeSeconds * config.robot.controlHz),
