@@ -118,6 +118,13 @@ describe('serve on the simulator runs the RL loop with the reward model', () => 
     const gamma = serving.config.reward.shaping.gamma;
     if (!first.success) first.rewards.forEach((r, t) => expect(r).toBeCloseTo(gamma * first.progress[t + 1]! - first.progress[t]!, 6));
     expect(serving.loop.snapshot().learner!.updates).toBeGreaterThanOrEqual(1);
+    // What the dashboard's learner panel shows: the recent losses and entropy, the update rate.
+    await waitFor(() => serving.loop.snapshot().learner!.updatesPerSecond !== null, 'an update rate', 30_000);
+    const learner = serving.loop.snapshot().learner!;
+    expect(learner.updatesPerSecond!).toBeGreaterThan(0);
+    expect(Number.isFinite(learner.recent!.criticLoss) && Number.isFinite(learner.recent!.entropy)).toBe(true);
+    // The simulator's own predicate is reported with every episode, whoever judged it.
+    expect(serving.loop.snapshot().episodes.every((e) => typeof e.envSuccess === 'boolean')).toBe(true);
 
     // The e-stop latches: robot.stop is called and no action reaches the arm until it is reset.
     await waitFor(() => serving.loop.snapshot().episode !== null, 'a running episode');
