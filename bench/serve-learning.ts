@@ -77,7 +77,7 @@ interface ArmResult {
   successJudge: string;
   /** robot.sim.layout of the run (null: the task's full randomisation). */
   layout: { seed: number; spread: number } | null;
-  demos: number;
+  demos: number | string[];
   claimedSuccesses: number;
   confirmedClaims: number;
   envSuccesses: number;

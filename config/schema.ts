@@ -194,12 +194,11 @@ const policy = z.strictObject({
   learningRate: z.number().positive().default(3e-4).describe('Learning rate of actor, critics and temperature.'),
   updatesPerStep: z.number().int().positive().default(2).describe('Gradient updates per environment step (update-to-data ratio).'),
   demos: z
-    .number()
-    .int()
-    .min(0)
-    .max(100)
+    .union([z.number().int().min(0).max(100), z.array(z.string().min(1)).min(1)])
     .default(10)
-    .describe('Scripted-expert demos that start the policy on the simulator (cloned, then kept in the demo buffer): `serve` records them at the first start of a run folder, `dopamine rl` per run (at most 20).'),
+    .describe(
+      'Demos the policy starts from (cloned, then kept in the demo buffer). A number: scripted-expert demos on the simulator, which `serve` records at the first start of a run folder and `dopamine rl` per run (at most 20). A list: recorded episodes, MCAP files as `serve` records them (`serve/episodes/`) or folders of them; the successful ones are read at `serve`\'s first start (any robot; `dopamine rl` then records its default 10).',
+    ),
   seed: z.number().int().min(0).default(1).describe('Seed of the learner and the actor.'),
   encoder: z
     .strictObject({
@@ -232,6 +231,10 @@ const policy = z.strictObject({
         .enum(['none', 'scripted'])
         .default('none')
         .describe('Simulator only: "scripted" lets the scripted expert take over for a few seconds when progress stalls, as a person at the dashboard would (interventions measured without a person).'),
+      record: z
+        .boolean()
+        .default(true)
+        .describe('Record every episode as an MCAP file in the run folder\'s `serve/episodes/` (cameras as JPEG, joint states, actions with their source, progress, episode markers): the dashboard replays them, Foxglove opens them, `policy.demos` and `score` read them.'),
     })
     .prefault({})
     .describe('The online RL loop inside `dopamine serve`.'),

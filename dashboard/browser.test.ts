@@ -1,10 +1,19 @@
 /// <reference lib="dom" />
 // Page functions run in the browser, hence the DOM types in this file.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../common/log.js';
+import { writeEpisodeMcap } from '../reward/mcap-export.js';
+import { paletteColour, solidFrame } from '../reward/testing.js';
 import type { SimRobot } from '../robot/sim/robot.js';
 import { hasChromium, launchChromium, type Browser } from './browser.js';
-import { startSimServing, waitFor, type SimServing } from './testing.js';
+import { recordingPath } from '../launch/episode-recorder.js';
+import { RecordedFrames } from './recorded-frames.js';
+import { startDashboard, type Dashboard } from './server.js';
+import { startSimServing, startTestServing, waitFor, type SimServing, type TestServing } from './testing.js';
 
 if (!hasChromium) console.warn('SKIPPED dashboard browser tests: /usr/bin/chromium is missing (.ci/run installs it with apt-get)');
 
@@ -152,6 +161,99 @@ describe.skipIf(!hasChromium)('dashboard in headless Chromium', () => {
     expect(await page.textContent('#episode-index')).toMatch(new RegExp(`^${marked.episode} \\(replay: failure, \\d+ steps, [1-9]\\d* driven by the operator\\)$`));
     await page.click('#replay-live');
     await page.waitForFunction(() => document.getElementById('progress-chart')!.dataset.replay === undefined);
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasChromium)("an episode's camera recording replayed in headless Chromium", () => {
+  let browser: Browser;
+  let serving: TestServing;
+  let dashboard: Dashboard;
+  let frames: RecordedFrames;
+  let folder: string;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const progress = [0, 0.1, 0.3, 0.5, 0.8, 1];
+
+  beforeAll(async () => {
+    folder = mkdtempSync(join(tmpdir(), 'dopamine-replay-'));
+    [browser, serving] = await Promise.all([launchChromium(), startTestServing()]);
+    const { config } = serving;
+    // Episode 3: five steps, six observations seen by two cameras.
+    await writeEpisodeMcap(
+      {
+        name: 'episode 3',
+        instructions: ['test'],
+        roles: ['front', 'left_wrist'],
+        frameCount: progress.length,
+        fps: 10,
+        segments: [{ label: 'all', startFrame: 0, endFrame: progress.length - 1 }],
+        annotated: false,
+        frame: async (_role, index) => ({ width: 40, height: 30, rgb: solidFrame(40, 30, paletteColour(index)) }),
+        close: async () => undefined,
+      },
+      recordingPath(folder, 3),
+      { views: config.cameras.views, imageTopic: config.robot.ros2.imageTopic, transport: 'jpeg' },
+    );
+    frames = new RecordedFrames({ folder, config });
+    const rewards = [0.1, 0.2, 0.2, 0.3, 0.2];
+    const replay = { episode: 3, outcome: 'failure', steps: 5, progress, rewards, interventionSteps: [] };
+    dashboard = await startDashboard({
+      loop: serving.loop,
+      events: serving.events,
+      cameras: [],
+      log: createLogger('test', 'silent'),
+      host: '127.0.0.1',
+      port: 0,
+      episodeReplay: (episode) => (episode === 3 ? replay : null),
+      recordedFrames: frames,
+    });
+    page = await browser.context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(dashboard.urlWithToken);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await dashboard?.close();
+    await frames?.close();
+    await serving?.shutdown('tests done');
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('shows every recorded view at the chosen step, marks the step on the chart, and plays to the end', async () => {
+    await page.waitForFunction(() => document.getElementById('connection')!.textContent === 'live');
+    // The row the server sends when an episode ends.
+    await page.evaluate(() => {
+      const page = window as unknown as { handle(message: unknown): void };
+      const summary = { episode: 3, outcome: 'failure', steps: 5 };
+      page.handle({ type: 'update', update: { type: 'episode', summary, rollouts: 1, successRate: 0 } });
+    });
+    await page.click('#episodes tbody tr[data-episode="3"]');
+    await page.waitForSelector('#replay-views[data-frame="0"]');
+    expect(await page.isVisible('#replay-frames')).toBe(true);
+    expect(await page.getAttribute('#progress-chart', 'data-marker')).toBe('0');
+    await page.waitForFunction(() => {
+      const images = Array.from(document.querySelectorAll<HTMLImageElement>('#replay-views img'));
+      return images.every((image) => image.naturalWidth > 0);
+    });
+    const views = await page.$$eval('#replay-views img', (images) =>
+      (images as HTMLImageElement[]).map((image) => [image.dataset.view, image.naturalWidth]),
+    );
+    expect(views).toEqual([['front', 40], ['left_wrist', 40]]);
+
+    await page.fill('#replay-slider', '4');
+    await page.waitForSelector('#replay-views[data-frame="4"]');
+    expect(await page.getAttribute('#progress-chart', 'data-marker')).toBe('4');
+    expect(await page.textContent('#replay-frame')).toBe('step 4 of 5');
+
+    await page.click('#replay-play');
+    await page.waitForSelector('#replay-views[data-frame="5"]');
+    await page.waitForSelector('#replay-frames[data-playing="false"]');
+    expect(await page.textContent('#replay-play')).toBe('Play');
+
+    await page.click('#replay-live');
+    await page.waitForFunction(() => document.getElementById('replay-frames')!.hidden);
+    expect(await page.getAttribute('#progress-chart', 'data-marker')).toBeNull();
     expect(pageErrors).toEqual([]);
   });
 });

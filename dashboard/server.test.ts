@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import WebSocket from 'ws';
 import { systemClock } from '../common/clock.js';
 import { createLogger } from '../common/log.js';
@@ -10,7 +11,8 @@ import { RunLoop } from '../launch/run-loop.js';
 import { DistanceProgressStandIn, ScriptedReachStandIn } from '../launch/stand-ins.js';
 import { SafeRobot } from '../robot/safety.js';
 import { KinematicTestRobot } from '../robot/testing.js';
-import type { CameraFrame, FrameSource } from '../robot/types.js';
+import type { CameraFrame, CameraRole, FrameSource } from '../robot/types.js';
+import { RecordingError, type RecordedFrameSource } from './recorded-frames.js';
 import { estopReason, startDashboard, type Dashboard } from './server.js';
 import { openViewer, startTestServing, waitFor, type TestServing } from './testing.js';
 
@@ -355,6 +357,26 @@ describe('operator interventions over the dashboard', () => {
   });
 });
 
+/** A run loop on the kinematic test robot with stand-in actions and progress, never started. */
+function idleLoop(): { loop: RunLoop; events: EventStream; log: ReturnType<typeof createLogger> } {
+  const config = configSchema.parse({});
+  const events = new EventStream(systemClock);
+  const log = createLogger('test', 'silent');
+  const robot = new SafeRobot(new KinematicTestRobot(), config.safety, { clock: systemClock, events, log });
+  const loop = new RunLoop({
+    robot,
+    actions: new ScriptedReachStandIn([0.5, 0, 0.2], 0.01),
+    progress: new DistanceProgressStandIn([0.5, 0, 0.2], 0.99),
+    events,
+    clock: systemClock,
+    log,
+    episodeSteps: 100,
+    successJudge: 'operator',
+    successDelta: 0.05,
+  });
+  return { loop, events, log };
+}
+
 describe('dashboard backpressure', () => {
   let dashboard: Dashboard;
   let loop: RunLoop;
@@ -365,21 +387,9 @@ describe('dashboard backpressure', () => {
   });
 
   it('drops a viewer that stops reading, and keeps serving one that reads', async () => {
-    const config = configSchema.parse({});
-    const events = new EventStream(systemClock);
-    const log = createLogger('test', 'silent');
-    const robot = new SafeRobot(new KinematicTestRobot(), config.safety, { clock: systemClock, events, log });
-    loop = new RunLoop({
-      robot,
-      actions: new ScriptedReachStandIn([0.5, 0, 0.2], 0.01),
-      progress: new DistanceProgressStandIn([0.5, 0, 0.2], 0.99),
-      events,
-      clock: systemClock,
-      log,
-      episodeSteps: 100,
-      successJudge: 'operator',
-      successDelta: 0.05,
-    });
+    const idle = idleLoop();
+    const { events, log } = idle;
+    loop = idle.loop;
     const cameras = [new NoiseCamera('noise_a'), new NoiseCamera('noise_b'), new NoiseCamera('noise_c')];
     dashboard = await startDashboard({ loop, events, cameras, log, host: '127.0.0.1', port: 0, cameraFps: 30, frameSkipBytes: 64 * 1024, maxBufferedBytes: 8 * 1024 * 1024, stallMs: 500 });
     const reader = openViewer(dashboard.url, dashboard.token);
@@ -398,5 +408,133 @@ describe('dashboard backpressure', () => {
     stalled.resume();
     await waitFor(() => stalledClosed, 'the stalled viewer to see its connection closed');
     reader.close();
+  });
+});
+
+describe('recorded camera frames of an episode', () => {
+  let dashboard: Dashboard;
+  let loop: RunLoop;
+  let url: string;
+  let jpeg: Buffer;
+  const reads: string[] = [];
+  const progress = [0, 0.2, 0.5, 0.8, 1];
+  const info = { frames: 5, views: ['front', 'left_wrist'] as CameraRole[], fps: 10 };
+  // Episode 3 is logged and recorded, 5 recorded only, 7 logged only, 14 recorded in a corrupt file.
+  const replay = (episode: number) =>
+    episode === 3 || episode === 7 || episode === 14
+      ? { episode, outcome: 'success', steps: 4, progress, rewards: [0.2, 0.3, 0.3, 0.2], interventionSteps: [] }
+      : null;
+  const corrupt = 'episode 14: recording not readable (episode-000014.mcap: expected an MCAP file, got other bytes)';
+  const recorded: RecordedFrameSource = {
+    info: async (episode) => {
+      reads.push(`info ${episode}`);
+      if (episode === 14) throw new RecordingError(corrupt);
+      return episode === 3 || episode === 5 ? info : null;
+    },
+    frameJpeg: async (episode, frame, view) => {
+      reads.push(`frame ${episode} ${frame} ${view}`);
+      return jpeg;
+    },
+  };
+  const withToken = () => ({ authorization: `Bearer ${dashboard.token}` });
+  const get = (path: string, headers: Record<string, string> = withToken()) => fetch(`${url}/api/${path}`, { headers });
+
+  beforeAll(async () => {
+    jpeg = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#336699' } }).jpeg().toBuffer();
+    const idle = idleLoop();
+    loop = idle.loop;
+    const where = { cameras: [], host: '127.0.0.1', port: 0 };
+    dashboard = await startDashboard({ ...idle, ...where, episodeReplay: replay, recordedFrames: recorded });
+    url = dashboard.url.replace(/\/$/, '');
+  });
+  afterAll(async () => {
+    await dashboard?.close();
+    await loop?.close();
+  });
+
+  it('needs the token for a frame, like the replay, and reads nothing without it', async () => {
+    reads.length = 0;
+    const wrong: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: dashboard.token }];
+    for (const headers of wrong) {
+      expect((await get('episodes/3/frames/0?view=front', headers)).status).toBe(401);
+      expect((await get('episodes/3', headers)).status).toBe(401);
+    }
+    expect(reads).toEqual([]);
+  });
+
+  it('serves a recorded frame of a view as image/jpeg', async () => {
+    reads.length = 0;
+    const response = await get('episodes/3/frames/4?view=left_wrist');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await response.arrayBuffer()).equals(jpeg)).toBe(true);
+    expect(reads).toEqual(['info 3', 'frame 3 4 left_wrist']);
+  });
+
+  it.each([
+    ['a frame that is not a number', 'episodes/3/frames/x?view=front'],
+    ['a negative frame', 'episodes/3/frames/-1?view=front'],
+    ['a frame with a leading zero', 'episodes/3/frames/01?view=front'],
+    ['an unknown view', 'episodes/3/frames/0?view=top'],
+    ['no view', 'episodes/3/frames/0'],
+    ['an unknown query field', 'episodes/3/frames/0?view=front&size=big'],
+    ['episode 0', 'episodes/0/frames/0?view=front'],
+  ])('refuses %s (400)', async (_what, path) => {
+    reads.length = 0;
+    const response = await get(path);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error.length).toBeGreaterThan(0);
+    expect(reads).toEqual([]);
+  });
+
+  it.each([
+    ['an episode not recorded', 'episodes/9/frames/0?view=front', /^episode 9: expected an episode with a complete/],
+    ['a frame past the end', 'episodes/3/frames/5?view=front', /^episode 3: expected a frame in 0\.\.4, got 5$/],
+    ['a view without a camera', 'episodes/3/frames/0?view=right_wrist', /^episode 3: expected a recorded view \(/],
+  ])('answers 404 for %s, naming what was expected', async (_what, path, error) => {
+    const response = await get(path);
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(((await response.json()) as { error: string }).error).toMatch(error);
+  });
+
+  it('answers a corrupt recording with its one-line error (500), and the server carries on', async () => {
+    const response = await get('episodes/14/frames/0?view=front');
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ error: corrupt });
+    expect((await get('episodes/3/frames/0?view=front')).status).toBe(200);
+  });
+
+  it("adds the recording to an episode's replay: frames, views and fps, or null", async () => {
+    const both = await get('episodes/3');
+    expect(both.status).toBe(200);
+    expect(await both.json()).toMatchObject({ episode: 3, outcome: 'success', progress, recording: info });
+    expect(await (await get('episodes/7')).json()).toMatchObject({ episode: 7, progress, recording: null });
+    // Recorded but not logged: the frames without curves.
+    expect(await (await get('episodes/5')).json()).toEqual({ episode: 5, recording: info });
+    // A corrupt recording leaves the curves and says why there are no frames.
+    const unreadable = await (await get('episodes/14')).json();
+    expect(unreadable).toMatchObject({ episode: 14, progress, recording: null, recordingError: corrupt });
+    const neither = await get('episodes/9');
+    expect(neither.status).toBe(404);
+    const error = ((await neither.json()) as { error: string }).error;
+    expect(error).toMatch(/^episode 9: expected an episode this run folder logged .* or recorded$/);
+  });
+
+  it('answers 404 for a frame, and a null recording, where the dashboard has no recordings', async () => {
+    const idle = idleLoop();
+    const bare = await startDashboard({ ...idle, cameras: [], host: '127.0.0.1', port: 0, episodeReplay: replay });
+    try {
+      const headers = { authorization: `Bearer ${bare.token}` };
+      const frame = await fetch(`${bare.url}api/episodes/3/frames/0?view=front`, { headers });
+      expect(frame.status).toBe(404);
+      const error = ((await frame.json()) as { error: string }).error;
+      expect(error).toMatch(/^episode 3: expected an episode with a complete camera recording/);
+      const replayed = await fetch(`${bare.url}api/episodes/3`, { headers });
+      expect(await replayed.json()).toMatchObject({ episode: 3, recording: null });
+    } finally {
+      await bare.close();
+      await idle.loop.close();
+    }
   });
 });

@@ -23,8 +23,9 @@ import type { WebSocket } from 'ws';
 import type { Logger } from '../common/log.js';
 import type { EventStream, RunEvent } from '../robot/events.js';
 import type { EpisodeReplay, RunLoop, RunUpdate } from '../launch/run-loop.js';
-import type { FrameSource } from '../robot/types.js';
+import { CAMERA_ROLES, type CameraRole, type FrameSource } from '../robot/types.js';
 import { FrameStreamer, type EncodedFrame } from './frames.js';
+import { RecordingError, type RecordedFrameSource, type RecordingInfo } from './recorded-frames.js';
 import type { Links } from './telemetry.js';
 import { parseTeleop } from '../launch/teleop.js';
 
@@ -57,6 +58,8 @@ export interface DashboardOptions {
   links?: () => Links | null;
   /** A logged episode's curves by its index, for the episode table's replay (absent: no replay; null: not logged). */
   episodeReplay?: (episode: number) => EpisodeReplay | null;
+  /** The camera frames recorded of each episode, for the replay (absent: no recordings). */
+  recordedFrames?: RecordedFrameSource;
 }
 
 export interface DashboardStats {
@@ -148,6 +151,19 @@ const episodeParams = {
   type: 'object',
   required: ['episode'],
   properties: { episode: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } },
+} as const;
+
+const frameParams = {
+  type: 'object',
+  required: ['episode', 'frame'],
+  properties: { episode: episodeParams.properties.episode, frame: { type: 'string', pattern: '^(0|[1-9][0-9]{0,9})$' } },
+} as const;
+
+const frameQuery = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['view'],
+  properties: { view: { type: 'string', enum: CAMERA_ROLES } },
 } as const;
 
 const interventionBody = {
@@ -264,14 +280,56 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       api.get<{ Params: { episode: string } }>('/episodes/:episode', { schema: { params: episodeParams } }, async (request, reply) => {
         const episode = Number(request.params.episode);
         const replay = options.episodeReplay?.(episode) ?? null;
-        if (!replay) return reply.code(404).send({ error: `episode ${episode}: expected an episode this run folder logged (episodes with steps, once scored)` });
-        return replay;
+        const recording = await recordingOf(episode);
+        if (!replay && !recording.recording) {
+          const expected = 'expected an episode this run folder logged (episodes with steps, once scored) or recorded';
+          const error = `episode ${episode}: ${expected}${recording.recordingError ? `; ${recording.recordingError}` : ''}`;
+          return reply.code(404).send({ error });
+        }
+        // An episode recorded but not logged replays its frames without curves.
+        return { ...(replay ?? { episode }), ...recording };
       });
+      api.get<{ Params: { episode: string; frame: string }; Querystring: { view: CameraRole } }>(
+        '/episodes/:episode/frames/:frame',
+        { schema: { params: frameParams, querystring: frameQuery } },
+        async (request, reply) => {
+          const episode = Number(request.params.episode);
+          const frame = Number(request.params.frame);
+          const view = request.query.view;
+          const missing = (error: string) => reply.code(404).send({ error: `episode ${episode}: ${error}` });
+          const source = options.recordedFrames;
+          try {
+            const info = source ? await source.info(episode) : null;
+            if (!source || !info) return missing('expected an episode with a complete camera recording, got none');
+            const views = info.views.join(', ');
+            if (!info.views.includes(view)) return missing(`expected a recorded view (${views}), got ${view}`);
+            if (frame >= info.frames) return missing(`expected a frame in 0..${info.frames - 1}, got ${frame}`);
+            const jpeg = await source.frameJpeg(episode, frame, view);
+            if (!jpeg) return missing(`expected frame ${frame} of view ${view} in the recording, got none`);
+            return reply.type('image/jpeg').send(jpeg);
+          } catch (error) {
+            if (!(error instanceof RecordingError)) throw error;
+            log.warn(`dashboard: ${error.message}`);
+            return reply.code(500).send({ error: error.message });
+          }
+        },
+      );
       api.get('/status', async () => ({ ...loop.snapshot(), links: links() }));
       await api.register(estopRoute);
     },
     { prefix: '/api' },
   );
+
+  /** The replay's `recording` field; a recording that cannot be read is null and says why, in one line. */
+  async function recordingOf(episode: number): Promise<{ recording: RecordingInfo | null; recordingError?: string }> {
+    try {
+      return { recording: (await options.recordedFrames?.info(episode)) ?? null };
+    } catch (error) {
+      if (!(error instanceof RecordingError)) throw error;
+      log.warn(`dashboard: ${error.message}`);
+      return { recording: null, recordingError: error.message };
+    }
+  }
 
   function authorised(request: FastifyRequest): boolean {
     const header = request.headers.authorization;

@@ -10,7 +10,7 @@ import type { EventStream } from '../robot/events.js';
 import { CompletionJudge, completionRule, DEFAULT_SUCCESS_WINDOW } from '../reward/completion.js';
 import { EstopLatchedError, type SafeRobot, type SafetyStatus } from '../robot/safety.js';
 import type { Observation } from '../robot/types.js';
-import type { ActionSource, LearnerStatus, ProgressScore, ProgressSource } from './sources.js';
+import type { ActionSource, EpisodeSink, LearnerStatus, ProgressScore, ProgressSource, StepRecord } from './sources.js';
 import { Intervention, type TeleopCommand } from './teleop.js';
 
 export type RunState = 'idle' | 'running' | 'paused' | 'stopped';
@@ -168,6 +168,8 @@ export interface RunLoopOptions {
   paced?: boolean;
   /** Episodes the run folder logged in earlier sessions (default none). */
   history?: readonly EpisodePoint[];
+  /** Sees every episode as it happens: the run folder's MCAP recording (default none). */
+  recorder?: EpisodeSink;
 }
 
 interface Episode {
@@ -445,7 +447,7 @@ export class RunLoop {
         if (origin !== 'policy') episode.interventionSteps++;
         if (result.success !== undefined) episode.envSuccess = episode.envSuccess === true || result.success;
         if (episode.steps % (this.options.scoreEvery ?? 1) === 0) this.requestScore(result.observation, episode);
-        actions.afterStep?.({
+        const step: StepRecord = {
           episode: episode.index,
           step: episode.steps,
           observation: before,
@@ -455,7 +457,9 @@ export class RunLoop {
           next: result.observation,
           ...(result.success === undefined ? {} : { success: result.success }),
           timeLimit: result.timeLimit,
-        });
+        };
+        actions.afterStep?.(step);
+        this.options.recorder?.afterStep(step);
       } else if (robot.heldForReward) {
         // Held steps ask for no score, so nothing would ever end the hold: probe the silent model
         // with the held state until it answers (its answer releases the hold).
@@ -483,7 +487,8 @@ export class RunLoop {
   private async beginEpisode(): Promise<void> {
     const index = this.nextEpisodeIndex;
     const generation = this.options.robot.estopCount;
-    const observation = await this.options.robot.reset((this.options.seed ?? 0) + index);
+    const seed = (this.options.seed ?? 0) + index;
+    const observation = await this.options.robot.reset(seed);
     // E-stopped while the arm was resetting: that reset does not count, the next one will.
     if (this.options.robot.estopped || this.options.robot.estopCount !== generation) return;
     this.nextEpisodeIndex++;
@@ -504,6 +509,7 @@ export class RunLoop {
       observation,
       estopGeneration: generation,
     };
+    this.options.recorder?.beginEpisode(index, seed, observation);
     this.options.events.emit('episode', `episode ${index} started`, 'loop');
     this.notify({ type: 'episode-start', episode: index, at: this.episode.startedAt });
   }
@@ -542,6 +548,7 @@ export class RunLoop {
     } catch (error) {
       this.options.log.warn(`action source endEpisode failed: ${error instanceof Error ? error.message : String(error)}`);
     }
+    this.options.recorder?.endEpisode(summary);
     const keep = this.options.keepEpisodes ?? 200;
     if (this.episodes.length > keep) this.episodes.splice(0, this.episodes.length - keep);
     this.options.events.emit('episode', `episode ${episode.index} ended: ${outcome} after ${episode.steps} steps`, 'loop');
@@ -591,6 +598,7 @@ export class RunLoop {
         episode.lastProgress = result.progress;
         const before = episode.judge.done;
         if (episode.judge.push(result.progress) && !before) episode.doneAtStep = request.step;
+        this.options.recorder?.progress(point);
         this.notify({ type: 'progress', point });
       }
     } catch (error) {

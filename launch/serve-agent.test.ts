@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,9 @@ import { OnnxRewardModel } from '../reward/onnx-backend.js';
 import { SimRobot } from '../robot/sim/robot.js';
 import { RecordingRobot } from '../robot/testing.js';
 import type { ArmAction, Observation, StepResult } from '../robot/types.js';
+import { readRecording, recordingPath } from './episode-recorder.js';
 import type { ProgressPoint } from './run-loop.js';
+import { openEpisode } from '../reward/open-episode.js';
 import { startServing, type Serving } from './serve.js';
 import { interpolateProgress, loopJudgement } from './serve-agent.js';
 import { scoreEpisode, type CollectedEpisode } from '../policy/episode.js';
@@ -137,6 +139,38 @@ describe('serve on the simulator runs the RL loop with the reward model', () => 
     serving.loop.resetEstop('test');
     await waitFor(() => recorded.received.length > count, 'actions after the e-stop reset');
   }, 120_000);
+
+  it('records every episode as MCAP in the run folder: the frames openEpisode (score, labels) reads, the actions with their source', async () => {
+    const folder = join(runDir, 'serve', 'episodes');
+    const logged = new RecordLog<LogRecord>(join(runDir, 'serve', 'episodes.log')).read().records.filter((r): r is EpisodeRecord => r.kind === 'episode');
+    expect(logged.length).toBeGreaterThanOrEqual(2);
+    for (const record of logged.slice(0, 2)) {
+      const file = recordingPath(folder, record.seed); // serve logs each episode with its run-loop index as the seed
+      await waitFor(() => existsSync(file), `the recording of episode ${record.seed}`, 30_000);
+      const recording = await readRecording(file);
+      const steps = recording.end!.steps;
+      expect(steps).toBeGreaterThanOrEqual(record.steps); // the log may cut a success where the judge said done
+      expect(recording.actions).toHaveLength(steps);
+      expect(recording.actions.every((a) => a.origin === 'policy')).toBe(true);
+      expect(recording.states).toHaveLength(steps + 1);
+      const episode = await openEpisode(file, serving.config);
+      try {
+        expect(episode.frameCount).toBe(steps + 1);
+        expect(episode.roles).toEqual(serving.config.cameras.views.map((v) => v.role));
+        const frame = await episode.frame('front', steps);
+        expect([frame.width, frame.height]).toEqual([serving.config.cameras.width, serving.config.cameras.height]);
+      } finally {
+        await episode.close();
+      }
+      // The dashboard's replay reads the same file.
+      const headers = { authorization: `Bearer ${serving.dashboard.token}` };
+      const replay = (await (await fetch(`${serving.dashboard.url}api/episodes/${record.seed}`, { headers })).json()) as { recording: { frames: number } | null };
+      expect(replay.recording?.frames).toBe(steps + 1);
+      const jpeg = await fetch(`${serving.dashboard.url}api/episodes/${record.seed}/frames/${steps}?view=front`, { headers });
+      expect(jpeg.status).toBe(200);
+      expect(jpeg.headers.get('content-type')).toBe('image/jpeg');
+    }
+  }, 60_000);
 });
 
 describe('serve on the simulator with its defaults: demos, then as fast as the simulator goes', () => {

@@ -24,6 +24,7 @@ import { scoreEpisode, type CollectedEpisode, type EpisodeEnd, type ShapingSetti
 import { LocalLearner, type LearnerSettings } from '../policy/learner.js';
 import { LEARNER_DEFAULTS } from '../policy/learner-defaults.js';
 import { rewardModelScorer } from '../policy/reward-model.js';
+import { demoRecordings, loadRecordedDemos } from './recorded-demos.js';
 import { recordSimDemos } from './serve-demos.js';
 import { loadImageEncoder } from '../perception/onnx-image-encoder.js';
 import { DEFAULT_POLICY_ENCODER } from '../perception/policy-encoder/paths.js';
@@ -185,9 +186,13 @@ export class ServeAgent {
       await loadImageEncoder(config.policy.encoder.model ?? DEFAULT_POLICY_ENCODER, { views: config.cameras.views.length, executionProvider: config.engine.executionProvider, threads: config.engine.threads }),
     );
     const p = config.policy;
-    // Scripted-expert demos on the simulator (a lab arm's recorded demos: not yet); without demos
+    // Recorded episodes (any robot), or scripted-expert demos on the simulator; without demos
     // there is nothing to clone, warm the critics on or hold the actor back for.
-    const demos = config.robot.backend === 'sim' ? p.demos : 0;
+    const recordings = Array.isArray(p.demos) ? demoRecordings(p.demos) : null;
+    const demos = recordings ? recordings.length : config.robot.backend === 'sim' ? (p.demos as number) : 0;
+    if (!recordings && config.robot.backend !== 'sim' && (p.demos as number) > 0) {
+      log.info(`policy.demos: ${p.demos as number} scripted-expert demos exist on the simulator only; on robot.backend ${config.robot.backend}, list recorded episodes (MCAP files or folders of them) to start from demos`);
+    }
     const d = LEARNER_DEFAULTS;
     const settings: LearnerSettings = {
       observationSize: encoder.size, hidden: [...d.hidden], batchSize: p.batchSize, learningRate: p.learningRate, gamma: config.reward.shaping.gamma,
@@ -220,11 +225,11 @@ export class ServeAgent {
     const episodes = records.filter((r): r is EpisodeRecord => r.kind === 'episode');
     let demoRecords = records.filter((r): r is EpisodeRecord => r.kind === 'demo');
     // Demos are recorded before the first episode only (a run that has learned keeps what it had).
-    if (demos > demoRecords.length && episodes.length === 0) {
-      demoRecords = await recordSimDemos({
-        config, encoder, scorer: rewardModelScorer(options.model, options.references, config.reward.fusion), shaping: serveShaping(config),
-        logged: demoRecords, onDemo: (record) => episodeLog.append(record), log,
-      });
+    const scorer = rewardModelScorer(options.model, options.references, config.reward.fusion);
+    if (recordings && demoRecords.length === 0 && episodes.length === 0) {
+      demoRecords = await loadRecordedDemos({ paths: p.demos as string[], config, encoder, scorer, shaping: serveShaping(config), onDemo: (record) => episodeLog.append(record), log });
+    } else if (!recordings && demos > demoRecords.length && episodes.length === 0) {
+      demoRecords = await recordSimDemos({ config, encoder, scorer, shaping: serveShaping(config), logged: demoRecords, onDemo: (record) => episodeLog.append(record), log });
     }
     for (const record of [...demoRecords, ...episodes]) await learner.addRecord(record);
     const restored = learner.restore();

@@ -36,7 +36,7 @@ export interface SimDemoOptions {
 /** Records the missing demos; returns every demo record (logged ones first). */
 export async function recordSimDemos(options: SimDemoOptions): Promise<EpisodeRecord[]> {
   const { config, log } = options;
-  const wanted = config.policy.demos;
+  const wanted = typeof config.policy.demos === 'number' ? config.policy.demos : 0;
   const demos = [...options.logged];
   if (demos.length >= wanted) return demos;
   const bounds = { maxStepM: config.safety.maxStepM, maxYawStepRad: config.safety.maxYawStepRad, workspaceMin: config.safety.workspaceMin, workspaceMax: config.safety.workspaceMax };

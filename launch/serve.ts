@@ -8,6 +8,7 @@ import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
 import { resolveDashboardToken, resolveMqttConnection } from '../config/secrets.js';
 import { checkBindAddress, startDashboard, type Dashboard } from '../dashboard/server.js';
+import { RecordedFrames } from '../dashboard/recorded-frames.js';
 import { startTelemetry, type Telemetry } from '../dashboard/telemetry.js';
 import { EventStream } from '../robot/events.js';
 import { createRobot } from '../robot/factory.js';
@@ -16,6 +17,7 @@ import type { Robot } from '../robot/types.js';
 import type { Ros2TeleopEvent } from '../robot/ros2/robot.js';
 import { join } from 'node:path';
 import { NEW_RUN_COUNTS, RunLoop, type EpisodeSummary } from './run-loop.js';
+import { EpisodeRecorder } from './episode-recorder.js';
 import { ServeAgent } from './serve-agent.js';
 import { openServeReward } from './serve-reward.js';
 import type { ActionSource, LearnerStatus, ProgressSource } from './sources.js';
@@ -96,6 +98,13 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
     // A resumed learner continues the run's episode numbering and success rate too.
     const counts = agent?.resumedCounts ?? NEW_RUN_COUNTS;
     if (counts.nextEpisode > 1) log.info(`run continues at episode ${counts.nextEpisode}: ${counts.successes} successes in ${counts.rollouts} rollouts logged in ${join(config.policy.runDir, 'serve')}`);
+    // Every episode of the RL loop as MCAP in the run folder (the dashboard's replay reads it back).
+    const recorder = agent && config.policy.serve.record
+      ? new EpisodeRecorder({ folder: join(config.policy.runDir, 'serve', 'episodes'), config, instruction: agent.references.instruction, log: log.child('recorder') })
+      : null;
+    if (recorder) opened.push({ name: 'episode recorder', close: () => recorder.close() });
+    const recordedFrames = recorder ? new RecordedFrames({ folder: join(config.policy.runDir, 'serve', 'episodes'), config }) : null;
+    if (recordedFrames) opened.push({ name: 'recorded frames', close: () => recordedFrames.close() });
     const loop = new RunLoop({
       robot,
       actions,
@@ -112,6 +121,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       counts,
       paced,
       history: agent?.resumedHistory ?? [],
+      ...(recorder ? { recorder } : {}),
     });
     opened.push({ name: 'run loop', close: () => loop.close() });
     if (config.policy.serve.operator === 'scripted') {
@@ -168,6 +178,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       ...(config.dashboard.tls ? { tls: config.dashboard.tls } : {}),
       insecure: config.dashboard.insecure,
       ...(agent ? { episodeReplay: (episode: number) => agent.replay(episode) } : {}),
+      ...(recordedFrames ? { recordedFrames } : {}),
     });
     if (parts.autoStart ?? config.robot.backend === 'sim') loop.start('serve');
 
@@ -177,9 +188,11 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
         log.info(`shutting down: ${reason}`);
         await loop.estop('shutdown', reason);
         await loop.close();
+        await recorder?.close();
         await agent?.close();
         await telemetry?.close();
         await dashboard.close();
+        await recordedFrames?.close();
         await robot.close();
       })();
       return closing;

@@ -4,7 +4,7 @@
  * and progress come from.
  */
 import type { ArmAction, Observation } from '../robot/types.js';
-import type { EpisodeSummary } from './run-loop.js';
+import type { EpisodeSummary, ProgressPoint } from './run-loop.js';
 import type { RecentUpdates } from '../policy/learner.js';
 import type { ActionOrigin } from './teleop.js';
 
@@ -97,4 +97,15 @@ export interface ProgressSource {
    * collapse to the newest one.
    */
   score(observation: Observation, at: ScoreRequest): Promise<ProgressScore>;
+}
+
+/**
+ * Sees every episode as it happens (the MCAP recorder). Calls come from inside the control step:
+ * they only queue work.
+ */
+export interface EpisodeSink {
+  beginEpisode(episode: number, seed: number, observation: Observation): void;
+  afterStep(record: StepRecord): void;
+  progress(point: ProgressPoint): void;
+  endEpisode(summary: EpisodeSummary): void;
 }

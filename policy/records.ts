@@ -34,6 +34,8 @@ export interface EpisodeRecord {
   interventionSteps?: number[];
   /** Serve: steps of an intervention without a fresh command (the arm held). Absent: none. */
   heldSteps?: number;
+  /** Demos from a recording (policy.demos lists recordings): the file it was read from. */
+  source?: string;
 }
 
 export interface EvalRecord {

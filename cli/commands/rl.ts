@@ -159,7 +159,7 @@ export function registerRl(program: Command): void {
         observation: oneOf('--observation', options.observation, ['features', 'grm-features', 'privileged'] as const)!,
         ...(c.policy.encoder.model !== undefined ? { encoderModel: c.policy.encoder.model } : {}),
         ...(options.privilegedError !== undefined ? { privilegedErrorCm: nonNegative('--privileged-error', options.privilegedError)! } : {}),
-        demos: integer('--demos', options.demos, 0, 20) ?? Math.min(20, c.policy.demos),
+        demos: integer('--demos', options.demos, 0, 20) ?? Math.min(20, typeof c.policy.demos === 'number' ? c.policy.demos : 10),
         demoNoise: 0.3,
         bcSteps: integer('--bc-steps', options.bcSteps, 0)!,
         criticWarmupSteps: integer('--critic-warmup-steps', options.criticWarmupSteps, 0)!,

@@ -24,10 +24,28 @@ function chartWidth(element) {
 }
 
 const progressData = [[], [], [], []]; // step, hop, progress, reward
+let stepMarker = null; // the step of the recorded frame shown, a vertical line on the progress chart
+
+function drawStepMarker(chart) {
+  if (stepMarker === null) return;
+  const x = Math.round(chart.valToPos(stepMarker, 'x', true));
+  const { ctx, bbox } = chart;
+  ctx.save();
+  ctx.strokeStyle = '#e4e7eb';
+  ctx.lineWidth = Math.max(1, devicePixelRatio);
+  ctx.setLineDash([4 * devicePixelRatio, 4 * devicePixelRatio]);
+  ctx.beginPath();
+  ctx.moveTo(x, bbox.top);
+  ctx.lineTo(x, bbox.top + bbox.height);
+  ctx.stroke();
+  ctx.restore();
+}
+
 const progressChart = new uPlot(
   {
     width: chartWidth($('progress-chart')),
     height: 240,
+    hooks: { draw: [drawStepMarker] },
     scales: { x: { time: false } },
     axes: [{ ...axisStyle, label: 'step' }, { ...axisStyle }],
     series: [
@@ -111,19 +129,126 @@ async function replayEpisode(episode) {
     return;
   }
   replaying = episode;
-  // hop is not logged: the curve shows progress and the reward the learner got.
-  drawPoints(body.progress.map((progress, step) => ({ step, hop: null, progress, reward: step > 0 ? body.rewards[step - 1] : null })));
-  $('episode-index').textContent = `${episode} (replay: ${body.outcome}, ${body.steps} steps, ${body.interventionSteps.length} driven by the operator)`;
+  if (body.progress) {
+    // hop is not logged: the curve shows progress and the reward the learner got.
+    const reward = (step) => (step > 0 ? body.rewards[step - 1] : null);
+    drawPoints(body.progress.map((progress, step) => ({ step, hop: null, progress, reward: reward(step) })));
+    const driven = body.interventionSteps.length;
+    $('episode-index').textContent = `${episode} (replay: ${body.outcome}, ${body.steps} steps, ${driven} driven by the operator)`;
+  } else {
+    drawPoints([]);
+    $('episode-index').textContent = `${episode} (replay: camera recording only, no logged curves)`;
+  }
+  if (body.recordingError) $('control-result').textContent = `replay: ${body.recordingError}`;
   $('progress-chart').dataset.replay = String(episode);
   $('replay-live').hidden = false;
+  showRecording(episode, body.recording ?? null);
 }
 
 function showLive() {
   replaying = null;
   delete $('progress-chart').dataset.replay;
   $('replay-live').hidden = true;
+  showRecording(null, null);
   drawPoints(livePoints);
   $('episode-index').textContent = liveEpisode === null ? '-' : String(liveEpisode);
+}
+
+// ---- a replayed episode's camera recording: one image per view, a slider over the steps, play/pause ----
+// Frame k is the observation after step k, so it sits at step k on the progress chart.
+const MAX_PLAY_FPS = 30; // an unpaced simulator records far faster than a person can watch
+const recording = { episode: null, info: null, frame: 0, playing: false, run: 0, abort: null };
+
+function setStepMarker(step) {
+  stepMarker = step;
+  if (step === null) delete $('progress-chart').dataset.marker;
+  else $('progress-chart').dataset.marker = String(step);
+  progressChart.redraw(false);
+}
+
+function showRecording(episode, info) {
+  setPlaying(false);
+  recording.abort?.abort();
+  for (const image of $('replay-views').querySelectorAll('img')) URL.revokeObjectURL(image.src);
+  $('replay-views').replaceChildren();
+  delete $('replay-views').dataset.frame;
+  recording.episode = episode;
+  recording.info = info;
+  $('replay-frames').hidden = info === null;
+  if (info === null) {
+    setStepMarker(null);
+    return;
+  }
+  for (const view of info.views) {
+    const figure = document.createElement('figure');
+    figure.className = 'camera';
+    const image = document.createElement('img');
+    image.dataset.view = view;
+    image.alt = `${view} camera, recorded`;
+    const caption = document.createElement('figcaption');
+    caption.textContent = `${view} · recorded`;
+    figure.append(image, caption);
+    $('replay-views').append(figure);
+  }
+  $('replay-slider').max = String(info.frames - 1);
+  void showRecordedFrame(0);
+}
+
+/** Fetches every view's JPEG of a frame (with the token, so not an <img> URL) and shows them together. */
+async function showRecordedFrame(frame) {
+  const { episode, info } = recording;
+  if (info === null) return;
+  recording.frame = frame;
+  $('replay-slider').value = String(frame);
+  $('replay-frame').textContent = `step ${frame} of ${info.frames - 1}`;
+  setStepMarker(frame);
+  recording.abort?.abort(); // a newer frame replaces one still loading
+  const abort = new AbortController();
+  recording.abort = abort;
+  try {
+    const images = await Promise.all(
+      info.views.map(async (view) => {
+        const response = await fetch(`/api/episodes/${episode}/frames/${frame}?view=${view}`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: abort.signal,
+        });
+        if (!response.ok) throw new Error((await response.json()).error);
+        return response.blob();
+      }),
+    );
+    if (abort.signal.aborted) return;
+    info.views.forEach((view, i) => {
+      const image = $('replay-views').querySelector(`img[data-view="${view}"]`);
+      if (image.src) URL.revokeObjectURL(image.src);
+      image.src = URL.createObjectURL(images[i]);
+    });
+    $('replay-views').dataset.frame = String(frame);
+  } catch (error) {
+    if (abort.signal.aborted) return;
+    setPlaying(false);
+    $('replay-frame').textContent = `step ${frame}: ${error.message}`;
+  }
+}
+
+function setPlaying(playing) {
+  recording.playing = playing;
+  recording.run++;
+  $('replay-play').textContent = playing ? 'Pause' : 'Play';
+  $('replay-frames').dataset.playing = String(playing);
+  if (playing) void playRecording(recording.run);
+}
+
+async function playRecording(run) {
+  const { info } = recording;
+  const periodMs = 1000 / Math.min(MAX_PLAY_FPS, info.fps > 0 ? info.fps : 10);
+  if (recording.frame >= info.frames - 1) await showRecordedFrame(0); // play at the end starts again
+  // The next frame is asked for once this one is shown: a slow server slows playback, it never queues.
+  while (recording.run === run && recording.frame < info.frames - 1) {
+    const started = performance.now();
+    await showRecordedFrame(recording.frame + 1);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, periodMs - (performance.now() - started))));
+  }
+  if (recording.run === run) setPlaying(false);
 }
 
 function addProgress(point) {
@@ -266,7 +391,7 @@ function addEpisodeRow(summary) {
   }
   row.children[1].className = summary.outcome;
   row.dataset.episode = String(summary.episode);
-  row.title = 'replay this episode on the chart above';
+  row.title = 'replay this episode: its curves and camera recording above';
   row.addEventListener('click', () => void replayEpisode(summary.episode));
   const body = $('episodes').tBodies[0];
   body.prepend(row);
@@ -478,6 +603,8 @@ $('takeover').addEventListener('click', (event) => {
 });
 
 $('replay-live').addEventListener('click', showLive);
+$('replay-play').addEventListener('click', () => setPlaying(!recording.playing));
+$('replay-slider').addEventListener('input', () => void showRecordedFrame(Number($('replay-slider').value)));
 $('token-form').addEventListener('submit', (event) => {
   event.preventDefault();
   token = $('token-input').value.trim();
