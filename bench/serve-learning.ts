@@ -126,7 +126,7 @@ async function runArm(interventions: 'none' | 'scripted'): Promise<ArmResult> {
     startupMinutes: round(startupMinutes),
     episodes: episodes.length,
     minutes: round(minutes()),
-    successJudge: config.reward.shaping.success,
+    successJudge: serving.config.reward.shaping.success!,
     layout: config.robot.sim.layout ?? null,
     demos: config.policy.demos,
     claimedSuccesses: episodes.filter((e) => e.success).length,

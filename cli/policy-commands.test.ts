@@ -69,6 +69,9 @@ describe('dopamine policy pretrain-encoder (shortened)', () => {
       { timeoutMs: 150_000 },
     );
     expect(first.code, first.stderr).toBe(0);
+    // Its first line says who judges success: the simulator, since an audit of the model's judgement fell short.
+    expect(first.stderr.split('\n')[0]).toMatch(/\[rl\] success: the simulator's predicate .*, not the reward model's judgement: only \d+ of the \d+ successes it claimed/);
+    expect((JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { success: string }).success).toBe('env');
     // A run made when `features` meant GRM-tiny's features: its stored observation says features.
     const runFile = join(runDir, 'run.json');
     const settings = JSON.parse(readFileSync(runFile, 'utf8')) as { observation: string };

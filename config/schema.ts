@@ -143,7 +143,12 @@ const reward = z.strictObject({
         .max(1000)
         .default(DEFAULT_SUCCESS_WINDOW)
         .describe('Source progress: scored steps in a row (after the start state) whose fused progress must be >= 1 - successDelta before the task counts as done; never one frame. Used by rl, serve and score (docs/reward-model.md, "When is a task done?").'),
-      success: z.enum(['progress', 'env', 'operator']).default('progress').describe('Who judges success.'),
+      success: z
+        .enum(['progress', 'env', 'operator'])
+        .optional()
+        .describe(
+          'Who judges success: progress (the reward model\'s completion judge), env (the simulator\'s predicate) or operator (a person). Absent: on the simulator the model only where every committed audit of its judgement confirmed >= 95% of its claims, else env (policy/success-source.ts); on a lab arm progress. `serve` and `dopamine rl` print which and why.',
+        ),
       terminalPotential: z.number().min(0).max(1).default(0).describe('Potential of a terminal state that is not a success (failure, safety stop); 0 keeps the optimal policy.'),
       successPotential: z
         .number()

@@ -345,6 +345,9 @@ describe('serve resumes a run folder', () => {
     const successes = before.episodes.filter((e) => e.outcome === 'success').length;
     expect(before.rollouts).toBeGreaterThanOrEqual(2);
 
+    // Who judges success is said once at the start: on the simulator, its predicate while the model's audits fall short.
+    expect(lines.filter((line) => line.startsWith('[test] success: '))).toEqual([expect.stringMatching(/^\[test\] success: the simulator's predicate .*not the reward model's judgement/)]);
+    expect(before.episodes.every((e) => e.judgedBy !== 'progress')).toBe(true);
     // One line per finished episode on the log, as `dopamine rl` logs its rollouts.
     const episodeLines = lines.filter((line) => line.startsWith('[test:episode] '));
     expect(episodeLines.length).toBe(before.episodes.length);

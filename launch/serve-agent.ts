@@ -524,6 +524,8 @@ export class ServeAgent {
 /** How `serve` shapes rewards: the configuration's reward.shaping. */
 function serveShaping(config: Config): ShapingSettings {
   const s = config.reward.shaping;
+  // startServing resolves who judges (policy/success-source.ts) before the agent is made.
+  if (s.success === undefined) throw new Error('serve: reward.shaping.success must be resolved before the learner starts');
   return {
     mode: s.mode, gamma: s.gamma, successDelta: s.successDelta, successWindow: s.successWindow, success: s.success,
     terminalPotential: s.terminalPotential, successPotential: s.successPotential, potentialWeight: s.potentialWeight,

@@ -13,6 +13,7 @@ import { startTelemetry, type Telemetry } from '../dashboard/telemetry.js';
 import { EventStream } from '../robot/events.js';
 import { createRobot } from '../robot/factory.js';
 import { SafeRobot } from '../robot/safety.js';
+import { chooseSuccess } from '../policy/success-source.js';
 import type { Robot } from '../robot/types.js';
 import type { Ros2TeleopEvent } from '../robot/ros2/robot.js';
 import { join } from 'node:path';
@@ -56,7 +57,10 @@ export interface Serving {
   shutdown(reason: string): Promise<void>;
 }
 
-export async function startServing(config: Config, log: Logger, parts: ServeParts = {}): Promise<Serving> {
+export async function startServing(given: Config, log: Logger, parts: ServeParts = {}): Promise<Serving> {
+  // Who judges success, said once; every part below reads the resolved judge.
+  const judge = chooseSuccess(undefined, given.reward.shaping.success, { simulator: given.robot.backend === 'sim' });
+  const config: Config = { ...given, reward: { ...given.reward, shaping: { ...given.reward.shaping, success: judge.success } } };
   // Refused before anything starts: plain HTTP on the lab network would expose the token.
   checkBindAddress(config.dashboard.host, config.dashboard.tls !== undefined, config.dashboard.insecure);
   const clock = parts.clock ?? systemClock;
@@ -68,6 +72,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
   // open behind the error would keep the process alive.
   const opened: { name: string; close: () => Promise<void> }[] = [];
   try {
+    log.info(judge.line);
     const inner = parts.robot ?? (await createRobot(config, log.child('robot')));
     const robot = new SafeRobot(inner, config.safety, { clock, events, log: log.child('safety') });
     opened.push({ name: 'robot', close: () => robot.close() });
@@ -113,7 +118,7 @@ export async function startServing(config: Config, log: Logger, parts: ServePart
       clock,
       log: log.child('loop'),
       episodeSteps: Math.max(1, Math.round(config.robot.episodeSeconds * config.robot.controlHz)),
-      successJudge: config.reward.shaping.success,
+      successJudge: judge.success,
       successDelta: config.reward.shaping.successDelta,
       successWindow: config.reward.shaping.successWindow,
       seed: config.robot.sim.seed,

@@ -9,6 +9,7 @@ import type { LearnerSettings } from '../../policy/learner.js';
 import { LEARNER_DEFAULTS } from '../../policy/learner-defaults.js';
 import type { RlResult, RlSettings } from '../../policy/train.js';
 import { RL_FLAG_SETTINGS } from '../../policy/resume-flags.js';
+import { chooseSuccess } from '../../policy/success-source.js';
 import type { SceneLayout } from '../../robot/sim/world.js';
 import { findTask, taskNames } from '../../robot/sim/tasks.js';
 
@@ -111,7 +112,7 @@ export function registerRl(program: Command): void {
     .option('--task <name>', 'simulator task (default robot.task; the held-out task is pick-place)')
     .option('--rollouts <n>', 'training episodes (default 150; with --resume the stored number, or more if given)')
     .option('--shaping <mode>', 'pbrs | naive | sparse (default reward.shaping.mode)')
-    .option('--success <source>', "who ends an episode as a success: progress (the reward model's fused progress held over reward.shaping.successWindow scored steps; a policy can still learn to game it: docs/reinforcement-learning.md) | env (the simulator's predicate) | operator (the person at the terminal) (default reward.shaping.success)")
+    .option('--success <source>', "who ends an episode as a success: progress (the reward model's fused progress held over reward.shaping.successWindow scored steps; a policy can still learn to game it: docs/reinforcement-learning.md) | env (the simulator's predicate) | operator (the person at the terminal) (default: reward.shaping.success when set, else the model's judgement only where its audits trust it, policy/success-source.ts; the first line says which)")
     .option('--potential-weight <w>', 'pbrs only: scale w of the potential, Phi = w P; any w keeps the optimal policy, a smaller one trusts the reward model less (0: the sparse reward; default reward.shaping.potentialWeight)')
     .option('--seed <n>', 'seed of demos, learner, actor and evaluation episodes (default policy.seed)')
     .option('--run-dir <dir>', 'folder of the episode log and checkpoints (default policy.runDir)')
@@ -146,6 +147,9 @@ export function registerRl(program: Command): void {
       // A task name is the cheapest check of all: before the run folder, the simulator or a model.
       const task = options.task ?? c.robot.task;
       if (!findTask(task)) throw new InputError(options.task === undefined ? 'robot.task' : '--task', `expected one of ${taskNames().join(', ')}, got ${JSON.stringify(task)}`);
+      // The first line says who judges success: the model only where its audits trust it.
+      const successSource = chooseSuccess(oneOf('--success', options.success, ['progress', 'env', 'operator'] as const), c.reward.shaping.success, { simulator: true });
+      context.log.info(successSource.line);
       const hidden = (options.hidden ?? LEARNER_DEFAULTS.hidden.join(',')).split(',').map((s) => integer('--hidden', s, 1, 4096)!);
       const settings: RlSettings = {
         task,
@@ -185,7 +189,7 @@ export function registerRl(program: Command): void {
         evalEvery: integer('--eval-every', options.evalEvery, 1)!,
         evalEpisodes: integer('--eval-episodes', options.evalEpisodes, 1)!,
         finalEvalEpisodes: integer('--final-eval-episodes', options.finalEvalEpisodes, 1)!,
-        success: oneOf('--success', options.success, ['progress', 'env', 'operator'] as const) ?? c.reward.shaping.success,
+        success: successSource.success,
         successDelta: c.reward.shaping.successDelta,
         successWindow: c.reward.shaping.successWindow,
         terminalPotential: c.reward.shaping.terminalPotential,
