@@ -5,11 +5,11 @@ import { chooseSuccess, JUDGE_AUDITS } from './success-source.js';
 describe('the success source of dopamine rl on the simulator', () => {
   it('keeps the audit figures equal to the committed results they come from', () => {
     const grm = JSON.parse(readFileSync('bench/results/grm-audit.json', 'utf8')) as { claimedSuccesses: number; confirmed: number };
-    const serve = JSON.parse(readFileSync('bench/results/serve-learning.json', 'utf8')) as { runs: { interventions: string; claimedSuccesses: number; confirmedClaims: number }[] };
+    const serve = JSON.parse(readFileSync('bench/results/serve-learning-model-judge.json', 'utf8')) as { runs: { interventions: string; claimedSuccesses: number; confirmedClaims: number }[] };
     const alone = serve.runs.find((r) => r.interventions === 'none')!;
     expect(JUDGE_AUDITS.map((a) => [a.file, a.claimed, a.confirmed])).toEqual([
       ['bench/results/grm-audit.json', grm.claimedSuccesses, grm.confirmed],
-      ['bench/results/serve-learning.json', alone.claimedSuccesses, alone.confirmedClaims],
+      ['bench/results/serve-learning-model-judge.json', alone.claimedSuccesses, alone.confirmedClaims],
     ]);
   });
 

@@ -16,7 +16,7 @@ export interface JudgeAudit {
 
 export const JUDGE_AUDITS: readonly JudgeAudit[] = [
   { name: 'bench:grm-audit (pick-place, the adapted GRM-tiny judging a policy on the exact state)', file: 'bench/results/grm-audit.json', claimed: 23, confirmed: 23 },
-  { name: 'bench:serve-learning (push-cube, serve with the model as judge, no operator)', file: 'bench/results/serve-learning.json', claimed: 308, confirmed: 14 },
+  { name: 'bench:serve-learning (push-cube, serve with the model as judge, no operator)', file: 'bench/results/serve-learning-model-judge.json', claimed: 308, confirmed: 14 },
 ];
 
 /** Share of claimed successes that must be real, in every audit, for the model to judge success by default. */
