@@ -25,6 +25,7 @@ import type { EventStream, RunEvent } from '../robot/events.js';
 import type { EpisodeReplay, RunLoop, RunUpdate } from '../launch/run-loop.js';
 import { CAMERA_ROLES, type CameraRole, type FrameSource } from '../robot/types.js';
 import { FrameStreamer, type EncodedFrame } from './frames.js';
+import { runMetrics } from './metrics.js';
 import { RecordingError, type RecordedFrameSource, type RecordingInfo } from './recorded-frames.js';
 import type { Links } from './telemetry.js';
 import { parseTeleop } from '../launch/teleop.js';
@@ -320,6 +321,17 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     { prefix: '/api' },
   );
 
+  // Prometheus scrapes /metrics with the token as a bearer token: the same check, its own plugin.
+  const metrics = runMetrics(loop, events);
+  await app.register(async (scrape) => {
+    scrape.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      if (!authorised(request)) {
+        await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong token (Authorization: Bearer <token>)' });
+      }
+    });
+    scrape.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).header('cache-control', 'no-store').send(await metrics.text()));
+  });
+
   /** The replay's `recording` field; a recording that cannot be read is null and says why, in one line. */
   async function recordingOf(episode: number): Promise<{ recording: RecordingInfo | null; recordingError?: string }> {
     try {
@@ -516,6 +528,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     streamer.stop();
     unsubscribeUpdates();
     unsubscribeEvents();
+    metrics.close();
     await app.close();
     throw listenError(error, options.host, options.port);
   }
@@ -534,6 +547,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       streamer.stop();
       unsubscribeUpdates();
       unsubscribeEvents();
+      metrics.close();
       for (const client of clients) client.terminate();
       clients.clear();
       await app.close();

@@ -18,21 +18,18 @@
  * warning; the run, and the episode log the learner relies on, go on.
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { McapIndexedReader, McapWriter } from '@mcap/core';
 import { InputError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
 import { COMPRESSED_TYPE, EPISODE_METADATA, JOINT_STATES_TOPIC } from '../reward/episode-mcap.js';
-import { decompressHandlers, FileReadable, FileWritable } from '../reward/mcap-io.js';
+import { compressChunkLz4, decompressHandlers, FileReadable, FileWritable } from '../reward/mcap-io.js';
 import { cdrCodec, schemaText } from '../robot/ros2/definitions.js';
 import { jointState, nsFromTime, rgbToCompressed, timeFromMs } from '../robot/ros2/messages.js';
 import type { ArmAction, ArmState, Observation } from '../robot/types.js';
 import type { EpisodeSummary, ProgressPoint } from './run-loop.js';
 import type { EpisodeSink, StepRecord } from './sources.js';
-
-const lz4 = createRequire(import.meta.url)('lz4js') as { compress(src: Uint8Array): Uint8Array };
 
 export const STATE_TOPIC = '/dopamine/state';
 export const ACTION_TOPIC = '/dopamine/action';
@@ -211,7 +208,7 @@ export class EpisodeRecorder implements EpisodeSink {
       writable,
       useChunks: true,
       chunkSize: 1024 * 1024,
-      compressChunk: (data) => ({ compression: 'lz4', compressedData: lz4.compress(data) }),
+      compressChunk: compressChunkLz4,
     });
     const recording: Recording = { episode, file, writer, writable, channels: new Map(), sequence: 0, frames: 0, lastStampMs: -Infinity, frameStampsMs: [], failed: false };
     try {

@@ -58,22 +58,23 @@ export interface Serving {
 }
 
 export async function startServing(given: Config, log: Logger, parts: ServeParts = {}): Promise<Serving> {
-  // Who judges success, said once; every part below reads the resolved judge.
-  const judge = chooseSuccess(undefined, given.reward.shaping.success, { simulator: given.robot.backend === 'sim' });
-  const config: Config = { ...given, reward: { ...given.reward, shaping: { ...given.reward.shaping, success: judge.success } } };
   // Refused before anything starts: plain HTTP on the lab network would expose the token.
-  checkBindAddress(config.dashboard.host, config.dashboard.tls !== undefined, config.dashboard.insecure);
+  checkBindAddress(given.dashboard.host, given.dashboard.tls !== undefined, given.dashboard.insecure);
   const clock = parts.clock ?? systemClock;
   // Secrets first: a missing token file or password variable is refused before the arm is touched.
-  const token = resolveDashboardToken(config.dashboard);
-  const broker = config.mqtt.enabled ? resolveMqttConnection(config.mqtt) : null;
+  const token = resolveDashboardToken(given.dashboard);
+  const broker = given.mqtt.enabled ? resolveMqttConnection(given.mqtt) : null;
   const events = new EventStream(clock);
   // What has been opened, closed newest first if the start fails: a timer, socket or client left
   // open behind the error would keep the process alive.
   const opened: { name: string; close: () => Promise<void> }[] = [];
   try {
+    const inner = parts.robot ?? (await createRobot(given, log.child('robot')));
+    // Who judges success, said once: on the simulator its predicate unless the model's audits trust
+    // the model (a test robot without a scene is not the simulator); every part below reads it.
+    const judge = chooseSuccess(undefined, given.reward.shaping.success, { simulator: simWorldOf(inner) !== null });
     log.info(judge.line);
-    const inner = parts.robot ?? (await createRobot(config, log.child('robot')));
+    const config: Config = { ...given, reward: { ...given.reward, shaping: { ...given.reward.shaping, success: judge.success } } };
     const robot = new SafeRobot(inner, config.safety, { clock, events, log: log.child('safety') });
     opened.push({ name: 'robot', close: () => robot.close() });
     robot.startWatchdog();

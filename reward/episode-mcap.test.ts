@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@foxglove/rosmsg';
-import { McapStreamReader, McapWriter, type McapTypes } from '@mcap/core';
+import { McapIndexedReader, McapStreamReader, McapWriter, type McapTypes } from '@mcap/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/testing.js';
 import { createLogger } from '../common/log.js';
@@ -16,7 +16,7 @@ import { openEpisodeFolder, REFERENCE_VIEWS } from './episode-folder.js';
 import { openEpisodeMcap } from './episode-mcap.js';
 import { stepwiseLabels } from './labels.js';
 import { writeEpisodeMcap } from './mcap-export.js';
-import { FileWritable } from './mcap-io.js';
+import { decompressHandlers, FileReadable, FileWritable } from './mcap-io.js';
 import { openEpisode } from './open-episode.js';
 import { centreColour, paletteColour, paletteIndex, solidFrame, writeJson, writePngFrames } from './testing.js';
 
@@ -156,7 +156,7 @@ describe('recorded demos in MCAP', () => {
 
   it('writes what Foxglove opens: ros2 profile, ros2msg schemas that parse, cdr channels with QoS metadata, an index', async () => {
     const file = join(root, 'first.mcap');
-    const reader = new McapStreamReader();
+    const reader = new McapStreamReader({ decompressHandlers });
     reader.append(readFileSync(file));
     const records: McapTypes.TypedMcapRecord[] = [];
     for (let r; (r = reader.nextRecord()); ) records.push(r);
@@ -255,12 +255,22 @@ describe('recorded demos in MCAP', () => {
     }
   });
 
-  it('labels and pairs give the same output for the folder, its MCAP export and a bag recorded with compressed images', () => {
+  it('labels and pairs give the same output for the folder, its MCAP export and a bag recorded with compressed images', async () => {
     const out = join(root, 'cli.mcap');
     const exported = runCli(['mcap', 'export', episodeDir, '--out', out, '--json']);
     expect(exported.code, exported.stderr).toBe(0);
-    const report = JSON.parse(exported.stdout) as { frames: number; topics: { topic: string }[] };
+    const report = JSON.parse(exported.stdout) as { frames: number; topics: { topic: string; type: string }[] };
     expect(report.frames).toBe(FRAMES);
+    // JPEG by default, in lz4-compressed chunks.
+    expect(report.topics.filter((t) => t.type === 'sensor_msgs/msg/CompressedImage').length).toBeGreaterThan(0);
+    expect(report.topics.some((t) => t.type === 'sensor_msgs/msg/Image')).toBe(false);
+    const readable = new FileReadable(out);
+    try {
+      const reader = await McapIndexedReader.Initialize({ readable, decompressHandlers });
+      expect(new Set(reader.chunkIndexes.map((c) => c.compression))).toEqual(new Set(['lz4']));
+    } finally {
+      readable.close();
+    }
     // labels: the folder and its export; pairs: the folder and the bag with compressed views.
     const cases: [string[], string][] = [
       [['labels', '--sample-factor', '5'], out],

@@ -7,7 +7,7 @@
  * (sensor_msgs/CompressedImage jpeg or png) per real camera, /joint_states when joint positions
  * are given, std_msgs/String markers on /keyframe at the end frame of each sub-task, and the
  * `dopamine.episode` metadata record (name, instructions, sub-tasks) so a read-back is exact.
- * The file is written beside the target and renamed when complete.
+ * Chunks are lz4-compressed. The file is written beside the target and renamed when complete.
  */
 import { renameSync, rmSync, statSync } from 'node:fs';
 import { McapWriter } from '@mcap/core';
@@ -17,7 +17,7 @@ import type { CameraRole } from '../robot/types.js';
 import type { Episode } from './episode.js';
 import { COMPRESSED_TYPE, EPISODE_METADATA, IMAGE_TYPE, JOINT_STATES_TOPIC, KEYFRAME_TOPIC } from './episode-mcap.js';
 import type { CameraViewSpec } from './episode-folder.js';
-import { FileWritable } from './mcap-io.js';
+import { compressChunkLz4, FileWritable } from './mcap-io.js';
 
 export type ImageTransport = 'raw' | 'jpeg' | 'png';
 
@@ -76,7 +76,7 @@ export async function writeEpisodeMcap(episode: Episode, file: string, options: 
   const partial = `${file}.partial`;
   const writable = new FileWritable(partial);
   try {
-    const writer = new McapWriter({ writable, useChunks: true, chunkSize: 4 * 1024 * 1024 });
+    const writer = new McapWriter({ writable, useChunks: true, chunkSize: 4 * 1024 * 1024, compressChunk: compressChunkLz4 });
     await writer.start({ profile: 'ros2', library: 'robo-dopamine mcap export' });
     const schemaIds = new Map<string, number>();
     const schema = async (type: string): Promise<number> => {

@@ -8,7 +8,12 @@ import { createRequire } from 'node:module';
 import { decompress as zstdDecompress } from 'fzstd';
 import type { McapTypes } from '@mcap/core';
 
-const lz4 = createRequire(import.meta.url)('lz4js') as { decompress(src: Uint8Array, maxSize?: number): Uint8Array };
+const lz4 = createRequire(import.meta.url)('lz4js') as { decompress(src: Uint8Array, maxSize?: number): Uint8Array; compress(src: Uint8Array): Uint8Array };
+
+/** Chunk compression for the writers: lz4 frames, which rosbag2, Foxglove and this reader open. */
+export function compressChunkLz4(data: Uint8Array): { compression: string; compressedData: Uint8Array } {
+  return { compression: 'lz4', compressedData: lz4.compress(data) };
+}
 
 export const decompressHandlers: McapTypes.DecompressHandlers = {
   zstd: (buffer, size) => zstdDecompress(buffer, new Uint8Array(Number(size))),

@@ -47,7 +47,7 @@ export function registerMcap(program: Command): void {
     .description('write an episode (reference layout, or another MCAP) as a ROS 2 MCAP file (Image/CompressedImage, JointState, /keyframe markers)')
     .argument('<episode-dir>', 'an episode_* folder, a root holding exactly one, or an .mcap file')
     .option('--out <file.mcap>', 'the MCAP file to write (required)')
-    .option('--transport <kind>', 'raw (sensor_msgs/Image rgb8), jpeg or png (sensor_msgs/CompressedImage)', 'raw')
+    .option('--transport <kind>', 'jpeg or png (sensor_msgs/CompressedImage), or raw (sensor_msgs/Image rgb8, uncompressed pixels)', 'jpeg')
     .option('--jpeg-quality <q>', 'JPEG quality 1..100', '90');
   withCommonOptions(exportCommand).action(
     action('mcap', async (context, input: string, flags: ExportFlags) => {
@@ -55,7 +55,7 @@ export function registerMcap(program: Command): void {
       if (!flags.out.toLowerCase().endsWith('.mcap')) throw new InputError('--out', `expected a file name ending in .mcap, got ${describeValue(flags.out)}`);
       const out = resolve(flags.out);
       if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) throw new InputError('--out', `expected an existing folder for ${flags.out}`);
-      const transport = flags.transport ?? 'raw';
+      const transport = flags.transport ?? 'jpeg';
       if (!['raw', 'jpeg', 'png'].includes(transport)) throw new InputError('--transport', `expected raw, jpeg or png, got ${describeValue(transport)}`);
       const quality = Number(flags.jpegQuality ?? '90');
       if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new InputError('--jpeg-quality', `expected an integer 1..100, got ${describeValue(flags.jpegQuality)}`);
