@@ -30,6 +30,11 @@ describe('dopamine serve', () => {
       expect(run.code).toBe(2);
       expect(run.stdout).toBe('');
       expect(existsSync(join(dir, 'run'))).toBe(false);
+      // The Foxglove port the same way.
+      const foxglove = await runCliAsync(['serve', '--port', '0', '--foxglove-port', String(port), '--config', file], { timeoutMs: 15_000 });
+      expect(foxglove.stderr).toBe(`error: --foxglove-port: expected a free port, got ${port} (in use)\n`);
+      expect(foxglove.code).toBe(2);
+      expect(existsSync(join(dir, 'run'))).toBe(false);
     } finally {
       await new Promise((resolve) => occupier.close(resolve));
     }

@@ -265,7 +265,14 @@ const dashboard = z.strictObject({
   token: z.string().min(16).optional().describe('Control token (default: a random one printed at start). Shown as *** by `dopamine config`; dashboard.tokenFile or dashboard.tokenEnv keep it out of the file.'),
   tokenFile: z.string().min(1).optional().describe('File whose first line is the control token (at least 16 characters), read at start; instead of dashboard.token.'),
   tokenEnv: envName.optional().describe('Environment variable holding the control token (at least 16 characters), read at start; instead of dashboard.token.'),
-  cameraFps: z.number().positive().max(30).default(5).describe('Camera tile updates per second sent to each viewer.'),
+  cameraFps: z.number().positive().max(30).default(5).describe('Camera tile updates per second sent to each viewer (and to Foxglove).'),
+  foxglovePort: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('Serve the run to Foxglove on this port (Foxglove WebSocket protocol, read-only; on dashboard.host under the dashboard\'s TLS rule; 0: any free port). Absent: off. `dopamine serve --foxglove-port 8765` sets it.'),
   tls: z
     .strictObject({
       cert: z.string().min(1).describe('PEM certificate file (with its chain) the dashboard serves HTTPS with.'),

@@ -9,7 +9,7 @@ import type { Logger } from '../common/log.js';
 import type { EventStream } from '../robot/events.js';
 import { CompletionJudge, completionRule, DEFAULT_SUCCESS_WINDOW } from '../reward/completion.js';
 import { EstopLatchedError, type SafeRobot, type SafetyStatus } from '../robot/safety.js';
-import type { Observation } from '../robot/types.js';
+import type { ArmState, Observation } from '../robot/types.js';
 import type { ActionSource, EpisodeSink, LearnerStatus, ProgressScore, ProgressSource, StepRecord } from './sources.js';
 import { Intervention, type TeleopCommand } from './teleop.js';
 
@@ -113,7 +113,7 @@ export type RunUpdate =
   | { type: 'progress'; point: ProgressPoint }
   | { type: 'episode-start'; episode: number; at: number }
   | { type: 'episode'; summary: EpisodeSummary; successRate: number | null; rollouts: number }
-  | { type: 'step'; episode: number; step: number; held: string | null };
+  | { type: 'step'; episode: number; step: number; held: string | null; state: ArmState };
 
 /**
  * Where a run's counts continue from (a resumed run folder): the next episode's index, and the
@@ -465,7 +465,7 @@ export class RunLoop {
         // with the held state until it answers (its answer releases the hold).
         this.probeReward(result.observation, episode);
       }
-      this.notify({ type: 'step', episode: episode.index, step: episode.steps, held: result.heldBy ?? null });
+      this.notify({ type: 'step', episode: episode.index, step: episode.steps, held: result.heldBy ?? null, state: result.observation.state });
 
       const judge = this.options.successJudge;
       if (judge === 'env' && result.success === true) this.endEpisode('success', 'env');

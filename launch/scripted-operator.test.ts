@@ -32,7 +32,8 @@ class FakeLoop {
     this.listener?.(update);
   }
   steps(episode: number, n: number): void {
-    for (let i = 0; i < n; i++) this.emit({ type: 'step', episode, step: i + 1, held: null });
+    const state = { eePosition: [0.4, 0, 0.2] as [number, number, number], eeYaw: 0, gripperOpening: 1, jointPositions: [], stampMs: 0 };
+    for (let i = 0; i < n; i++) this.emit({ type: 'step', episode, step: i + 1, held: null, state });
   }
   score(episode: number, step: number, progress: number): void {
     this.emit({ type: 'progress', point: { episode, step, progress, hop: 0, reward: 0, latencyMs: 1 } });

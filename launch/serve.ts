@@ -8,6 +8,7 @@ import type { Logger } from '../common/log.js';
 import type { Config } from '../config/schema.js';
 import { resolveDashboardToken, resolveMqttConnection } from '../config/secrets.js';
 import { checkBindAddress, startDashboard, type Dashboard } from '../dashboard/server.js';
+import { startFoxglove, type FoxgloveLive } from '../dashboard/foxglove.js';
 import { RecordedFrames } from '../dashboard/recorded-frames.js';
 import { startTelemetry, type Telemetry } from '../dashboard/telemetry.js';
 import { EventStream } from '../robot/events.js';
@@ -53,6 +54,8 @@ export interface Serving {
   /** Where the control token came from: a configuration key, or null for a random one. */
   tokenSource: string | null;
   telemetry: Telemetry | null;
+  /** The Foxglove WebSocket server (null unless dashboard.foxglovePort is set). */
+  foxglove: FoxgloveLive | null;
   /** E-stops the arm (robot.stop), then closes loop, telemetry, dashboard and robot. */
   shutdown(reason: string): Promise<void>;
 }
@@ -186,6 +189,18 @@ export async function startServing(given: Config, log: Logger, parts: ServeParts
       ...(agent ? { episodeReplay: (episode: number) => agent.replay(episode) } : {}),
       ...(recordedFrames ? { recordedFrames } : {}),
     });
+    // Foxglove, live (read-only), where the configuration asks for it.
+    const foxglove =
+      config.dashboard.foxglovePort === undefined
+        ? null
+        : await startFoxglove({
+            loop, events, cameras: robot.cameras, host: config.dashboard.host, port: config.dashboard.foxglovePort, fps: config.dashboard.cameraFps,
+            ...(config.dashboard.tls ? { tls: config.dashboard.tls } : {}), insecure: config.dashboard.insecure, log: log.child('foxglove'),
+          });
+    if (foxglove) {
+      opened.push({ name: 'foxglove', close: () => foxglove.close() });
+      log.info(`foxglove: ${foxglove.url} (Foxglove: Open connection, Foxglove WebSocket)`);
+    }
     if (parts.autoStart ?? config.robot.backend === 'sim') loop.start('serve');
 
     let closing: Promise<void> | null = null;
@@ -197,13 +212,14 @@ export async function startServing(given: Config, log: Logger, parts: ServeParts
         await recorder?.close();
         await agent?.close();
         await telemetry?.close();
+        await foxglove?.close();
         await dashboard.close();
         await recordedFrames?.close();
         await robot.close();
       })();
       return closing;
     };
-    return { config, events, robot, loop, agent, dashboard, tokenSource: token?.source ?? null, telemetry, shutdown };
+    return { config, events, robot, loop, agent, dashboard, foxglove, tokenSource: token?.source ?? null, telemetry, shutdown };
   } catch (error) {
     // Newest first: the loop stops before the learner it feeds, the arm's connection closes last.
     for (const part of opened.reverse()) {

@@ -7,12 +7,13 @@ import { REDACTED } from '../../config/secrets.js';
 
 interface ServeOptions {
   port?: string;
+  foxglovePort?: string;
   model?: string;
 }
 
-function parsePort(text: string): number {
+function parsePort(text: string, flag = '--port'): number {
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port > 65535) throw new InputError('--port', `expected an integer from 0 to 65535, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text) || port > 65535) throw new InputError(flag, `expected an integer from 0 to 65535, got ${JSON.stringify(text)}`);
   return port;
 }
 
@@ -21,11 +22,13 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the whole loop on the configured robot with the live dashboard (what `npm start` runs)')
     .option('--port <port>', 'dashboard port (overrides dashboard.port; 0: any free port)')
+    .option('--foxglove-port <port>', 'also serve the run to Foxglove on this port (Foxglove WebSocket protocol, read-only; sets dashboard.foxglovePort)')
     .option('--model <m.onnx|url>', 'reward model: an .onnx GRM (an adapted one brings its task references; overrides reward.model) or the http(s) URL of an OpenAI-compatible GRM server (sets reward.backend openai and reward.openai.url)');
   withCommonOptions(command, { json: false }).action(
     action('serve', async (context, options: ServeOptions) => {
       const config = structuredClone(context.config);
       if (options.port !== undefined) config.dashboard.port = parsePort(options.port);
+      if (options.foxglovePort !== undefined) config.dashboard.foxglovePort = parsePort(options.foxglovePort, '--foxglove-port');
       if (options.model !== undefined) {
         if (/^https?:\/\//i.test(options.model)) {
           config.reward.backend = 'openai';
@@ -40,6 +43,7 @@ export function registerServe(program: Command): void {
       // A port in use is refused before the robot, the reward model and the learner load.
       const portInput = options.port === undefined ? 'dashboard.port' : '--port / dashboard.port';
       await checkListen(config.dashboard.host, config.dashboard.port, portInput);
+      if (config.dashboard.foxglovePort !== undefined) await checkListen(config.dashboard.host, config.dashboard.foxglovePort, options.foxglovePort === undefined ? 'dashboard.foxglovePort' : '--foxglove-port');
       // Loaded here, not at the top: other commands need not load fastify, mqtt and sharp.
       const { startServing } = await import('../../launch/serve.js');
       const serving = await startServing(config, context.log).catch((error: unknown) => {
