@@ -136,15 +136,17 @@ describe('rl: the reward model\'s fusion comes from reward.fusion', () => {
     const byDefault = scored('fusion-default', '');
     expect(byDefault.stored).toEqual({ mode: 'paper', consistency: true, alpha: 20, eps: 1e-3 });
     expect(byDefault.reward).toMatch(/fusion paper, consistency-weighted \(alpha 20\)/);
-    // Success from the model's progress (the configuration's default) is measured to be gamed: the run says so.
-    expect(byDefault.stderr).toMatch(/success is judged by the reward model's progress .* --success env/);
-    expect(byDefault.success).toBe('progress');
+    // Unset, success on the simulator is its predicate while the model's audits fall short: the first line says so, stored with the run.
+    expect(byDefault.stderr.split('\n')[0]).toMatch(/\[rl\] success: the simulator's predicate .*not the reward model's judgement/);
+    expect(byDefault.stderr).not.toMatch(/success is judged by the reward model's progress/);
+    expect(byDefault.success).toBe('env');
     expect(byDefault.potentialWeight).toBe(1);
-    // --success env: the simulator's predicate, stored with the run, and no warning; --potential-weight is stored too.
-    const mean = scored('fusion-mean', 'reward:\n  fusion:\n    consistency: false\n', ['--success', 'env', '--potential-weight', '0.3']);
-    expect(mean.success).toBe('env');
+    // Configured to the model's progress, which is measured to be gamed: the run says so; --potential-weight is stored too.
+    const mean = scored('fusion-mean', 'reward:\n  fusion:\n    consistency: false\n  shaping:\n    success: progress\n', ['--potential-weight', '0.3']);
+    expect(mean.success).toBe('progress');
     expect(mean.potentialWeight).toBe(0.3);
-    expect(mean.stderr).not.toMatch(/success is judged by the reward model's progress/);
+    expect(mean.stderr.split('\n')[0]).toMatch(/\[rl\] success: the reward model's judgement .*\(reward\.shaping\.success\)/);
+    expect(mean.stderr).toMatch(/success is judged by the reward model's progress .* --success env/);
     expect(mean.stored).toEqual({ mode: 'paper', consistency: false, alpha: 20, eps: 1e-3 });
     expect(mean.reward).toMatch(/fusion paper, mean of the three perspectives/);
   }, 300_000);

@@ -215,6 +215,8 @@ export interface TrainOptions {
   remote?: (settings: LearnerSettings) => Promise<Learner>;
   /** Flags given on the command line (not defaults): with resume, each must agree with the stored run. */
   givenFlags?: readonly GivenFlag[];
+  /** Where success comes from and why (policy/success-source.ts): the run's first line once its arguments are checked. */
+  successLine?: string;
 }
 
 /** The run's simulator task behind the same safety layer as a lab arm (every demo, rollout and evaluation action passes it). */
@@ -312,6 +314,8 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   }
   // Every setting is checked before the run folder is written or anything loads.
   checkRunSettings(settings, options.scorer !== undefined);
+  // The run's first line: who judges success (a resumed run keeps the source it was started with).
+  if (options.successLine !== undefined) log.info(options.resume ? `success: ${settings.success} (as the stored run was started)` : options.successLine);
   if (!options.resume) {
     mkdirSync(runDir, { recursive: true });
     writeFileAtomic(runFile, Buffer.from(JSON.stringify(settings, null, 1)));

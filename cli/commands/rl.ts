@@ -147,9 +147,8 @@ export function registerRl(program: Command): void {
       // A task name is the cheapest check of all: before the run folder, the simulator or a model.
       const task = options.task ?? c.robot.task;
       if (!findTask(task)) throw new InputError(options.task === undefined ? 'robot.task' : '--task', `expected one of ${taskNames().join(', ')}, got ${JSON.stringify(task)}`);
-      // The first line says who judges success: the model only where its audits trust it.
+      // Who judges success: the model only where its audits trust it (the run's first line says which, once its arguments are checked).
       const successSource = chooseSuccess(oneOf('--success', options.success, ['progress', 'env', 'operator'] as const), c.reward.shaping.success, { simulator: true });
-      context.log.info(successSource.line);
       const hidden = (options.hidden ?? LEARNER_DEFAULTS.hidden.join(',')).split(',').map((s) => integer('--hidden', s, 1, 4096)!);
       const settings: RlSettings = {
         task,
@@ -231,6 +230,7 @@ export function registerRl(program: Command): void {
         runDir: options.runDir ?? c.policy.runDir,
         resume: options.resume === true,
         givenFlags,
+        successLine: successSource.line,
         log: context.log,
         ...(operator ? { operator } : {}),
         ...(remote
