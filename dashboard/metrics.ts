@@ -17,32 +17,23 @@ export interface RunMetrics {
   close(): void;
 }
 
-/** A counter whose value is a total kept elsewhere, read at scrape time. */
-function totalFrom(registry: Registry, name: string, help: string, read: () => number | null): void {
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      const value = read();
-      this.reset();
-      if (value !== null && value > 0) this.inc(value);
-    },
-  });
+/**
+ * A metric whose value is read at scrape time: a counter for a total kept elsewhere (set by reset
+ * and inc, as prom-client counters only rise), a gauge for a level. Nothing is shown while unknown.
+ */
+function readAtScrape(registry: Registry, kind: 'counter' | 'gauge', name: string, help: string, read: () => number | null | undefined): void {
+  const value = (): number | null => {
+    const v = read();
+    return v === null || v === undefined || !Number.isFinite(v) ? null : v;
+  };
+  if (kind === 'counter') {
+    new Counter({ name, help, registers: [registry], collect() { this.reset(); const v = value(); if (v !== null && v > 0) this.inc(v); } });
+  } else {
+    new Gauge({ name, help, registers: [registry], collect() { this.reset(); const v = value(); if (v !== null) this.set(v); } });
+  }
 }
-
-function gaugeFrom(registry: Registry, name: string, help: string, read: () => number | null | undefined): void {
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      const value = read();
-      this.reset();
-      if (value !== null && value !== undefined && Number.isFinite(value)) this.set(value);
-    },
-  });
-}
+const totalFrom = (registry: Registry, name: string, help: string, read: () => number | null): void => readAtScrape(registry, 'counter', name, help, read);
+const gaugeFrom = (registry: Registry, name: string, help: string, read: () => number | null | undefined): void => readAtScrape(registry, 'gauge', name, help, read);
 
 export function runMetrics(loop: RunLoop, events: EventStream): RunMetrics {
   const registry = new Registry();
