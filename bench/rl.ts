@@ -53,6 +53,7 @@ import { allocateBatch, ReplayBuffer } from '../policy/replay.js';
 import { Rng } from '../policy/rng.js';
 import { SacLearner } from '../policy/sac.js';
 import type { LearnerSettings } from '../policy/learner.js';
+import { readToken } from '../policy/learner-credentials.js';
 import { startLearnerProcess } from '../policy/learner-process.js';
 import { RemoteLearner } from '../policy/protocol.js';
 import type { ObservationMode } from '../policy/observation.js';
@@ -265,7 +266,8 @@ if (jobIndex >= 0) {
     { ...settings, shaping, success, seed },
     {
       runDir, resume: existsSync(join(runDir, 'episodes.log')), log: runLog,
-      remote: (s: LearnerSettings) => RemoteLearner.connect(s, { host: '127.0.0.1', port: learner.port, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: runLog, maxLagUpdates: Number(lagText) }),
+      remote: (s: LearnerSettings, actor: string) =>
+        RemoteLearner.connect(s, { host: '127.0.0.1', port: learner.port, token: readToken('learner token', learner.tokenFile), actor, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: runLog, maxLagUpdates: Number(lagText) }),
     },
   ).finally(() => learner.stop());
   // Every success the run counted in training, replayed on the simulator: the model's claims are

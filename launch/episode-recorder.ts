@@ -7,7 +7,7 @@
  *   /joint_states                      sensor_msgs/JointState
  *   /dopamine/state                    JSON: frame index, end-effector position, yaw, gripper
  *   /dopamine/action                   JSON: the step's action as proposed and as applied, and its
- *                                      source: policy, operator (an intervention) or hold
+ *                                      source: policy, operator (an intervention), hold or demo
  *   /dopamine/progress                 JSON: fused progress, hop and shaped reward as scored
  *   /dopamine/episode                  JSON: start and end markers (seed; outcome, judge, counts)
  *
@@ -79,7 +79,7 @@ const JSON_SCHEMAS: Record<string, object> = {
   },
   [ACTION_TOPIC]: {
     type: 'object',
-    properties: { step: number, origin: { type: 'string', enum: ['policy', 'operator', 'hold'] }, proposed: actionSchema, applied: actionSchema, success: { type: ['boolean', 'null'] } },
+    properties: { step: number, origin: { type: 'string', enum: ['policy', 'operator', 'hold', 'demo'] }, proposed: actionSchema, applied: actionSchema, success: { type: ['boolean', 'null'] } },
   },
   [PROGRESS_TOPIC]: { type: 'object', properties: { step: number, progress: number, hop: number, reward: number, latencyMs: number } },
   [EPISODE_TOPIC]: { type: 'object', properties: { event: { type: 'string', enum: ['start', 'end'] }, episode: number } },
@@ -212,7 +212,7 @@ export class EpisodeRecorder implements EpisodeSink {
     });
     const recording: Recording = { episode, file, writer, writable, channels: new Map(), sequence: 0, frames: 0, lastStampMs: -Infinity, frameStampsMs: [], failed: false };
     try {
-      await writer.start({ profile: '', library: 'robo-dopamine serve' });
+      await writer.start({ profile: '', library: 'robo-dopamine' });
       for (const camera of new Set(this.cameras.values())) await this.channel(recording, `/${camera}/${this.imageTopic}/compressed`, COMPRESSED_TYPE);
       await this.channel(recording, JOINT_STATES_TOPIC, 'sensor_msgs/msg/JointState');
       for (const topic of Object.keys(JSON_SCHEMAS)) await this.channel(recording, topic, null);

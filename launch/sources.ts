@@ -16,8 +16,11 @@ export interface StepRecord {
   observation: Observation;
   /** The action sent to the safety layer: the policy's, or the operator's during an intervention. */
   proposed: ArmAction;
-  /** Who chose it: the policy, the operator's teleop command, or a hold (an intervention without a fresh command). */
-  origin: ActionOrigin;
+  /**
+   * Who chose it: the policy, the operator's teleop command, a hold (an intervention without a
+   * fresh command), or the scripted expert of a demo (`dopamine rl`'s demos).
+   */
+  origin: ActionOrigin | 'demo';
   /** The action that reached the arm (after the safety layer's clipping). */
   applied: ArmAction;
   next: Observation;

@@ -32,6 +32,8 @@ export interface EnvStep {
   success: boolean | undefined;
   /** Set when the safety layer forwarded nothing (e-stop, refused action): the episode stops. */
   heldBy?: string;
+  /** The action that reached the arm (after the safety layer's clipping), where a safety layer reports it. */
+  applied?: ArmAction;
 }
 
 export interface RlEnvironment {
@@ -291,7 +293,7 @@ export class SafeSimEnvironment implements RlEnvironment {
   async act(action: ArmAction): Promise<EnvStep> {
     const result = await this.safety.act(action);
     if (result.applied === null) return { next: this.latest(), success: false, heldBy: result.heldBy ?? 'held by the safety layer' };
-    return { next: this.latest(), success: result.success };
+    return { next: this.latest(), success: result.success, applied: result.applied };
   }
 
   /** Hold position until the next reset (a policy fault or the operator's stop during training). */

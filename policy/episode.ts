@@ -11,6 +11,7 @@ import { completionRule, DEFAULT_SUCCESS_WINDOW, firstDone } from '../reward/com
 import { shapeEpisode, type ShapingMode, type SuccessSource } from '../reward/shaping.js';
 import type { ActionLimits, RlEnvironment } from './environment.js';
 import { vectorToAction } from './environment.js';
+import type { ArmAction, Observation } from '../robot/types.js';
 import type { ObservationEncoder } from './observation.js';
 import type { Transition } from './replay.js';
 import type { RewardScorer } from './scorer.js';
@@ -26,6 +27,15 @@ export interface Operator {
 }
 
 export type EpisodeEnd = 'success' | 'time-limit' | 'stopped';
+
+/** Sees an episode as it runs and once it is scored: `dopamine rl` records each one as MCAP (launch/rl-recording.ts). */
+export interface EpisodeWatcher {
+  begin(observation: Observation): void;
+  /** Step `step` (1-based): the command sent to the safety layer, what reached the arm, the observation after it. */
+  step(step: number, proposed: ArmAction, applied: ArmAction, next: Observation, success: boolean | undefined): void;
+  /** The episode as scored (progress per state, reward per step); resolves once it is recorded. */
+  finish(scored: ScoredEpisode): Promise<void>;
+}
 
 export interface CollectedEpisode {
   seed: number;
@@ -62,6 +72,8 @@ export interface EpisodeRunOptions {
   operator?: Operator;
   /** Called after every control step (the single-process learner's updates go here). */
   afterStep?: () => Promise<void>;
+  /** Sees every step (recording). */
+  watch?: EpisodeWatcher;
 }
 
 export async function runEpisode(o: EpisodeRunOptions): Promise<CollectedEpisode> {
@@ -70,6 +82,7 @@ export async function runEpisode(o: EpisodeRunOptions): Promise<CollectedEpisode
   o.operator?.newEpisode?.();
   let current = await o.env.reset(o.seed);
   queue.push(current);
+  o.watch?.begin(current.observation);
   const observations = [await o.encoder.encode(current)];
   const actions: Float32Array[] = [];
   const envSuccess: boolean[] = [];
@@ -87,13 +100,15 @@ export async function runEpisode(o: EpisodeRunOptions): Promise<CollectedEpisode
       end = 'stopped';
       break;
     }
-    const step = await o.env.act(vectorToAction(action, o.limits));
+    const command = vectorToAction(action, o.limits);
+    const step = await o.env.act(command);
     if (step.heldBy !== undefined) {
       // The safety layer forwarded nothing (e-stop, refused action): the episode ends here.
       stopReason = `safety: ${step.heldBy}`;
       end = 'stopped';
       break;
     }
+    o.watch?.step(t + 1, command, step.applied ?? command, step.next.observation, step.success);
     current = step.next;
     queue.push(current);
     actions.push(action);

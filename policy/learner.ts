@@ -61,7 +61,7 @@ export interface LearnerSettings {
 
 export interface Learner {
   readonly label: string;
-  /** Adds a scored demo or training episode (records already added, by kind and index, are ignored). */
+  /** Adds a scored demo or training episode (records already added, by actor, kind and index, are ignored). */
   addRecord(record: EpisodeRecord): Promise<void>;
   /** Behaviour cloning on the demos, before RL (when no checkpoint was restored). */
   clone(): Promise<void>;
@@ -169,7 +169,8 @@ export class LocalLearner implements Learner {
   }
 
   async addRecord(record: EpisodeRecord): Promise<void> {
-    const key = `${record.kind}/${record.index}`;
+    // Demos are the run's own; episodes belong to the actor that collected them.
+    const key = record.kind === 'episode' && record.actor !== undefined ? `${record.actor}/episode/${record.index}` : `${record.kind}/${record.index}`;
     if (this.seen.has(key)) return;
     if (record.observationSize !== this.settings.observationSize) {
       throw new RangeError(`${key}: expected observations of ${this.settings.observationSize} values, got ${record.observationSize}`);

@@ -36,6 +36,11 @@ export interface EpisodeRecord {
   heldSteps?: number;
   /** Demos from a recording (policy.demos lists recordings): the file it was read from. */
   source?: string;
+  /**
+   * Episodes a learner received over gRPC: the name of the actor that sent them (several actors
+   * feed one learner; an episode is keyed by actor, kind and index). Absent: the run's only actor.
+   */
+  actor?: string;
 }
 
 export interface EvalRecord {

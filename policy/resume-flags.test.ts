@@ -48,7 +48,7 @@ describe('rl --resume and the flags given with it', () => {
     const program = new Command();
     registerRl(program);
     const rl = program.commands.find((c) => c.name() === 'rl')!;
-    const honoured = ['--run-dir', '--resume', '--learner', '--learner-max-lag', '--config', '--json'];
+    const honoured = ['--run-dir', '--resume', '--learner', '--learner-max-lag', '--learner-token-file', '--learner-ca', '--actors', '--no-record', '--config', '--json'];
     const unknown = rl.options.map((o) => o.long!).filter((flag) => RL_FLAG_SETTINGS[flag] === undefined && !honoured.includes(flag));
     expect(unknown).toEqual([]);
   });

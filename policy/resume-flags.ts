@@ -43,6 +43,7 @@ export const RL_FLAG_SETTINGS: Readonly<Record<string, keyof RlSettings>> = {
   '--success-demos': 'successDemos',
   '--actor-delay': 'actorDelaySteps',
   '--critic-warmup-steps': 'criticWarmupSteps',
+  '--actor-name': 'actor',
 };
 
 // What a run.json written before a setting existed means by its absence (as train.ts reads it).

@@ -17,7 +17,7 @@ import { configSchema } from '../config/schema.js';
 import { EventStream } from '../robot/events.js';
 import type { SafetySettings } from '../robot/safety.js';
 import { actionToVector, hasPrivilegedState, PRIVILEGED_STATE_SIZE, SafeSimEnvironment, SimEnvironment, vectorToAction } from './environment.js';
-import type { CollectedEpisode, Operator, ShapingSettings } from './episode.js';
+import type { CollectedEpisode, EpisodeWatcher, Operator, ShapingSettings } from './episode.js';
 import { DEFAULT_SUCCESS_WINDOW } from '../reward/completion.js';
 import { runEpisode, scoreEpisode } from './episode.js';
 import type { Learner, LearnerSettings, RecentUpdates } from './learner.js';
@@ -52,6 +52,12 @@ function describeFusion(f: FusionOptions): string {
 
 export interface RlSettings {
   task: string;
+  /**
+   * With a learner in another process: the name under which it keeps this run's episodes (several
+   * actors may feed one learner). Stored, so a resumed run resends under the same name. Absent
+   * (in-process learner, older run.json files): "actor".
+   */
+  actor?: string;
   /** privileged: the simulator's geometric progress (development stand-in); model: an ONNX GRM. */
   reward: 'privileged' | 'model';
   /**
@@ -212,11 +218,13 @@ export interface TrainOptions {
   /** A human judging success (success source `operator`) or stopping an episode. */
   operator?: Operator;
   /** A learner in another process (protocol.ts); default: in this process. */
-  remote?: (settings: LearnerSettings) => Promise<Learner>;
+  remote?: (settings: LearnerSettings, actor: string) => Promise<Learner>;
   /** Flags given on the command line (not defaults): with resume, each must agree with the stored run. */
   givenFlags?: readonly GivenFlag[];
   /** Where success comes from and why (policy/success-source.ts): the run's first line once its arguments are checked. */
   successLine?: string;
+  /** Watches each demo attempt and training episode (`dopamine rl` records them as MCAP); evaluation episodes are not watched. */
+  watch?: (kind: 'demo' | 'episode', index: number, seed: number) => EpisodeWatcher;
 }
 
 /** The run's simulator task behind the same safety layer as a lab arm (every demo, rollout and evaluation action passes it). */
@@ -364,6 +372,8 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   }
   const curve: CurvePoint[] = records.filter((r): r is EvalRecord => r.kind === 'eval').map((r) => ({ rollouts: r.rollouts, success: r.success, episodes: r.episodes, ...(r.learner ? { learner: r.learner } : {}) }));
   let demoAttempts = 0;
+  /** Recordings still being written (they finish behind the run; waited for at its end). */
+  const recordings: Promise<void>[] = [];
   let resumed: RlResult['resumed'] = null;
   if (episodeRecords.length === 0 && demoRecords.length < settings.demos) {
     // Demos: successful scripted-expert episodes, scored by the same reward model as the rollouts.
@@ -371,8 +381,11 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     const firstAttempt = demoRecords.length === 0 ? 0 : (demoRecords.at(-1)!.attempt ?? demoRecords.length - 1) + 1;
     for (let j = firstAttempt; demoRecords.length < settings.demos && j < settings.demos * 3; j++) {
       demoAttempts++;
-      const demo = await collectDemo(env, encoder, scorer, deriveSeed(settings.seed, DEMO_STREAM + j), settings, deriveSeed(settings.seed, DEMO_STREAM + 100_000 + j));
+      const seed = deriveSeed(settings.seed, DEMO_STREAM + j);
+      const watch = options.watch?.('demo', j, seed);
+      const demo = await collectDemo(env, encoder, scorer, seed, settings, deriveSeed(settings.seed, DEMO_STREAM + 100_000 + j), watch);
       const scored = await scoreEpisode(demo, { ...shaping, success: 'env' });
+      if (watch) recordings.push(watch.finish(scored));
       if (!scored.success) continue;
       const record: EpisodeRecord = { ...toRecord('demo', demoRecords.length, scored, settings.trapThreshold), attempt: j };
       episodeLog.append(record);
@@ -382,7 +395,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
     log.info(`demos: ${demoRecords.length} successful; ${demoAttempts} expert attempts in this session (noise ${settings.demoNoise})`);
   }
   const local = options.remote ? undefined : await LocalLearner.create(learnerSettings, runDir, log);
-  const learner: Learner = local ?? (await options.remote!(learnerSettings));
+  const learner: Learner = local ?? (await options.remote!(learnerSettings, settings.actor ?? 'actor'));
   // Both buffers are rebuilt from the log (a remote learner ignores records it already holds).
   for (const r of [...demoRecords, ...episodeRecords]) await learner.addRecord(r);
   const restored = local ? local.restore() : { restored: true, checkpoint: null, checkpointEpisodes: 0, problems: [] };
@@ -475,8 +488,9 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   if (due(n0) && !evaluated(n0) && !unfinished.some((r) => r.rollouts === n0)) await evaluate(n0);
 
   let pending: Promise<void> | undefined;
-  const finalise = (index: number, collected: CollectedEpisode): Promise<void> =>
+  const finalise = (index: number, collected: CollectedEpisode, watch: EpisodeWatcher | undefined): Promise<void> =>
     scoreEpisode(collected, shaping).then((scored) => {
+      if (watch) recordings.push(watch.finish(scored));
       const record = toRecord('episode', index, scored, settings.trapThreshold);
       episodeLog.append(record);
       episodeRecords.push(record);
@@ -488,15 +502,17 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   for (let i = episodeRecords.length; i < settings.rollouts; i++) {
     await learner.sync();
     const actorRng = new Rng(deriveSeed(settings.seed, ACTOR_STREAM + i));
+    const seed = deriveSeed(settings.seed, TRAIN_STREAM + i);
+    const watch = options.watch?.('episode', i, seed);
     const collected = await runEpisode({
-      env, encoder, scorer, limits, seed: deriveSeed(settings.seed, TRAIN_STREAM + i),
+      env, encoder, scorer, limits, seed, ...(watch ? { watch } : {}),
       policy: (o) => learner.act(o, actorRng, false), success: settings.success, successDelta: settings.successDelta, successWindow: shaping.successWindow,
       ...(options.operator ? { operator: options.operator } : {}),
       afterStep: () => learner.afterStep(),
     });
     // The previous episode was being scored while this one ran; log it before handing this one over.
     await pending;
-    pending = finalise(i, collected);
+    pending = finalise(i, collected, watch);
     pending.catch(() => undefined); // a scoring failure is raised where `pending` is awaited, not as an unhandled rejection
     if (due(i + 1)) {
       await pending;
@@ -507,6 +523,7 @@ export async function train(settings: RlSettings, options: TrainOptions): Promis
   }
   await pending;
   await besideQueue;
+  await Promise.all(recordings);
   await learner.checkpoint();
   const stats = await learner.stats();
   curve.sort((a, b) => a.rollouts - b.rollouts);
@@ -559,10 +576,12 @@ export async function collectDemo(
   seed: number,
   settings: Pick<RlSettings, 'demoNoise' | 'bounds'>,
   expertSeed: number,
+  watch?: EpisodeWatcher,
 ): Promise<CollectedEpisode> {
   const queue = new ProgressQueue(scorer.beginEpisode());
   const first = await env.reset(seed);
   queue.push(first);
+  watch?.begin(first.observation);
   const expert = env.sim.expert(settings.demoNoise, expertSeed);
   const observations = [await encoder.encode(first)];
   const actions: Float32Array[] = [];
@@ -572,8 +591,10 @@ export async function collectDemo(
     const command = expert.next();
     if (!command) break;
     const action = actionToVector(command, settings.bounds);
-    const step = await env.act(vectorToAction(action, settings.bounds));
+    const sent = vectorToAction(action, settings.bounds);
+    const step = await env.act(sent);
     if (step.heldBy !== undefined) break; // the safety layer refused it: not a demo
+    watch?.step(actions.length + 1, sent, step.applied ?? sent, step.next.observation, step.success);
     queue.push(step.next);
     actions.push(action);
     observations.push(await encoder.encode(step.next));

@@ -28,7 +28,7 @@ describe('rl with a learner process and a lag bound', () => {
     const learner = await startLearnerProcess({ args: ['--config', config, '--port', '0', '--run-dir', join(dir, 'learner')], cwd: repoRoot, stderr: 'ignore' });
     try {
       const port = learner.port;
-      const run = runCli(['rl', '--config', config, ...tiny, '--rollouts', '4', '--run-dir', join(dir, 'actor'), '--learner', `127.0.0.1:${port}`, '--learner-max-lag', '0', '--json'], { timeoutMs: 180_000 });
+      const run = runCli(['rl', '--config', config, ...tiny, '--rollouts', '4', '--run-dir', join(dir, 'actor'), '--learner', `127.0.0.1:${port}`, '--learner-token-file', learner.tokenFile, '--learner-max-lag', '0', '--json'], { timeoutMs: 180_000 });
       expect(run.stderr).not.toMatch(/internal error/);
       expect(run.code).toBe(0);
       const result = JSON.parse(run.stdout) as RlResult;
@@ -52,7 +52,7 @@ describe('rl with a learner process and a lag bound', () => {
       const cutLog = new RecordLog<LogRecord>(join(cut, 'episodes.log'));
       const original = logged[at('eval', 2)] as EvalRecord;
       for (const r of logged) if (r !== original) cutLog.append(r);
-      const resumed = runCli(['rl', '--config', config, '--resume', '--run-dir', cut, '--learner', `127.0.0.1:${port}`, '--learner-max-lag', '0', '--json'], { timeoutMs: 120_000 });
+      const resumed = runCli(['rl', '--config', config, '--resume', '--run-dir', cut, '--learner', `127.0.0.1:${port}`, '--learner-token-file', learner.tokenFile, '--learner-max-lag', '0', '--json'], { timeoutMs: 120_000 });
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(resumed.stderr).toMatch(/evaluation after 2 rollouts did not finish before the run stopped: evaluating the policy logged for it again/);
       const again = (JSON.parse(resumed.stdout) as RlResult).curve;

@@ -10,6 +10,9 @@ import { LEARNER_DEFAULTS } from '../../policy/learner-defaults.js';
 import type { RlResult, RlSettings } from '../../policy/train.js';
 import { RL_FLAG_SETTINGS } from '../../policy/resume-flags.js';
 import { chooseSuccess } from '../../policy/success-source.js';
+import { actorToken, LEARNER_TOKEN_ENV, LEARNER_TOKEN_FILE, readPem } from '../../policy/learner-credentials.js';
+import { ACTOR_NAME, defaultActorName } from '../../policy/actor-name.js';
+import type { ActorsResult } from '../../policy/actors.js';
 import type { SceneLayout } from '../../robot/sim/world.js';
 import { findTask, taskNames } from '../../robot/sim/tasks.js';
 
@@ -21,7 +24,11 @@ export function learnerAddress(value: string): { host: string; port: number } {
   return { host: match[1]!, port };
 }
 
+/** Flags `--actors` sets for each actor itself (or that make no sense there). */
+const ACTORS_OWN_FLAGS: ReadonlySet<string> = new Set(['--actors', '--run-dir', '--seed', '--rollouts', '--resume', '--json', '--config', '--learner-max-lag']);
+
 interface RlOptions {
+  config?: string;
   task?: string;
   rollouts?: string;
   shaping?: string;
@@ -50,6 +57,11 @@ interface RlOptions {
   bcSteps?: string;
   learner?: string;
   learnerMaxLag?: string;
+  learnerTokenFile?: string;
+  learnerCa?: string;
+  actorName?: string;
+  actors?: string;
+  record?: boolean;
   reward?: string;
   rewardModel?: string;
   layoutSpread?: string;
@@ -140,7 +152,12 @@ export function registerRl(program: Command): void {
     .option('--actor-delay <steps>', 'online control steps before the actor trains (the critic trains from the start)', String(LEARNER_DEFAULTS.actorDelaySteps))
     .option('--critic-warmup-steps <n>', 'critic-only updates on the demos after cloning, before RL', String(LEARNER_DEFAULTS.criticWarmupSteps))
     .option('--learner <host:port>', 'use a learner process started with `dopamine rl-learner` (docs/actor-learner-protocol.md); evaluation points before the last then run beside training, on a second simulator with the policy frozen at the point')
-    .option('--learner-max-lag <updates>', 'with --learner: at each episode start wait until the learner owes at most this many updates for the episodes sent (0: all done; default: never wait)');
+    .option('--learner-max-lag <updates>', 'with --learner: at each episode start wait until the learner owes at most this many updates for the episodes sent (0: all done; default: never wait)')
+    .option('--learner-token-file <file>', `with --learner: the learner's token (rl-learner keeps it in <its run folder>/${LEARNER_TOKEN_FILE}; default: $${LEARNER_TOKEN_ENV})`)
+    .option('--learner-ca <pem>', 'with --learner: trust this certificate and talk TLS (a learner started with --tls-cert)')
+    .option('--actor-name <name>', 'with --learner: the name under which the learner keeps this run\'s episodes, one per actor (default: <host>-<run folder name>; stored with the run)')
+    .option('--no-record', 'do not record each demo attempt and training episode as MCAP (<run-dir>/demos, <run-dir>/episodes)')
+    .option('--actors <n>', 'several simulator workers, 2-16, feeding one learner: starts `rl-learner` and n actors (each its own run folder <run-dir>/actor-<i>, seed + i, rollouts / n) and reports each actor\'s curve');
   withCommonOptions(command).action(
     action('rl', async (context, options: RlOptions) => {
       const c = context.config;
@@ -207,12 +224,41 @@ export function registerRl(program: Command): void {
         threads: c.engine.threads,
       };
       if (settings.maxSteps === undefined) delete settings.maxSteps;
+      const runDir = options.runDir ?? c.policy.runDir;
       const remote = options.learner === undefined ? undefined : learnerAddress(options.learner);
       const maxLagUpdates = integer('--learner-max-lag', options.learnerMaxLag, 0);
-      if (maxLagUpdates !== undefined && !remote) throw new InputError('--learner-max-lag', 'expected --learner host:port as well (the in-process learner never lags)');
+      if (maxLagUpdates !== undefined && !remote && options.actors === undefined) throw new InputError('--learner-max-lag', 'expected --learner host:port as well (the in-process learner never lags)');
+      for (const [flag, value] of [['--learner-token-file', options.learnerTokenFile], ['--learner-ca', options.learnerCa], ['--actor-name', options.actorName]] as const) {
+        if (value !== undefined && !remote) throw new InputError(flag, 'expected --learner host:port as well (it is about a learner in another process)');
+      }
+      if (options.actorName !== undefined && !ACTOR_NAME.test(options.actorName)) throw new InputError('--actor-name', `expected letters, digits and _.:@- (at most 128, starting with a letter or digit), got ${JSON.stringify(options.actorName)}`);
+      if (remote) settings.actor = options.actorName ?? defaultActorName(runDir);
+
+      if (options.actors !== undefined) {
+        const actors = integer('--actors', options.actors, 2, 16)!;
+        if (remote) throw new InputError('--actors', 'expected no --learner (--actors starts its own learner process)');
+        if (settings.success === 'operator') throw new InputError('--actors', 'expected a success source other than operator (one person at one terminal judges one episode at a time)');
+        if (settings.rollouts % actors !== 0) throw new InputError('--rollouts', `expected a multiple of --actors ${actors} (each actor runs rollouts / actors), got ${settings.rollouts}`);
+        // Each actor is `dopamine rl` itself with the flags given here, its own folder, seed and name.
+        const given = command.options.filter((o) => o.long !== undefined && !ACTORS_OWN_FLAGS.has(o.long) && command.getOptionValueSource(o.attributeName()) === 'cli');
+        const flags = given.flatMap((o) => {
+          const value: unknown = command.getOptionValue(o.attributeName());
+          return typeof value === 'boolean' ? [o.long!] : [o.long!, String(value)];
+        });
+        const { runActors } = await import('../../policy/actors.js');
+        const result = await runActors({
+          actors, runDir, seed: settings.seed, rollouts: settings.rollouts, resume: options.resume === true, flags, log: context.log,
+          ...(options.config !== undefined ? { config: options.config } : {}), ...(maxLagUpdates === undefined ? {} : { maxLagUpdates }),
+        });
+        context.report(result, (r) => (r as ActorsResult).actors.map((a) => `actor ${a.name} (${a.runDir}):\n${human(a.result)}`).join('\n\n'));
+        return;
+      }
       // The training stack (onnxruntime, MuJoCo) loads only when a session runs, so every other
       // command starts fast.
+      const token = remote ? actorToken(options.learnerTokenFile) : '';
+      const ca = options.learnerCa !== undefined ? readPem('--learner-ca', options.learnerCa) : undefined;
       const { train } = await import('../../policy/train.js');
+      const { rlRecorder } = await import('../../launch/rl-recording.js');
       const { RemoteLearner } = await import('../../policy/protocol.js');
       // reward.shaping.success: operator: the person at the terminal judges each episode.
       const operator =
@@ -227,16 +273,19 @@ export function registerRl(program: Command): void {
         .filter((option) => option.long !== undefined && RL_FLAG_SETTINGS[option.long] !== undefined && command.getOptionValueSource(option.attributeName()) === 'cli')
         .map((option) => ({ flag: option.long!, key: RL_FLAG_SETTINGS[option.long!]! }));
       const training = train(settings, {
-        runDir: options.runDir ?? c.policy.runDir,
+        runDir,
         resume: options.resume === true,
         givenFlags,
         successLine: successSource.line,
         log: context.log,
+        ...(options.record === false ? {} : { watch: rlRecorder({ runDir, config: c, instruction: findTask(task)!.instructions[0]!, success: settings.success, log: context.log.child('record') }) }),
         ...(operator ? { operator } : {}),
         ...(remote
           ? {
-              remote: (learnerSettings: LearnerSettings) =>
-                RemoteLearner.connect(learnerSettings, { ...remote, callTimeoutMs: 30_000, reconnectForMs: 120_000, log: context.log, ...(maxLagUpdates === undefined ? {} : { maxLagUpdates }) }),
+              remote: (learnerSettings: LearnerSettings, actor: string) =>
+                RemoteLearner.connect(learnerSettings, {
+                  ...remote, token, actor, ...(ca ? { ca } : {}), callTimeoutMs: 30_000, reconnectForMs: 120_000, log: context.log, ...(maxLagUpdates === undefined ? {} : { maxLagUpdates }),
+                }),
             }
           : {}),
       });
