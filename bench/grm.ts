@@ -15,6 +15,9 @@
  *   fused step) -> one column of the open-end DTW against a demo of DEMO_POINTS states.
  *
  * BENCH_NOTE (environment) is written to the JSON's note, e.g. who else loaded the machine.
+ * Flags: --provider cpu|cuda|webgpu (default cpu: the committed figures) runs both GRM-tiny
+ * sessions on that execution provider; --out <file> writes the JSON there instead of
+ * bench/results/grm.json (scripts/gpu-check.sh runs it on every provider that starts).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -55,6 +58,18 @@ function stats(samples: number[]): { mean: number; median: number; p95: number }
   return { mean: round(samples.reduce((a, b) => a + b, 0) / samples.length), median: round(at(0.5)), p95: round(at(0.95)) };
 }
 
+function flag(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+const provider = flag('--provider') ?? 'cpu';
+if (!['cpu', 'cuda', 'webgpu'].includes(provider)) {
+  console.error(`--provider: expected cpu, cuda or webgpu, got ${JSON.stringify(provider)}`);
+  process.exit(2);
+}
+const executionProvider = provider as 'cpu' | 'cuda' | 'webgpu';
+const outFile = flag('--out') ?? new URL('./results/grm.json', import.meta.url);
+
 const loadBefore = os.loadavg().map((x) => Math.round(x * 100) / 100);
 const STEPS = 60;
 /** Demo states aligned against: as many as grm eval aligns to on pick-place (the 64-frame demo's step-wise label points at sample factor 2). */
@@ -63,7 +78,7 @@ const frames = Array.from({ length: STEPS + 1 }, (_, t) => state(t));
 const task: TaskReferences = { instruction: 'push the red block to the right', start: state(1000), goal: state(2000) };
 
 // Fused step, batch-3 model (one step per run).
-const model = await OnnxRewardModel.load(DEFAULT_GRM_TINY, { executionProvider: 'cpu', logger: quiet });
+const model = await OnnxRewardModel.load(DEFAULT_GRM_TINY, { executionProvider, logger: quiet });
 const fusion = new ProgressFusion();
 await predictFusedStep(model, task, frames[0]!, frames[1]!); // warm-up: session, references
 const fused: number[] = [];
@@ -86,7 +101,7 @@ const dir = mkdtempSync(join(os.tmpdir(), 'bench-grm-'));
 const batchedFile = join(dir, 'grm-tiny-b24.onnx');
 const { store, config } = loadGrmTiny(DEFAULT_GRM_TINY);
 writeFileSync(batchedFile, exportGrmTiny(store, config, 24));
-const batched = await OnnxRewardModel.load(batchedFile, { executionProvider: 'cpu', logger: quiet, stateSlots: 64 });
+const batched = await OnnxRewardModel.load(batchedFile, { executionProvider, logger: quiet, stateSlots: 64 });
 await batched.predict(task, fusedStepQueries(task, frames[0]!, frames[1]!));
 const scoringStarted = performance.now();
 const queries = frames.slice(1).flatMap((current, i) => fusedStepQueries(task, frames[i]!, current));
@@ -136,6 +151,7 @@ for (let t = 1; t <= STEPS; t++) {
 const result = {
   benchmark: 'grm',
   model: 'models/grm-tiny.onnx',
+  executionProvider,
   input: `3 views of ${WIDTH}x${HEIGHT} raw RGB per state -> ${config.width}x${config.height}`,
   fusedStepMs: stats(fused),
   preprocessThreeViewsMs: stats(preprocessOnly),
@@ -163,4 +179,4 @@ const result = {
   note: process.env.BENCH_NOTE ?? '',
 };
 console.log(JSON.stringify(result, null, 2));
-writeFileSync(new URL('./results/grm.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);

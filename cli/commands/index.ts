@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerAdapt } from './adapt.js';
 import { registerCalibrate } from './calibrate.js';
 import { registerConfig } from './config.js';
+import { registerDoctor } from './doctor.js';
 import { registerGrm } from './grm.js';
 import { registerLabels } from './labels.js';
 import { registerLaunch } from './launch.js';
@@ -19,6 +20,7 @@ import { registerSim } from './sim.js';
 export const commandRegistrations: ReadonlyArray<(program: Command) => void> = [
   registerServe,
   registerConfig,
+  registerDoctor,
   registerLabels,
   registerPairs,
   registerSim,
