@@ -240,6 +240,23 @@ const policy = z.strictObject({
         .boolean()
         .default(true)
         .describe('Record every episode as an MCAP file in the run folder\'s `serve/episodes/` (cameras as JPEG, joint states, actions with their source, progress, episode markers): the dashboard replays them, Foxglove opens them, `policy.demos` and `score` read them.'),
+      learner: z
+        .strictObject({
+          address: z
+            .string()
+            .regex(/^.+:\d{1,5}$/, 'expected host:port')
+            .describe('host:port of `dopamine rl-learner` (docs/actor-learner-protocol.md).'),
+          tokenFile: z.string().min(1).optional().describe('File holding the learner\'s token (rl-learner keeps it in <its run folder>/learner.token).'),
+          tokenEnv: envName.default('DOPAMINE_LEARNER_TOKEN').describe('Environment variable holding the learner\'s token when tokenFile is absent.'),
+          ca: z.string().min(1).optional().describe('PEM certificate to trust: talk TLS to a learner started with --tls-cert.'),
+          actor: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/, 'expected letters, digits and _.:@- (at most 128, starting with a letter or digit)')
+            .optional()
+            .describe('The name under which the learner keeps this arm\'s episodes (default: <host>-<policy.runDir\'s folder name>); keep it when the run folder moves.'),
+        })
+        .optional()
+        .describe('A learner in another process (`dopamine rl-learner`, e.g. on a GPU machine, or one learner for several arms): `serve` sends its demos and episodes there over gRPC and acts with the weights it fetches after each episode. Absent: the learner runs inside `serve`.'),
     })
     .prefault({})
     .describe('The online RL loop inside `dopamine serve`.'),

@@ -21,7 +21,9 @@ import { writeFileAtomic } from '../engine/files.js';
 import type { ViewSet } from '../perception/images.js';
 import { actionToVector, vectorToAction, type ActionLimits } from '../policy/environment.js';
 import { scoreEpisode, type CollectedEpisode, type EpisodeEnd, type ShapingSettings } from '../policy/episode.js';
-import { LocalLearner, type LearnerSettings } from '../policy/learner.js';
+import { LocalLearner, type Learner, type LearnerSettings, type LearnerStats } from '../policy/learner.js';
+import { defaultActorName } from '../policy/actor-name.js';
+import { readPem, readToken } from '../policy/learner-credentials.js';
 import { LEARNER_DEFAULTS } from '../policy/learner-defaults.js';
 import { rewardModelScorer } from '../policy/reward-model.js';
 import { demoRecordings, loadRecordedDemos } from './recorded-demos.js';
@@ -135,6 +137,10 @@ export class ServeAgent {
   private readonly status: Omit<LearnerStatus, 'updates' | 'owed' | 'updateMs' | 'demoTransitions' | 'updatesPerSecond' | 'recent'> = {
     dropped: 0, episodes: 0, transitions: 0, rejectedEpisodes: 0, interventionTransitions: 0, lastError: null,
   };
+  /** A learner in another process: its figures as last asked (every 2 s), the demo transitions sent. */
+  private remoteStats: LearnerStats | null = null;
+  private remoteStatsTimer: NodeJS.Timeout | undefined;
+  private sentDemoTransitions = 0;
   private updateTotalMs = 0;
   private updatesTimed = 0;
   /** Recent update time (moving average), ms: whether the next one fits before the next step. */
@@ -148,7 +154,9 @@ export class ServeAgent {
     private readonly options: ServeAgentOptions,
     private readonly encoder: ObservationEncoder,
     private readonly frameSize: { width: number; height: number },
-    private readonly learner: LocalLearner,
+    private readonly learner: Learner,
+    /** The learner in this process; null when it runs in another (policy.serve.learner). */
+    private readonly local: LocalLearner | null,
     logged: number,
   ) {
     const { config } = options;
@@ -218,7 +226,8 @@ export class ServeAgent {
     } else {
       writeFileAtomic(identityFile, Buffer.from(`${JSON.stringify(identity, null, 1)}\n`));
     }
-    const learner = await LocalLearner.create(settings, runDir, log);
+    const remote = config.policy.serve.learner;
+    const local = remote ? null : await LocalLearner.create(settings, runDir, log);
     const episodeLog = new RecordLog<LogRecord>(logFile);
     const { records, truncatedTail } = episodeLog.read();
     if (truncatedTail) log.warn(`${logFile}: cut off a torn last line (an episode being written when serve stopped)`);
@@ -231,15 +240,36 @@ export class ServeAgent {
     } else if (!recordings && demos > demoRecords.length && episodes.length === 0) {
       demoRecords = await recordSimDemos({ config, encoder, scorer, shaping: serveShaping(config), logged: demoRecords, onDemo: (record) => episodeLog.append(record), log });
     }
-    for (const record of [...demoRecords, ...episodes]) await learner.addRecord(record);
-    const restored = learner.restore();
-    // A new learner starts from the demos, as `dopamine rl` does: cloning, then the critics' warm-up.
-    if (!restored.restored && demoRecords.length > 0) await learner.clone();
-    if (episodes.length > 0 || restored.restored) {
-      log.info(`learner resumed from ${runDir}: ${episodes.length} logged episodes, ${restored.restored ? `checkpoint ${restored.checkpoint} (${learner.sac.updates} updates)` : 'no checkpoint'}`);
+    let learner: Learner;
+    let problems: readonly CheckpointProblem[] = [];
+    if (local) {
+      for (const record of [...demoRecords, ...episodes]) await local.addRecord(record);
+      const restored = local.restore();
+      problems = restored.problems;
+      // A new learner starts from the demos, as `dopamine rl` does: cloning, then the critics' warm-up.
+      if (!restored.restored && demoRecords.length > 0) await local.clone();
+      if (episodes.length > 0 || restored.restored) {
+        log.info(`learner resumed from ${runDir}: ${episodes.length} logged episodes, ${restored.restored ? `checkpoint ${restored.checkpoint} (${local.sac.updates} updates)` : 'no checkpoint'}`);
+      }
+      learner = local;
+    } else {
+      learner = await connectRemoteLearner(config, settings, log);
+      try {
+        // The learner keeps what it has (by actor and index) and restores itself: resending is safe.
+        for (const record of [...demoRecords, ...episodes]) await learner.addRecord(record);
+        // Once per learner (cloning the demos when there are any); the learner trains only after it.
+        await learner.clone();
+        await learner.sync();
+      } catch (error) {
+        await learner.close();
+        throw error;
+      }
+      log.info(`${learner.label}: sent ${demoRecords.length} demos and ${episodes.length} logged episodes`);
     }
-    const agent = new ServeAgent(options, encoder, frameSize, learner, episodes.length);
-    agent.rejectedCheckpoints = restored.problems;
+    const agent = new ServeAgent(options, encoder, frameSize, learner, local, episodes.length);
+    agent.rejectedCheckpoints = problems;
+    agent.sentDemoTransitions = demoRecords.reduce((n, r) => n + r.steps, 0) + episodes.reduce((n, r) => n + (r.interventionSteps?.length ?? 0), 0);
+    if (!local) agent.watchRemoteLearner();
     agent.resumedCounts = loggedCounts(episodes);
     for (const record of episodes) agent.keepReplay(record);
     agent.resumedHistory = episodes.map((r) => ({
@@ -274,21 +304,38 @@ export class ServeAgent {
 
   learnerStatus(): LearnerStatus {
     const now = performance.now();
-    const updates = this.learner.sac.updates;
+    const updates = this.local ? this.local.sac.updates : (this.remoteStats?.updates ?? 0);
     const readings = this.rateReadings;
     if (readings.length === 0 || now - readings.at(-1)!.at >= 1000) readings.push({ at: now, updates });
     while (readings.length > 2 && now - readings[1]!.at > 10_000) readings.shift();
     const oldest = readings[0]!;
-    const recent = this.learner.recentUpdates();
+    const recent = this.local ? this.local.recentUpdates() : this.remoteStats?.recent;
     return {
       ...this.status,
       updatesPerSecond: now - oldest.at >= 1000 ? ((updates - oldest.updates) * 1000) / (now - oldest.at) : null,
       ...(recent ? { recent } : {}),
       updates,
       owed: this.owed,
-      demoTransitions: this.learner.demos.size,
-      updateMs: this.updatesTimed > 0 ? this.updateTotalMs / this.updatesTimed : null,
+      demoTransitions: this.local ? this.local.demos.size : this.sentDemoTransitions,
+      updateMs: this.local ? (this.updatesTimed > 0 ? this.updateTotalMs / this.updatesTimed : null) : (this.remoteStats?.updateMs ?? null),
     };
+  }
+
+  /** A learner in another process trains on its own: ask it for its figures every 2 s (the dashboard and /metrics show them). */
+  private watchRemoteLearner(): void {
+    const ask = (): void => {
+      void this.learner.stats().then(
+        (stats) => {
+          this.remoteStats = stats;
+        },
+        (error: unknown) => {
+          this.status.lastError = `learner stats: ${error instanceof Error ? error.message : String(error)}`;
+        },
+      );
+    };
+    ask();
+    this.remoteStatsTimer = setInterval(ask, 2000);
+    this.remoteStatsTimer.unref();
   }
 
   /** Waits for episodes being finished, stops the learner, checkpoints, closes learner and model. */
@@ -296,6 +343,7 @@ export class ServeAgent {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.finishing]);
+    clearInterval(this.remoteStatsTimer);
     await this.learnerLane.run(async () => {
       if (this.status.episodes > 0) await this.learner.checkpoint();
       await this.learner.close();
@@ -354,7 +402,8 @@ export class ServeAgent {
     episode.actions.push(actionToVector(record.applied, this.limits));
     episode.envSuccess.push(record.success === true);
     episode.last = record.next;
-    if (this.learner.online.size > 0 && this.options.config.policy.serve.updatesPerStep > 0) {
+    // A learner in this process trains between steps; one in another process trains on its own.
+    if (this.local && this.local.online.size > 0 && this.options.config.policy.serve.updatesPerStep > 0) {
       const perStep = this.options.config.policy.serve.updatesPerStep;
       this.owed += perStep;
       const cap = perStep * BACKLOG_STEPS;
@@ -372,7 +421,7 @@ export class ServeAgent {
       await this.learnerLane.run(async () => {
         while (this.owed > 0 && !this.closed) {
           const started = performance.now();
-          await this.learner.update(1);
+          await this.local!.update(1);
           this.updateTotalMs += performance.now() - started;
           this.updatesTimed++;
           this.owed--;
@@ -467,6 +516,11 @@ export class ServeAgent {
     this.episodeLog.append(record);
     this.keepReplay(record);
     await this.learnerLane.run(() => this.learner.addRecord(record));
+    if (!this.local) {
+      this.sentDemoTransitions += driven.length;
+      // The policy the next episode acts with: the learner's newest weights.
+      await this.learnerLane.run(() => this.learner.sync());
+    }
     this.status.episodes++;
     this.status.transitions += record.steps;
     this.status.interventionTransitions += driven.length;
@@ -501,7 +555,7 @@ export class ServeAgent {
           await this.learnerLane.run(async () => {
             if (this.closed) return;
             const started = performance.now();
-            await this.learner.update(1);
+            await this.local!.update(1);
             const took = performance.now() - started;
             this.updateTotalMs += took;
             this.updatesTimed++;
@@ -519,6 +573,31 @@ export class ServeAgent {
       }
     })();
   }
+}
+
+/**
+ * policy.serve.learner: the learner process `serve` sends its episodes to (its settings are this
+ * arm's, updates per received transition policy.updatesPerStep, as `dopamine rl`'s).
+ */
+async function connectRemoteLearner(config: Config, settings: LearnerSettings, log: Logger): Promise<Learner> {
+  const remote = config.policy.serve.learner!;
+  const match = /^(.+):(\d+)$/.exec(remote.address)!;
+  let token: string;
+  if (remote.tokenFile !== undefined) {
+    token = readToken('policy.serve.learner.tokenFile', remote.tokenFile);
+  } else {
+    token = process.env[remote.tokenEnv]?.trim() ?? '';
+    if (token === '') throw new InputError('policy.serve.learner.tokenFile', `expected the learner's token file (rl-learner keeps it in <its run folder>/learner.token) or ${remote.tokenEnv} set`);
+  }
+  const ca = remote.ca !== undefined ? readPem('policy.serve.learner.ca', remote.ca) : undefined;
+  const { RemoteLearner } = await import('../policy/protocol.js');
+  return RemoteLearner.connect(
+    { ...settings, updatesPerStep: config.policy.updatesPerStep },
+    {
+      host: match[1]!, port: Number(match[2]), token, actor: remote.actor ?? defaultActorName(config.policy.runDir), ...(ca ? { ca } : {}),
+      callTimeoutMs: 30_000, reconnectForMs: 120_000, log,
+    },
+  );
 }
 
 /** How `serve` shapes rewards: the configuration's reward.shaping. */

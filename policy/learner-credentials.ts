@@ -51,3 +51,11 @@ export function readPem(flag: string, path: string): Buffer {
   if (!bytes.toString('utf8').includes('-----BEGIN ')) throw new InputError(flag, `expected a PEM file, got ${JSON.stringify(path)} (no "-----BEGIN" line)`);
   return bytes;
 }
+
+/** `host:port` of a learner process (`--learner`). */
+export function learnerAddress(value: string): { host: string; port: number } {
+  const match = /^(.+):(\d+)$/.exec(value);
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match || port < 1 || port > 65535) throw new InputError('--learner', `expected host:port (port 1-65535), got ${JSON.stringify(value)}`);
+  return { host: match[1]!, port };
+}

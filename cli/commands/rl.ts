@@ -10,19 +10,11 @@ import { LEARNER_DEFAULTS } from '../../policy/learner-defaults.js';
 import type { RlResult, RlSettings } from '../../policy/train.js';
 import { RL_FLAG_SETTINGS } from '../../policy/resume-flags.js';
 import { chooseSuccess } from '../../policy/success-source.js';
-import { actorToken, LEARNER_TOKEN_ENV, LEARNER_TOKEN_FILE, readPem } from '../../policy/learner-credentials.js';
+import { actorToken, LEARNER_TOKEN_ENV, LEARNER_TOKEN_FILE, learnerAddress, readPem } from '../../policy/learner-credentials.js';
 import { ACTOR_NAME, defaultActorName } from '../../policy/actor-name.js';
 import type { ActorsResult } from '../../policy/actors.js';
 import type { SceneLayout } from '../../robot/sim/world.js';
 import { findTask, taskNames } from '../../robot/sim/tasks.js';
-
-/** `host:port` of a learner process. */
-export function learnerAddress(value: string): { host: string; port: number } {
-  const match = /^(.+):(\d+)$/.exec(value);
-  const port = match ? Number(match[2]) : Number.NaN;
-  if (!match || port < 1 || port > 65535) throw new InputError('--learner', `expected host:port (port 1-65535), got ${JSON.stringify(value)}`);
-  return { host: match[1]!, port };
-}
 
 /** Flags `--actors` sets for each actor itself (or that make no sense there). */
 const ACTORS_OWN_FLAGS: ReadonlySet<string> = new Set(['--actors', '--run-dir', '--seed', '--rollouts', '--resume', '--json', '--config', '--learner-max-lag']);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { describeValue, InputError, isInputError } from '../../common/errors.js';
 import { checkListen } from '../../common/net.js';
+import { learnerAddress } from '../../policy/learner-credentials.js';
 import { action, withCommonOptions } from '../command.js';
 import { REDACTED } from '../../config/secrets.js';
 
@@ -9,6 +10,7 @@ interface ServeOptions {
   port?: string;
   foxglovePort?: string;
   model?: string;
+  learner?: string;
 }
 
 function parsePort(text: string, flag = '--port'): number {
@@ -23,12 +25,17 @@ export function registerServe(program: Command): void {
     .description('run the whole loop on the configured robot with the live dashboard (what `npm start` runs)')
     .option('--port <port>', 'dashboard port (overrides dashboard.port; 0: any free port)')
     .option('--foxglove-port <port>', 'also serve the run to Foxglove on this port (Foxglove WebSocket protocol, read-only; sets dashboard.foxglovePort)')
-    .option('--model <m.onnx|url>', 'reward model: an .onnx GRM (an adapted one brings its task references; overrides reward.model) or the http(s) URL of an OpenAI-compatible GRM server (sets reward.backend openai and reward.openai.url)');
+    .option('--model <m.onnx|url>', 'reward model: an .onnx GRM (an adapted one brings its task references; overrides reward.model) or the http(s) URL of an OpenAI-compatible GRM server (sets reward.backend openai and reward.openai.url)')
+    .option('--learner <host:port>', 'send demos and episodes to `dopamine rl-learner` over gRPC and act with its weights (sets policy.serve.learner.address; the token from policy.serve.learner.tokenFile or $DOPAMINE_LEARNER_TOKEN)');
   withCommonOptions(command, { json: false }).action(
     action('serve', async (context, options: ServeOptions) => {
       const config = structuredClone(context.config);
       if (options.port !== undefined) config.dashboard.port = parsePort(options.port);
       if (options.foxglovePort !== undefined) config.dashboard.foxglovePort = parsePort(options.foxglovePort, '--foxglove-port');
+      if (options.learner !== undefined) {
+        const { host, port } = learnerAddress(options.learner);
+        config.policy.serve.learner = { ...(config.policy.serve.learner ?? { tokenEnv: 'DOPAMINE_LEARNER_TOKEN' }), address: `${host}:${port}` };
+      }
       if (options.model !== undefined) {
         if (/^https?:\/\//i.test(options.model)) {
           config.reward.backend = 'openai';
