@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../config/load.js';
-import { minimumNode, mqttCheck, nodeCheck, portCheck, rewardModelCheck, runFolderCheck, shown, tcpReachable } from './setup-checks.js';
+import { learnerCheck, minimumNode, mqttCheck, nodeCheck, portCheck, rewardModelCheck, runFolderCheck, shown, tcpReachable } from './setup-checks.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -109,6 +109,20 @@ describe('servers the run talks to', () => {
     expect(reward.model).toEqual({ backend: 'openai', where: `http://127.0.0.1:${closed}/v1`, adapted: false, task: null });
     expect(await mqttCheck(config)).toMatchObject({ name: 'mqtt.url', ok: false, required: false });
     expect(await mqttCheck(loadConfig())).toBeNull();
+  });
+
+  it('a learner process must be reachable and its token there', async () => {
+    const port = await listening();
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'doctor-learner-')), 'token');
+    writeFileSync(tokenFile, 'learner-token\n');
+    const learner = (extra: object) => parseConfig({ policy: { serve: { learner: { address: `127.0.0.1:${port}`, ...extra } } } }, 'test');
+    expect(await learnerCheck(loadConfig())).toBeNull();
+    expect(await learnerCheck(learner({ tokenFile }))).toEqual({ name: 'policy.serve.learner', ok: true, required: true, detail: `learner at 127.0.0.1:${port} accepts connections (no TLS; token present)` });
+    expect(await learnerCheck(learner({ tokenEnv: 'DOPAMINE_TEST_NO_SUCH_TOKEN' }))).toMatchObject({ ok: false, detail: 'no token: DOPAMINE_TEST_NO_SUCH_TOKEN is not set' });
+    expect((await learnerCheck(learner({ tokenFile: `${tokenFile}-missing` })))!.detail).toMatch(/^token file .*-missing not readable \(ENOENT\)$/);
+    const closed = await closedPort();
+    const away = parseConfig({ policy: { serve: { learner: { address: `127.0.0.1:${closed}`, tokenFile } } } }, 'test');
+    expect(await learnerCheck(away)).toMatchObject({ ok: false, required: true, detail: `learner at 127.0.0.1:${closed} not reachable (ECONNREFUSED connecting to 127.0.0.1:${closed}): start \`dopamine rl-learner\` there first` });
   });
 
   it('a file that is no GRM is named as such', async () => {

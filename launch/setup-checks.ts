@@ -190,3 +190,29 @@ export async function mqttCheck(config: Config, reachable: (url: string) => Prom
   const detail = problem === null ? `broker at ${where} accepts connections` : `broker at ${where} not reachable (${problem}): serve would start without the remote e-stop`;
   return { name: 'mqtt.url', ok: problem === null, required: false, detail };
 }
+
+/**
+ * policy.serve.learner (a learner process): its token must be there and its address must accept
+ * connections, or `serve` stops at its start. Nothing is sent: the token is only read.
+ */
+export async function learnerCheck(config: Config, reachable: (url: string) => Promise<string | null> = tcpReachable): Promise<SetupCheck | null> {
+  const learner = config.policy.serve.learner;
+  if (!learner) return null;
+  const name = 'policy.serve.learner';
+  let token: string;
+  if (learner.tokenFile !== undefined) {
+    try {
+      token = readFileSync(learner.tokenFile, 'utf8').trim();
+    } catch (error) {
+      return { name, ok: false, required: true, detail: `token file ${shown(learner.tokenFile)} not readable (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})` };
+    }
+  } else {
+    token = process.env[learner.tokenEnv]?.trim() ?? '';
+  }
+  if (token === '') return { name, ok: false, required: true, detail: `no token: ${learner.tokenFile !== undefined ? `${shown(learner.tokenFile)} is empty` : `${learner.tokenEnv} is not set`}` };
+  const problem = await reachable(`grpc://${learner.address}`);
+  const tls = learner.ca !== undefined ? 'TLS' : 'no TLS';
+  return problem === null
+    ? { name, ok: true, required: true, detail: `learner at ${learner.address} accepts connections (${tls}; token present)` }
+    : { name, ok: false, required: true, detail: `learner at ${learner.address} not reachable (${problem}): start \`dopamine rl-learner\` there first` };
+}

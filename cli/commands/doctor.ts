@@ -2,7 +2,8 @@
  * `dopamine doctor [--json]`: what will run where on this machine, before a lab spends an hour
  * finding out. Node.js, ffmpeg, the sourced ROS 2 and rclnodejs (`ros2 check`'s own check), each
  * execution provider and the one engine.executionProvider picks, the reward model `serve` would
- * load, the ports it would listen on and the run folder. Exit 0 when the configured set-up can
+ * load, the ports it would listen on, the run folder and the servers it talks to (a reward
+ * server, the MQTT broker, a learner process). Exit 0 when the configured set-up can
  * run; else 2, with one `error:` line per problem on stderr after the report.
  */
 import type { Command } from 'commander';
@@ -13,6 +14,7 @@ import type { ExecutionProvider } from '../../engine/runtime.js';
 import {
   encoderCheck,
   ffmpegCheck,
+  learnerCheck,
   mqttCheck,
   nodeCheck,
   portCheck,
@@ -65,6 +67,8 @@ export async function runDoctor(config: Config): Promise<DoctorReport> {
   checks.push(runFolderCheck(config.policy.runDir));
   const mqtt = await mqttCheck(config);
   if (mqtt) checks.push(mqtt);
+  const learner = await learnerCheck(config);
+  if (learner) checks.push(learner);
   const problems = checks.filter((c) => c.required && !c.ok).map((c) => `${c.name}: ${c.detail}`);
   return { ok: problems.length === 0, executionProvider: chosen.provider, checks, problems, rewardModel: reward.model };
 }
