@@ -8,8 +8,9 @@ import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync, existsSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli, runCliAsync } from '../cli/testing.js';
+import { repoRoot, runCli, runCliAsync } from '../cli/testing.js';
 import type { ActorsResult } from './actors.js';
+import { startLearnerProcess } from './learner-process.js';
 import type { EpisodeRecord, LogRecord } from './records.js';
 import { RecordLog } from './run-store.js';
 
@@ -88,6 +89,30 @@ describe.skipIf(process.platform !== 'linux')('rl --actors 2: one learner, two a
     // The demos are the run's: the learner keeps the first it receives for each index.
     expect(new RecordLog<EpisodeRecord>(learnerLog).read().records.filter((r) => r.kind === 'demo').length).toBe(1);
   }, 480_000);
+
+  it('a learner killed with SIGKILL and restarted on its folder loses no completed episode; the actor goes on', async () => {
+    const learnerDir = join(dir, 'restart-learner');
+    const first = await startLearnerProcess({ args: ['--config', config, '--port', '0', '--run-dir', learnerDir], cwd: repoRoot, stderr: 'ignore' });
+    const actorDir = join(dir, 'restart-actor');
+    const running = runCliAsync(['rl', '--config', config, ...tiny, '--rollouts', '6', '--run-dir', actorDir, '--learner', `127.0.0.1:${first.port}`, '--learner-token-file', first.tokenFile, '--actor-name', 'arm', '--json'], { timeoutMs: 240_000 });
+    let second: Awaited<ReturnType<typeof startLearnerProcess>> | undefined;
+    try {
+      for (let i = 0; i < 2400 && episodesIn(join(actorDir, 'episodes.log')).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      await first.kill();
+      // The same port and folder (and so the same token): the actor's calls reconnect and say hello again.
+      second = await startLearnerProcess({ args: ['--config', config, '--port', String(first.port), '--run-dir', learnerDir], cwd: repoRoot, stderr: 'ignore' });
+      const run = await running;
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/learner call \w+ failed/);
+    } finally {
+      await second?.stop();
+    }
+    const logged = episodesIn(join(actorDir, 'episodes.log')).map((r) => r.index);
+    const held = new RecordLog<EpisodeRecord>(join(learnerDir, 'learner-records.log')).read().records.filter((r) => r.kind === 'episode');
+    expect(logged).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(held.map((r) => r.index).sort((a, b) => a - b)).toEqual(logged);
+    expect(new Set(held.map((r) => r.actor))).toEqual(new Set(['arm']));
+  }, 300_000);
 
   it('refuses --actors with --learner, and rollouts that do not split evenly, in one line', () => {
     const a = runCli(['rl', '--config', config, ...tiny, '--actors', '2', '--learner', '127.0.0.1:7070', '--run-dir', join(dir, 'x')]);
