@@ -19,7 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const config = join(dir, 'cpu.yaml');
 writeFileSync(config, 'engine:\n  executionProvider: cpu\n  threads: 1\n');
 
-const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--success', 'env', '--demos', '1', '--hidden', '32,32', '--batch-size', '32', '--updates-per-step', '1', '--eval-every', '100', '--eval-episodes', '1', '--final-eval-episodes', '1', '--max-steps', '60', '--bc-steps', '10', '--critic-warmup-steps', '10', '--actor-delay', '0', '--no-record'];
+const tiny = ['--task', 'pick-place', '--observation', 'privileged', '--reward', 'privileged', '--success', 'env', '--demos', '0', '--hidden', '32,32', '--batch-size', '32', '--updates-per-step', '1', '--eval-every', '100', '--eval-episodes', '1', '--final-eval-episodes', '1', '--max-steps', '30', '--bc-steps', '10', '--critic-warmup-steps', '10', '--actor-delay', '0', '--no-record'];
 
 function episodesIn(file: string): EpisodeRecord[] {
   if (!existsSync(file)) return [];
@@ -86,8 +86,6 @@ describe.skipIf(process.platform !== 'linux')('rl --actors 2: one learner, two a
     for (const k of completedBeforeKill) expect(held).toContain(k);
     expect(held.filter((k) => k.startsWith('actor-1/'))).toHaveLength(4);
     expect(held.filter((k) => k.startsWith('actor-0/'))).toHaveLength(4);
-    // The demos are the run's: the learner keeps the first it receives for each index.
-    expect(new RecordLog<EpisodeRecord>(learnerLog).read().records.filter((r) => r.kind === 'demo').length).toBe(1);
   }, 480_000);
 
   it('a learner killed with SIGKILL and restarted on its folder loses no completed episode; the actor goes on', async () => {
