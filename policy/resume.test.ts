@@ -51,12 +51,31 @@ describe('rl: kill -9 in the middle and resume', () => {
     const before = completeLines(log);
     expect(episodeLines(before).length).toBeGreaterThanOrEqual(2);
     expect(episodeLines(before).length).toBeLessThan(ROLLOUTS);
+    // The newest checkpoint on disk (its folder name is the learner's update count): past cloning, mid-training.
+    const newest = readdirSync(join(runDir, 'checkpoints')).filter((name) => /^\d+$/.test(name)).sort().at(-1)!;
+    const checkpointUpdates = Number(newest);
+    expect(checkpointUpdates).toBeGreaterThan(0);
 
     // No --rollouts: the run's stored settings (6 rollouts) are used.
     const resumed = runCli(['rl', '--config', config, '--resume', '--run-dir', runDir, '--json'], { timeoutMs: 120_000 });
     expect(resumed.stderr).not.toMatch(/internal error/);
     expect(resumed.code).toBe(0);
-    const result = JSON.parse(resumed.stdout) as { rollouts: { index: number }[]; curve: { rollouts: number }[]; resumed: { episodesInLog: number } };
+    const result = JSON.parse(resumed.stdout) as {
+      rollouts: { index: number }[]; curve: { rollouts: number }[]; learner: { updates: number };
+      resumed: { episodesInLog: number; checkpoint: string | null; badCheckpoints: unknown[] };
+    };
+    // The learner came back from that checkpoint, not from cloning the demos afresh: it says so, it
+    // did not clone, and its update count goes on from the checkpoint's (one update per step run since).
+    expect(result.resumed.checkpoint).toBe(join(runDir, 'checkpoints', newest));
+    expect(result.resumed.badCheckpoints).toEqual([]);
+    expect(resumed.stderr).toContain(`resumed from ${join(runDir, 'checkpoints', newest)}: ${checkpointUpdates} updates`);
+    expect(resumed.stderr).not.toMatch(/behaviour cloning/);
+    const stepsSince = episodeLines(completeLines(log))
+      .map((l) => JSON.parse(l.slice(17)) as { index: number; steps: number })
+      .filter((r) => r.index >= result.resumed.episodesInLog)
+      .reduce((sum, r) => sum + r.steps, 0);
+    expect(stepsSince).toBeGreaterThan(0);
+    expect(result.learner.updates).toBe(checkpointUpdates + stepsSince);
     const after = completeLines(log);
     for (const line of before) expect(after).toContain(line); // every completed record, unchanged
     const indices = episodeLines(after).map((l) => (JSON.parse(l.slice(17)) as { index: number }).index);

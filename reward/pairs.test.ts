@@ -6,6 +6,8 @@ import { createRng } from './rng.js';
 
 const frames = Array.from({ length: 30 }, (_, i) => 5 + i * 7 + (i % 3));
 const instructions = ['wipe the table', 'clean the table'];
+/** Hop percent of point i -> j among n, written out here (not the module's). */
+const percentOf = (i: number, j: number, n: number): number => (j > i ? (100 * (j - i)) / (n - 1 - i) : (100 * (j - i)) / i);
 
 describe('training-pair sampler', () => {
   it('is reproducible from the seed and changes with it', () => {
@@ -56,20 +58,48 @@ describe('training-pair sampler', () => {
   });
 
   it('gives equal quotas, the remainder to the bins nearest the centre, deficits filled from the centre out', () => {
-    // 101 points, 96 non-zero pairs over 25 bins = 3 each + 21 extra for the bins nearest the centre
-    const many = Array.from({ length: 101 }, (_, i) => i * 10);
-    const sample = samplePairs(many, instructions, { max: 101, seed: 5 });
-    expect(sample.zeroHop).toBe(5);
+    // 30 points, 190 non-zero pairs over 25 bins = 7 each + 15 extra. The pool target (190 * 100)
+    // exceeds the 30 * 29 ordered pairs, so the pool is every pair and the counts are determined.
+    const sample = samplePairs(frames, instructions, { max: 200, seed: 5 });
+    expect(sample.zeroHop).toBe(10);
     const order = centreOrder(25);
     expect(order.slice(0, 5)).toEqual([12, 11, 13, 10, 14]);
-    const quota = new Array(25).fill(3);
-    for (const k of order.slice(0, 21)) quota[k] += 1;
-    expect(sample.scoreBins.reduce((a, b) => a + b, 0)).toBe(96);
-    // a bin falls short only where a gap bin had no candidates; the shortfall goes to the central bin first
-    const over = sample.scoreBins.map((count, k) => count - quota[k]).filter((d) => d > 0);
-    const shortfall = sample.scoreBins.map((count, k) => quota[k] - count).filter((d) => d > 0).reduce((a, b) => a + b, 0);
-    expect(over.reduce((a, b) => a + b, 0)).toBe(shortfall);
-    if (shortfall > 0) expect(sample.scoreBins[12]).toBeGreaterThan(quota[12]);
+    const n = frames.length;
+    const available = Array.from({ length: 25 }, () => [0, 0, 0, 0]);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) available[scoreBinOf(percentOf(i, j, n), 25)]![gapBinOf(Math.abs(i - j), n - 2, 4)]! += 1;
+    const quota = new Array<number>(25).fill(7);
+    for (const k of order.slice(0, 15)) quota[k]! += 1;
+    // Each score bin takes what its gap bins hold up to their quotas (the remainder to the fullest gap bins) ...
+    const perGap = available.map((gaps, s) => {
+      const gapQuota = [0, 1, 2, 3].map(() => Math.floor(quota[s]! / 4));
+      [0, 1, 2, 3].sort((a, b) => gaps[b]! - gaps[a]! || a - b).slice(0, quota[s]! % 4).forEach((g) => (gapQuota[g]! += 1));
+      return gaps.map((count, g) => Math.min(count, gapQuota[g]!));
+    });
+    const taken = perGap.map((gaps) => gaps.reduce((a, b) => a + b, 0));
+    // ... and the shortfall comes from the bins nearest the centre first.
+    let deficit = 190 - taken.reduce((a, b) => a + b, 0);
+    expect(deficit).toBeGreaterThan(0); // the case exercises the deficit rule
+    const topped = new Set<number>();
+    for (const s of order) {
+      const more = Math.min(deficit, available[s]!.reduce((a, b) => a + b, 0) - taken[s]!);
+      if (more > 0) topped.add(s);
+      taken[s]! += more;
+      deficit -= more;
+    }
+    expect(sample.scoreBins).toEqual(taken);
+    expect(sample.gapBins.map((gaps) => gaps.reduce((a, b) => a + b, 0))).toEqual(taken);
+    // Where no shortfall was added (it is drawn at random over the gap bins), each gap bin holds its quota's share.
+    expect(topped.size).toBeLessThan(25);
+    for (let s = 0; s < 25; s++) if (!topped.has(s)) expect(sample.gapBins[s], `score bin ${s}`).toEqual(perGap[s]);
+  });
+
+  it('gives every score bin exactly its quota when every bin has candidates to spare', () => {
+    // One gap bin and 101 points: no bin falls short, so the counts are the quotas themselves.
+    const many = Array.from({ length: 101 }, (_, i) => i * 10);
+    const sample = samplePairs(many, instructions, { max: 101, seed: 5, gapBins: 1 });
+    const quota = new Array<number>(25).fill(3); // 96 = 25 * 3 + 21
+    for (const k of centreOrder(25).slice(0, 21)) quota[k]! += 1;
+    expect(sample.scoreBins).toEqual(quota);
   });
 
   it('bins like the reference: score [-100, 100] in 25 bins, gap [1, n - 2] in 4', () => {

@@ -68,8 +68,11 @@ export function centreOrder(bins: number): number[] {
   return Array.from({ length: bins }, (_, k) => k).sort((a, b) => Math.abs(a - centre) - Math.abs(b - centre) || a - b);
 }
 
-/** Candidate (i, j) pairs, i != j: every pair when the pool target covers them all, else random draws. */
-function candidatePool(n: number, want: number, oversample: number, rng: Rng): Array<[number, number]> {
+/**
+ * Candidate (i, j) pairs, i != j: every pair when the pool target covers them all, else random
+ * draws. Exported for its tests only.
+ */
+export function candidatePool(n: number, want: number, oversample: number, rng: Rng): Array<[number, number]> {
   const target = Math.min(100_000, Math.max(want * oversample, want * 10));
   const pairs: Array<[number, number]> = [];
   if (target >= n * (n - 1)) {

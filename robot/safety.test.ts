@@ -193,6 +193,35 @@ describe('safety layer: e-stop and joints', () => {
     expect(kinds(seen)).toEqual(expect.arrayContaining(['estop', 'estop-reset']));
   });
 
+  it('holds an action whose camera check was under way when the e-stop came', async () => {
+    const { robot, safe } = await setup({ staleFrameMs: 500 }, { controlHz: 10 });
+    robot.freezeCamera('cam_left_wrist');
+    for (let i = 0; i < 8; i++) await safe.act({ ...still, dx: 0.001 });
+    expect(safe.status().holds).toContain('stale-frames');
+    const forwarded = robot.received.length;
+    robot.freezeCamera('cam_left_wrist', false);
+    await robot.reset(); // fresh frames: the next camera check releases the hold
+
+    // The safety layer looks at the cameras again before it decides; the e-stop lands during that read.
+    const read = robot.observe.bind(robot);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    robot.observe = async () => {
+      await gate;
+      return read();
+    };
+    const pending = safe.act({ ...still, dx: 0.001 });
+    await safe.estop('dashboard', 'pressed while the cameras were read');
+    open();
+    const result = await pending;
+
+    expect(safe.status().holds).toEqual([]); // the frames were fresh: only the latch holds this action
+    expect(result.applied).toBeNull();
+    expect(result.heldBy).toBe('e-stop latched');
+    expect(robot.received).toHaveLength(forwarded);
+    expect(robot.received.every((r) => !r.whileStopped)).toBe(true);
+  });
+
   it('latches the e-stop when a reported joint leaves its limits', async () => {
     const { robot, safe, seen } = await setup({}, { jointLimits: { lower: [0, -1, 0, -10], upper: [0.6, 1, 1, 10] } });
     robot.teleport([0.599, 0, 0.2]);

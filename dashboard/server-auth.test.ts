@@ -1,0 +1,143 @@
+/**
+ * The dashboard's token and e-stop paths in detail: what a refused request gets back, headers
+ * that only look like a bearer token, the control answers, the e-stop's reason bookkeeping over
+ * HTTP, and why the websocket closes. server.test.ts covers the same routes end to end; these
+ * pin down what it leaves loose. Written against the mutants StrykerJS left alive.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { systemClock } from '../common/clock.js';
+import { createLogger } from '../common/log.js';
+import { configSchema } from '../config/schema.js';
+import { RunLoop } from '../launch/run-loop.js';
+import { DistanceProgressStandIn, ScriptedReachStandIn } from '../launch/stand-ins.js';
+import { EventStream } from '../robot/events.js';
+import { SafeRobot } from '../robot/safety.js';
+import { KinematicTestRobot } from '../robot/testing.js';
+import { startDashboard, type Dashboard } from './server.js';
+import { openViewer, waitFor } from './testing.js';
+
+let loop: RunLoop;
+let events: EventStream;
+let dashboard: Dashboard;
+let base: string;
+
+beforeAll(async () => {
+  const config = configSchema.parse({});
+  events = new EventStream(systemClock);
+  const log = createLogger('test', 'silent');
+  const robot = new SafeRobot(new KinematicTestRobot(), config.safety, { clock: systemClock, events, log });
+  loop = new RunLoop({
+    robot, events, log, clock: systemClock, episodeSteps: 100, successJudge: 'operator', successDelta: 0.05,
+    actions: new ScriptedReachStandIn([0.5, 0, 0.2], 0.01),
+    progress: new DistanceProgressStandIn([0.5, 0, 0.2], 0.99),
+  });
+  dashboard = await startDashboard({ loop, events, log, cameras: [], host: '127.0.0.1', port: 0, authTimeoutMs: 300 });
+  base = dashboard.url.replace(/\/$/, '');
+});
+afterAll(async () => {
+  await dashboard?.close();
+  await loop?.close();
+});
+
+const bearer = (): Record<string, string> => ({ authorization: `Bearer ${dashboard.token}` });
+const post = (route: string, body: string | undefined, headers: Record<string, string>): Promise<Response> =>
+  fetch(`${base}/api/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body }) });
+
+describe('dashboard: a refused request', () => {
+  it('gets 401 with a bearer challenge and one line saying what is missing, on the API and on /metrics', async () => {
+    for (const response of [await post('start', '{}', {}), await fetch(`${base}/api/status`), await fetch(`${base}/metrics`)]) {
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+      expect(await response.json()).toEqual({ error: 'missing or wrong token (Authorization: Bearer <token>)' });
+    }
+    expect((await fetch(`${base}/metrics`, { headers: bearer() })).status).toBe(200);
+  });
+
+  it('is any header that is not "Bearer " and the token: another scheme of the same length, another case, a shorter or longer token', async () => {
+    const token = dashboard.token;
+    for (const authorization of [`Basic: ${token}`, `bearer ${token}`, `Bearer ${token.slice(1)}`, `Bearer ${token}x`, 'Bearer ', `Bearer  ${token}`]) {
+      expect((await fetch(`${base}/api/status`, { headers: { authorization } })).status, authorization).toBe(401);
+      expect((await fetch(`${base}/metrics`, { headers: { authorization } })).status, authorization).toBe(401);
+    }
+    expect(loop.estopped).toBe(false);
+  });
+});
+
+describe('dashboard: control answers and the e-stop over HTTP', () => {
+  it('answers ok: false for a control that changed nothing (a reset without an e-stop)', async () => {
+    const response = await post('reset', '{}', bearer());
+    expect(await response.json()).toMatchObject({ ok: false, estopped: false });
+  });
+
+  it('records who latched and who released, and a second e-stop as already latched', async () => {
+    const first = await post('estop', JSON.stringify({ reason: 'first' }), bearer());
+    expect(await first.json()).toMatchObject({ ok: true, estopped: true, reason: 'first (dashboard)' });
+    await post('estop', JSON.stringify({ reason: 'second' }), bearer());
+    const reset = await post('reset', '{}', bearer());
+    expect(await reset.json()).toMatchObject({ ok: true, estopped: false });
+    const mine = events.recent().filter((e) => e.kind === 'estop' || e.kind === 'estop-reset');
+    expect(mine.map((e) => [e.kind, e.detail, e.source])).toEqual([
+      ['estop', 'e-stop over HTTP', 'dashboard'],
+      ['estop', 'reason: first', 'dashboard'],
+      ['estop', 'e-stop over HTTP (already latched)', 'dashboard'],
+      ['estop', 'second (already latched)', 'dashboard'],
+      ['estop-reset', 'e-stop released by the operator', 'dashboard'],
+    ]);
+  });
+
+  it('says in a note that a body too large was not read, and stays latched', async () => {
+    const response = await post('estop', JSON.stringify({ reason: 'x'.repeat(100_000) }), bearer());
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as { ok: boolean; estopped: boolean; note?: string };
+    expect(answer).toMatchObject({ ok: true, estopped: true });
+    expect(answer.note).toMatch(/^body not read: .+/);
+    await post('reset', '{}', bearer());
+  });
+});
+
+describe('dashboard websocket: why it closes', () => {
+  const closed = (socket: WebSocket): Promise<{ code: number; reason: string }> =>
+    new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+
+  it('names a wrong token and a missing auth message', async () => {
+    const wrong = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+    wrong.once('open', () => wrong.send(JSON.stringify({ type: 'auth', token: 'wrong' })));
+    expect(await closed(wrong)).toEqual({ code: 4401, reason: 'missing or wrong token' });
+    const silent = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+    expect(await closed(silent)).toEqual({ code: 4401, reason: 'no auth message' });
+  });
+
+  it('names the origin it refused', async () => {
+    const foreign = openViewer(base, dashboard.token, { origin: 'http://evil.example' });
+    foreign.on('error', () => undefined);
+    const body = await new Promise<string>((resolve) =>
+      foreign.on('unexpected-response', (_request, response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve(text));
+      }),
+    );
+    expect(JSON.parse(body)).toEqual({ error: "websocket from origin http://evil.example refused: not the dashboard's own" });
+    foreign.terminate();
+  });
+
+  it('forgets a viewer that leaves', async () => {
+    const viewer = openViewer(base, dashboard.token);
+    await new Promise((resolve) => viewer.once('message', resolve)); // hello: authenticated
+    expect(dashboard.stats().clients).toBe(1);
+    viewer.close();
+    await waitFor(() => dashboard.stats().clients === 0, 'the viewer to be forgotten', 5000);
+  });
+
+  it('tells an authenticated viewer that a message is not a JSON object', async () => {
+    const viewer = openViewer(base, dashboard.token);
+    const messages: { type: string; error?: string }[] = [];
+    viewer.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString()) as { type: string; error?: string }));
+    await waitFor(() => messages.length > 0, 'hello');
+    for (const text of ['5', 'null', '"teleop"']) viewer.send(text);
+    await waitFor(() => messages.filter((m) => m.type === 'error').length === 3, 'three errors');
+    expect(messages.filter((m) => m.type === 'error').map((m) => m.error)).toEqual(new Array(3).fill('expected a message {"type": "teleop", "action": {...}}, got no JSON object'));
+    viewer.close();
+  });
+});
