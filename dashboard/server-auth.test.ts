@@ -4,6 +4,10 @@
  * HTTP, and why the websocket closes. server.test.ts covers the same routes end to end; these
  * pin down what it leaves loose. Written against the mutants StrykerJS left alive.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { systemClock } from '../common/clock.js';
@@ -19,13 +23,15 @@ import { openViewer, waitFor } from './testing.js';
 
 let loop: RunLoop;
 let events: EventStream;
+const logged: string[] = [];
 let dashboard: Dashboard;
 let base: string;
 
 beforeAll(async () => {
   const config = configSchema.parse({});
   events = new EventStream(systemClock);
-  const log = createLogger('test', 'silent');
+  const quiet = createLogger('test', 'silent');
+  const log = { ...quiet, warn: (m: string) => logged.push(`warn ${m}`), child: () => log };
   const robot = new SafeRobot(new KinematicTestRobot(), config.safety, { clock: systemClock, events, log });
   loop = new RunLoop({
     robot, events, log, clock: systemClock, episodeSteps: 100, successJudge: 'operator', successDelta: 0.05,
@@ -92,7 +98,54 @@ describe('dashboard: control answers and the e-stop over HTTP', () => {
     const answer = (await response.json()) as { ok: boolean; estopped: boolean; note?: string };
     expect(answer).toMatchObject({ ok: true, estopped: true });
     expect(answer.note).toMatch(/^body not read: .+/);
+    expect(logged.some((line) => /^warn dashboard: e-stop body not read \(.+\); the e-stop is latched$/.test(line))).toBe(true);
     await post('reset', '{}', bearer());
+  });
+});
+
+describe('dashboard: plain HTTP off the loopback address', () => {
+  it('warns the operator from the dashboard source, and only then', async () => {
+    expect(events.recent().filter((e) => e.kind === 'fault')).toEqual([]); // ours is on 127.0.0.1
+    const open = await startDashboard({ loop, events, log: createLogger('test', 'silent'), cameras: [], host: '0.0.0.0', port: 0, insecure: true });
+    try {
+      const faults = events.recent().filter((e) => e.kind === 'fault');
+      expect(faults.map((e) => [e.detail, e.source])).toEqual([
+        ['dashboard: plain HTTP on 0.0.0.0 (dashboard.insecure): the control token crosses the network in clear text; configure dashboard.tls', 'dashboard'],
+      ]);
+    } finally {
+      await open.close();
+    }
+  });
+});
+
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+describe('dashboard: the bind address, checked by the dashboard itself', () => {
+  it('refuses plain HTTP off the loopback address unless told it is on purpose', async () => {
+    await expect(startDashboard({ loop, events, log: createLogger('test', 'silent'), cameras: [], host: '0.0.0.0', port: 0 })).rejects.toThrow(/^dashboard\.host: expected a loopback address/);
+  });
+
+  it.skipIf(!hasOpenssl)('serves TLS off the loopback address without a warning, and takes only its own https origin on the websocket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dashboard-auth-tls-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const faultsBefore = events.recent().filter((e) => e.kind === 'fault').length;
+    const secure = await startDashboard({ loop, events, log: createLogger('test', 'silent'), cameras: [], host: '0.0.0.0', port: 0, tls: { cert, key } });
+    try {
+      expect(events.recent().filter((e) => e.kind === 'fault')).toHaveLength(faultsBefore);
+      const url = `https://127.0.0.1:${secure.port}/`;
+      const own = openViewer(url, secure.token, { origin: `https://127.0.0.1:${secure.port}` });
+      expect(await new Promise<string>((resolve) => own.once('message', (data: Buffer) => resolve((JSON.parse(data.toString()) as { type: string }).type)))).toBe('hello');
+      own.close();
+      const plain = openViewer(url, secure.token, { origin: `http://127.0.0.1:${secure.port}` });
+      plain.on('error', () => undefined);
+      expect(await new Promise<number>((resolve) => plain.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)))).toBe(403);
+      plain.terminate();
+    } finally {
+      await secure.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  * password kept out of logs even where an error message carries it. telemetry.test.ts covers the
  * loop end to end; these pin down what it leaves loose. Written against the mutants StrykerJS left alive.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock.js';
@@ -79,6 +80,13 @@ describe.skipIf(!MOSQUITTO)('MQTT remote e-stop: details', () => {
     expect(telemetry.stats()).toMatchObject({ published: 2, estopsReceived: 0 });
   });
 
+  it('ready() leaves no timer behind once it has answered', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    expect(await telemetry.ready(60_000)).toBe(true);
+    expect(timers()).toBe(before);
+  });
+
   it('leaves the state retained for a subscriber that comes later', async () => {
     const late = await connect(broker.url);
     const retained = await new Promise<{ retain: boolean; online: unknown }>((resolve) => {
@@ -128,5 +136,66 @@ describe('MQTT telemetry: the password stays out of the logs', () => {
       await telemetry.close();
     }
     for (const line of lines) expect(line).not.toContain(password);
+  });
+});
+
+/**
+ * A broker that accepts the connection and refuses every subscription with `reason` (MQTT 5
+ * SUBACK reason codes: 0x80 and above are refusals), and acknowledges publishes. Mosquitto grants
+ * a subscription its ACL denies, so the refusal needs this stand-in. Raw MQTT 5 packets, no library.
+ */
+async function refusingBroker(reason: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((socket) => {
+    let buffer = Buffer.alloc(0);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        // fixed header: type byte, then the remaining length as a variable-length integer
+        let length = 0;
+        let multiplier = 1;
+        let at = 1;
+        for (; at < buffer.length; at++) {
+          length += (buffer[at]! & 0x7f) * multiplier;
+          multiplier *= 128;
+          if ((buffer[at]! & 0x80) === 0) break;
+        }
+        if (at >= buffer.length || buffer.length < at + 1 + length) return;
+        const type = buffer[0]! >> 4;
+        const qos = (buffer[0]! >> 1) & 3;
+        const body = buffer.subarray(at + 1, at + 1 + length);
+        buffer = buffer.subarray(at + 1 + length);
+        if (type === 1) socket.write(Buffer.from([0x20, 0x03, 0x00, 0x00, 0x00])); // CONNACK: accepted, no properties
+        else if (type === 8) socket.write(Buffer.from([0x90, 0x04, body[0]!, body[1]!, 0x00, reason])); // SUBACK: refused
+        else if (type === 3 && qos > 0) {
+          const topicLength = body.readUInt16BE(0);
+          socket.write(Buffer.from([0x40, 0x02, body[2 + topicLength]!, body[3 + topicLength]!])); // PUBACK
+        } else if (type === 12) socket.write(Buffer.from([0xd0, 0x00])); // PINGRESP
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `mqtt://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+describe('MQTT remote e-stop: a broker that refuses the subscription', () => {
+  it.each([0x80, 0x87])('says so once, from the mqtt source, and is never ready (reason %i)', async (reason) => {
+    const broker = await refusingBroker(reason);
+    const lines: string[] = [];
+    const events = new EventStream(systemClock);
+    const telemetry = startTelemetry({ url: broker.url, topicPrefix: 'lab/refused', progressHz: 1, loop: recordingLoop([]), events, log: capturingLogger(lines), reconnectMs: 100 });
+    try {
+      expect(await telemetry.ready(1500)).toBe(false);
+      expect(telemetry.link()).toMatchObject({ connected: true, remoteEstop: false });
+      expect(events.recent().filter((e) => e.kind === 'link').map((e) => [e.detail, e.source])).toEqual([
+        [`MQTT connected to ${broker.url} but cannot subscribe to lab/refused/estop: remote e-stop unavailable`, 'mqtt'],
+      ]);
+      // mqtt.js reports an MQTT 5 refusal as the subscribe callback's error, named by its reason code
+      expect(lines).toContain(`warn telemetry: cannot subscribe to lab/refused/estop: Subscribe error: ${reason === 0x80 ? 'Unspecified error' : 'Not authorized'}`);
+    } finally {
+      await telemetry.close();
+      await broker.close();
+    }
   });
 });

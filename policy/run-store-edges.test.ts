@@ -147,6 +147,18 @@ describe('run store: the checkpoints folder', () => {
     expect(fs.readdirSync(store.dir)).toEqual(['000000010']);
   });
 
+  it('reports the error that stopped a save, not one from cleaning up after it', () => {
+    const store = new CheckpointStore(fresh());
+    fs.rmSync(store.dir, { recursive: true }); // the folder vanished under the run: making the temporary folder fails
+    let error: NodeJS.ErrnoException | undefined;
+    try {
+      store.save(state(10), write('w'));
+    } catch (e) {
+      error = e as NodeJS.ErrnoException;
+    }
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'mkdir' });
+  });
+
   it("removes other processes' half-written folders on the next save, and ignores anything else in the folder", () => {
     const store = new CheckpointStore(fresh());
     store.save(state(10), write('w10'));

@@ -19,7 +19,8 @@ export interface StrykerReport {
 
 /**
  * A known survivor: matched by file, mutator, the code it replaces and the replacement, and
- * `context` (text its first line must hold) where the same code appears on several lines. With
+ * `context` (text its first line must hold) where the same code appears on several lines; `*`
+ * matches any mutator, code or replacement (every mutant on the lines `context` names). With
  * `reason` it is judged equivalent; with `note` it is not, and the note says why no test kills it.
  */
 export interface Known {
@@ -95,8 +96,9 @@ export function moduleResults(report: StrykerReport, equivalents: readonly Equiv
           const original = originalText(source, m.location);
           const replacement = collapse(m.replacement ?? '');
           const line = source.split('\n')[m.location.start.line - 1] ?? '';
+          const any = (pattern: string, value: string): boolean => pattern === '*' || collapse(pattern) === value;
           const matches = (k: Known): boolean =>
-            k.file === file && k.mutator === m.mutatorName && collapse(k.original) === original && collapse(k.replacement) === replacement && (k.context === undefined || line.includes(k.context));
+            k.file === file && any(k.mutator, m.mutatorName) && any(k.original, original) && any(k.replacement, replacement) && (k.context === undefined || line.includes(k.context));
           const equivalent = equivalents.find(matches);
           const noted = equivalent ? undefined : notes.find(matches);
           return {
@@ -125,6 +127,6 @@ export function unusedEquivalents<T extends Equivalent | Noted>(results: readonl
   return entries.filter((e) => {
     const module = results.find((r) => r.file === e.file);
     const text = 'reason' in e ? e.reason : e.note;
-    return module !== undefined && !module.survived.some((s) => (s.equivalent ?? s.note) === text && s.mutator === e.mutator && s.original === collapse(e.original));
+    return module !== undefined && !module.survived.some((s) => (s.equivalent ?? s.note) === text && (e.mutator === '*' || s.mutator === e.mutator) && (e.original === '*' || s.original === collapse(e.original)));
   });
 }
