@@ -5,7 +5,9 @@
  * pin down what it leaves loose. Written against the mutants StrykerJS left alive.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +103,21 @@ describe('dashboard: control answers and the e-stop over HTTP', () => {
     expect(logged.some((line) => /^warn dashboard: e-stop body not read \(.+\); the e-stop is latched$/.test(line))).toBe(true);
     await post('reset', '{}', bearer());
   });
+
+  it('answers 500, never ok, when the e-stop itself fails before it latched', async () => {
+    const estop = loop.estop.bind(loop);
+    loop.estop = () => {
+      throw new Error('the safety layer is gone');
+    };
+    try {
+      const response = await post('estop', '{}', bearer());
+      expect(response.status).toBe(500);
+      expect(await response.json()).toEqual({ error: 'internal error' });
+    } finally {
+      loop.estop = estop;
+    }
+    expect(loop.estopped).toBe(false);
+  });
 });
 
 describe('dashboard: plain HTTP off the loopback address', () => {
@@ -173,6 +190,42 @@ describe('dashboard websocket: why it closes', () => {
     );
     expect(JSON.parse(body)).toEqual({ error: "websocket from origin http://evil.example refused: not the dashboard's own" });
     foreign.terminate();
+  });
+
+  it('refuses a websocket with an Origin but no Host (an HTTP/1.0 upgrade): it cannot be from our page', async () => {
+    const { hostname, port } = new URL(base);
+    for (const origin of ['http://', 'http://undefined']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), hostname);
+        let text = '';
+        socket.on('error', reject);
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+        socket.write(
+          'GET /ws HTTP/1.0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+            `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nOrigin: ${origin}\r\n\r\n`,
+        );
+      });
+      expect(answer.split('\r\n')[0], origin).toMatch(/^HTTP\/1\.[01] 403 /);
+      expect(answer).toContain(`websocket from origin ${origin} refused`);
+    }
+  });
+
+  it('forgets a viewer whose connection fails (a frame the protocol forbids) and keeps serving', async () => {
+    const viewer = openViewer(base, dashboard.token);
+    await new Promise((resolve) => viewer.once('message', resolve)); // hello: authenticated
+    expect(dashboard.stats().clients).toBe(1);
+    const closedWith = new Promise<number>((resolve) => viewer.on('close', (code) => resolve(code)));
+    viewer.on('error', () => undefined);
+    // A client frame without a mask: the server's socket fails with an error (RFC 6455 5.1).
+    (viewer as unknown as { _socket: Socket })._socket.write(Buffer.from([0x81, 0x01, 0x41]));
+    expect(await closedWith).toBe(1002);
+    await waitFor(() => dashboard.stats().clients === 0, 'the viewer to be forgotten', 5000);
+    const next = openViewer(base, dashboard.token);
+    await new Promise((resolve) => next.once('message', resolve));
+    expect(dashboard.stats().clients).toBe(1);
+    next.close();
+    await waitFor(() => dashboard.stats().clients === 0, 'the second viewer to be forgotten', 5000);
   });
 
   it('forgets a viewer that leaves', async () => {

@@ -253,11 +253,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   // (/%61pi/estop) could slip past.
   await app.register(
     async (api) => {
-      api.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        if (!authorised(request)) {
-          await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong token (Authorization: Bearer <token>)' });
-        }
-      });
+      api.addHook('onRequest', refuseWithoutToken);
       const control = (name: string, run: () => void | boolean | Promise<void | boolean>) => {
         api.post(`/${name}`, { schema: { body: emptyBody } }, async () => {
           const result = await run();
@@ -324,11 +320,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   // Prometheus scrapes /metrics with the token as a bearer token: the same check, its own plugin.
   const metrics = runMetrics(loop, events);
   await app.register(async (scrape) => {
-    scrape.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      if (!authorised(request)) {
-        await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong token (Authorization: Bearer <token>)' });
-      }
-    });
+    scrape.addHook('onRequest', refuseWithoutToken);
     scrape.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).header('cache-control', 'no-store').send(await metrics.text()));
   });
 
@@ -346,6 +338,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   function authorised(request: FastifyRequest): boolean {
     const header = request.headers.authorization;
     return tokenMatches(expected, header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined);
+  }
+
+  /** The onRequest hook of every plugin whose routes need the token: 401 before anything else runs. */
+  async function refuseWithoutToken(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (!authorised(request)) {
+      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong token (Authorization: Bearer <token>)' });
+    }
   }
 
   /**
@@ -408,9 +407,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   // (a page elsewhere still lacks the token; this is the second lock). Clients that are not
   // browsers send no Origin.
   const originOk = (request: FastifyRequest): boolean => {
-    const origin = request.headers.origin;
+    const { origin, host } = request.headers;
     if (origin === undefined) return true;
-    return origin.toLowerCase() === `${https ? 'https' : 'http'}://${request.headers.host ?? ''}`.toLowerCase();
+    // A browser always sends Host; a request without one cannot show it is from our page.
+    return host !== undefined && origin.toLowerCase() === `${https ? 'https' : 'http'}://${host}`.toLowerCase();
   };
   app.get(
     '/ws',
@@ -429,8 +429,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         clients.delete(socket);
         congestedSince.delete(socket);
       };
+      // ws emits 'close' after an 'error' too, and @fastify/websocket listens for the error.
       socket.on('close', forget);
-      socket.on('error', forget);
       socket.once('message', (data: Buffer, isBinary: boolean) => {
         clearTimeout(timer);
         const message = isBinary ? null : parseJson(data.toString('utf8'));

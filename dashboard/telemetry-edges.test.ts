@@ -142,11 +142,19 @@ describe('MQTT telemetry: the password stays out of the logs', () => {
 /**
  * A broker that accepts the connection and refuses every subscription with `reason` (MQTT 5
  * SUBACK reason codes: 0x80 and above are refusals), and acknowledges publishes. Mosquitto grants
- * a subscription its ACL denies, so the refusal needs this stand-in. Raw MQTT 5 packets, no library.
+ * a subscription its ACL denies, so the refusal needs this stand-in. `answer` says when the
+ * SUBACK goes out: at once, just before the PUBACK of the client's offline state (a broker slow to
+ * answer), or never. `states` keeps each retained state the client published, in order.
+ * Raw MQTT 5 packets, no library.
  */
-async function refusingBroker(reason: number): Promise<{ url: string; close: () => Promise<void> }> {
+async function refusingBroker(
+  reason: number,
+  { answer = 'at once' }: { answer?: 'at once' | 'at the goodbye' | 'never' } = {},
+): Promise<{ url: string; states: string[]; close: () => Promise<void> }> {
+  const states: string[] = [];
   const server = createServer((socket) => {
     let buffer = Buffer.alloc(0);
+    let heldSuback: Buffer | undefined;
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
@@ -163,12 +171,25 @@ async function refusingBroker(reason: number): Promise<{ url: string; close: () 
         if (at >= buffer.length || buffer.length < at + 1 + length) return;
         const type = buffer[0]! >> 4;
         const qos = (buffer[0]! >> 1) & 3;
+        const retain = (buffer[0]! & 1) === 1;
         const body = buffer.subarray(at + 1, at + 1 + length);
         buffer = buffer.subarray(at + 1 + length);
         if (type === 1) socket.write(Buffer.from([0x20, 0x03, 0x00, 0x00, 0x00])); // CONNACK: accepted, no properties
-        else if (type === 8) socket.write(Buffer.from([0x90, 0x04, body[0]!, body[1]!, 0x00, reason])); // SUBACK: refused
-        else if (type === 3 && qos > 0) {
+        else if (type === 8) {
+          const suback = Buffer.from([0x90, 0x04, body[0]!, body[1]!, 0x00, reason]); // SUBACK: refused
+          if (answer === 'at once') socket.write(suback);
+          else if (answer === 'at the goodbye') heldSuback = suback;
+        } else if (type === 3) {
+          // topic, packet id (QoS > 0), properties (their length: one byte below 128), payload
           const topicLength = body.readUInt16BE(0);
+          const idLength = qos > 0 ? 2 : 0;
+          const payload = body.subarray(2 + topicLength + idLength + 1 + body[2 + topicLength + idLength]!).toString();
+          if (retain && body.subarray(2, 2 + topicLength).toString().endsWith('/state')) states.push(payload);
+          if (heldSuback && payload.includes('"state":"offline"')) {
+            socket.write(heldSuback);
+            heldSuback = undefined;
+          }
+          if (qos === 0) continue;
           socket.write(Buffer.from([0x40, 0x02, body[2 + topicLength]!, body[3 + topicLength]!])); // PUBACK
         } else if (type === 12) socket.write(Buffer.from([0xd0, 0x00])); // PINGRESP
       }
@@ -176,7 +197,7 @@ async function refusingBroker(reason: number): Promise<{ url: string; close: () 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `mqtt://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `mqtt://127.0.0.1:${port}`, states, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 describe('MQTT remote e-stop: a broker that refuses the subscription', () => {
@@ -195,6 +216,40 @@ describe('MQTT remote e-stop: a broker that refuses the subscription', () => {
       expect(lines).toContain(`warn telemetry: cannot subscribe to lab/refused/estop: Subscribe error: ${reason === 0x80 ? 'Unspecified error' : 'Not authorized'}`);
     } finally {
       await telemetry.close();
+      await broker.close();
+    }
+  });
+
+  it('logs a refusal that comes in once it is closing, but tells no one and publishes no state after the goodbye', async () => {
+    // The stand-in answers the SUBSCRIBE only when the offline state of close() arrives, so the
+    // refusal reaches the subscribe callback while close() waits for that PUBACK.
+    const broker = await refusingBroker(0x80, { answer: 'at the goodbye' });
+    const lines: string[] = [];
+    const events = new EventStream(systemClock);
+    const telemetry = startTelemetry({ url: broker.url, topicPrefix: 'lab/late', progressHz: 1, loop: recordingLoop([]), events, log: capturingLogger(lines), reconnectMs: 100 });
+    try {
+      await waitFor(() => telemetry.link().connected, 'the connection');
+    } finally {
+      await telemetry.close();
+      await broker.close();
+    }
+    // the callback did run, after close() began ...
+    expect(lines).toContain('warn telemetry: cannot subscribe to lab/late/estop: Subscribe error: Unspecified error');
+    // ... and said nothing to the operator about a link it was shutting down, nor that it is online
+    expect(events.recent().filter((e) => e.kind === 'link')).toEqual([]);
+    expect(broker.states.map((s) => (JSON.parse(s) as { online: boolean }).online)).toEqual([false]);
+  });
+
+  it('closes, offline state sent, when the broker never answers the subscription', async () => {
+    const broker = await refusingBroker(0x80, { answer: 'never' });
+    const telemetry = startTelemetry({ url: broker.url, topicPrefix: 'lab/mute', progressHz: 1, loop: recordingLoop([]), events: new EventStream(systemClock), log: capturingLogger([]), reconnectMs: 100 });
+    try {
+      await waitFor(() => telemetry.link().connected, 'the connection');
+      const started = Date.now();
+      await telemetry.close();
+      expect(Date.now() - started).toBeLessThan(1500); // the goodbye was acknowledged: no wait for the timeout
+      expect(broker.states.map((s) => (JSON.parse(s) as { state: string }).state)).toEqual(['offline']);
+    } finally {
       await broker.close();
     }
   });

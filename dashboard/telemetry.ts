@@ -10,6 +10,9 @@ import { redactText, redactUrl } from '../config/secrets.js';
 import type { EventStream, RunEvent } from '../robot/events.js';
 import type { EpisodeSummary, ProgressPoint, RunLoop, RunState } from '../launch/run-loop.js';
 
+/** How long close() waits for the broker to acknowledge the offline state. */
+const GOODBYE_TIMEOUT_MS = 2000;
+
 export interface TelemetryOptions {
   /** Broker URL; credentials are better given as username and password (logs show a URL's password as ***). */
   url: string;
@@ -191,7 +194,8 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
           events.emit('link', `MQTT connected to ${shownUrl}: remote e-stop on ${topics.estop} available`, 'mqtt');
         }
       }
-      if (!client.connected) return; // gone again: the next connection subscribes and flushes
+      // Gone again (the next connection subscribes and flushes), or closing: the goodbye is the last state.
+      if (!client.connected || closed) return;
       // Sent after the SUBACK: the broker delivers retained messages of the subscription before it
       // handles this publish, so its PUBACK means any retained e-stop has arrived (and latched).
       client.publish(topics.state, JSON.stringify(statePayload()), { qos: 1, retain: true }, (publishError) => {
@@ -264,11 +268,20 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       closed = true;
       unsubscribeEvents();
       unsubscribeUpdates();
+      // A broker that stops answering must not hold the shutdown. The goodbye gets a few seconds;
+      // an orderly end waits for every answer still owed (the goodbye's, a subscription's), so
+      // with any owed the connection is dropped instead (and the broker publishes the will: offline).
+      let acknowledged = false;
       if (client.connected) {
         const goodbye: StatePayload = { ...statePayload(), online: false, state: 'offline' };
-        await new Promise<void>((resolve) => client.publish(topics.state, JSON.stringify(goodbye), { qos: 1, retain: true }, () => resolve()));
+        let timer: NodeJS.Timeout | undefined;
+        acknowledged = await Promise.race([
+          new Promise<boolean>((resolve) => client.publish(topics.state, JSON.stringify(goodbye), { qos: 1, retain: true }, (error) => resolve(!error))),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), GOODBYE_TIMEOUT_MS))),
+        ]);
+        clearTimeout(timer);
       }
-      await client.endAsync(!client.connected);
+      await client.endAsync(!acknowledged || Object.keys(client.outgoing).length > 0);
     },
   };
 }

@@ -62,10 +62,10 @@ export function gapBinOf(gap: number, maxGap: number, bins: number): number {
   return Math.min(k, bins - 1);
 }
 
-/** Bin indices ordered by distance to the centre bin; ties keep index order. */
+/** Bin indices ordered by distance to the centre bin; ties keep index order (sort is stable). */
 export function centreOrder(bins: number): number[] {
   const centre = (bins - 1) / 2;
-  return Array.from({ length: bins }, (_, k) => k).sort((a, b) => Math.abs(a - centre) - Math.abs(b - centre) || a - b);
+  return Array.from({ length: bins }, (_, k) => k).sort((a, b) => Math.abs(a - centre) - Math.abs(b - centre));
 }
 
 /**
@@ -134,9 +134,10 @@ export function samplePairs(frames: readonly number[], instructions: readonly st
   for (let s = 0; s < scoreBinCount; s++) {
     const gaps = buckets[s]!;
     if (quota[s]! <= 0 || gaps.every((list) => list.length === 0)) continue;
-    // Inside a score bin: equal quotas per gap bin, the remainder to the fullest gap bins.
+    // Inside a score bin: equal quotas per gap bin, the remainder to the fullest gap bins (the
+    // lower index first among equals: sort is stable).
     const gapQuota = new Array<number>(gapBinCount).fill(Math.floor(quota[s]! / gapBinCount));
-    const byFullness = Array.from({ length: gapBinCount }, (_, g) => g).sort((a, b) => gaps[b]!.length - gaps[a]!.length || a - b);
+    const byFullness = Array.from({ length: gapBinCount }, (_, g) => g).sort((a, b) => gaps[b]!.length - gaps[a]!.length);
     for (const g of byFullness.slice(0, quota[s]! - gapQuota.reduce((a, b) => a + b, 0))) gapQuota[g]! += 1;
     for (let g = 0; g < gapBinCount; g++) {
       const list = rng.shuffle(gaps[g]!);
@@ -144,7 +145,8 @@ export function samplePairs(frames: readonly number[], instructions: readonly st
     }
   }
 
-  // Deficits: first from the score bins nearest the centre, then from anything left, at random.
+  // Deficits: from the score bins nearest the centre out. The reference then takes from anything
+  // left at random; visiting every bin leaves nothing for that, so it is not written here.
   let deficit = want - selected.length;
   for (const s of order) {
     if (deficit <= 0) break;
@@ -155,10 +157,6 @@ export function samplePairs(frames: readonly number[], instructions: readonly st
         deficit--;
       }
     }
-  }
-  if (deficit > 0) {
-    const leftovers = rng.shuffle(buckets.flat(2));
-    selected.push(...leftovers.slice(0, deficit));
   }
 
   const scoreBins = new Array<number>(scoreBinCount).fill(0);
@@ -183,7 +181,7 @@ export function samplePairs(frames: readonly number[], instructions: readonly st
     const i = rng.int(n);
     const spacing = frames[Math.min(n - 1, i + 1)]! - frames[Math.max(0, i - 1)]!;
     const delta = Math.max(1, Math.floor(spacing * 0.075));
-    const sign = rng.next() < 0.5 ? 1 : -1;
+    const sign = rng.int(2) === 0 ? 1 : -1;
     pairs.push({
       before: frames[i]!,
       after: clamp(frames[i]! + sign * delta, first, last),
