@@ -47,7 +47,7 @@ function vanishAfterListing(call: number, path: string): void {
 describe('checkpoint store: a folder listed in no particular order (ext4 hashed directories, network file systems)', () => {
   const orders: [string, (sorted: string[]) => string[]][] = [
     ['newest first', (sorted) => [...sorted].reverse()],
-    ['shuffled', (sorted) => [...sorted.slice(1), ...sorted.slice(0, 1)]],
+    ['in another order', (sorted) => [...sorted.slice(1), ...sorted.slice(0, 1)]],
   ];
   for (const [label, order] of orders) {
     it(`keeps and loads the two newest checkpoints when the file system lists them ${label}`, () => {
