@@ -140,18 +140,19 @@ describe('MQTT telemetry: the password stays out of the logs', () => {
 });
 
 /**
- * A broker that accepts the connection and refuses every subscription with `reason` (MQTT 5
- * SUBACK reason codes: 0x80 and above are refusals), and acknowledges publishes. Mosquitto grants
- * a subscription its ACL denies, so the refusal needs this stand-in. `answer` says when the
+ * A broker that accepts the connection, answers every subscription with `reason` (MQTT 5 SUBACK
+ * reason codes: 0x01 grants QoS 1, 0x80 and above refuse), and acknowledges publishes. Mosquitto
+ * grants a subscription its ACL denies, so a refusal needs this stand-in. `answer` says when the
  * SUBACK goes out: at once, just before the PUBACK of the client's offline state (a broker slow to
- * answer), or never. `states` keeps each retained state the client published, in order.
- * Raw MQTT 5 packets, no library.
+ * answer), or never. `states` keeps each retained state the client published, in order, and
+ * `subscriptions` each topic asked for with its QoS. Raw MQTT 5 packets, no library.
  */
-async function refusingBroker(
+async function standInBroker(
   reason: number,
   { answer = 'at once' }: { answer?: 'at once' | 'at the goodbye' | 'never' } = {},
-): Promise<{ url: string; states: string[]; close: () => Promise<void> }> {
+): Promise<{ url: string; states: string[]; subscriptions: string[]; close: () => Promise<void> }> {
   const states: string[] = [];
+  const subscriptions: string[] = [];
   const server = createServer((socket) => {
     let buffer = Buffer.alloc(0);
     let heldSuback: Buffer | undefined;
@@ -176,7 +177,11 @@ async function refusingBroker(
         buffer = buffer.subarray(at + 1 + length);
         if (type === 1) socket.write(Buffer.from([0x20, 0x03, 0x00, 0x00, 0x00])); // CONNACK: accepted, no properties
         else if (type === 8) {
-          const suback = Buffer.from([0x90, 0x04, body[0]!, body[1]!, 0x00, reason]); // SUBACK: refused
+          // packet id, properties (their length: one byte below 128), then the topic and its options byte
+          const at = 2 + 1 + body[2]!;
+          const topicLength = body.readUInt16BE(at);
+          subscriptions.push(`${body.subarray(at + 2, at + 2 + topicLength).toString()} qos ${body[at + 2 + topicLength]! & 3}`);
+          const suback = Buffer.from([0x90, 0x04, body[0]!, body[1]!, 0x00, reason]);
           if (answer === 'at once') socket.write(suback);
           else if (answer === 'at the goodbye') heldSuback = suback;
         } else if (type === 3) {
@@ -197,12 +202,12 @@ async function refusingBroker(
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `mqtt://127.0.0.1:${port}`, states, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `mqtt://127.0.0.1:${port}`, states, subscriptions, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 describe('MQTT remote e-stop: a broker that refuses the subscription', () => {
   it.each([0x80, 0x87])('says so once, from the mqtt source, and is never ready (reason %i)', async (reason) => {
-    const broker = await refusingBroker(reason);
+    const broker = await standInBroker(reason);
     const lines: string[] = [];
     const events = new EventStream(systemClock);
     const telemetry = startTelemetry({ url: broker.url, topicPrefix: 'lab/refused', progressHz: 1, loop: recordingLoop([]), events, log: capturingLogger(lines), reconnectMs: 100 });
@@ -220,10 +225,37 @@ describe('MQTT remote e-stop: a broker that refuses the subscription', () => {
     }
   });
 
+  it('asks for the e-stop at QoS 1 (a retained e-stop is not lost on a poor link)', async () => {
+    const broker = await standInBroker(0x01);
+    const telemetry = startTelemetry({ url: broker.url, topicPrefix: 'lab/qos', progressHz: 1, loop: recordingLoop([]), events: new EventStream(systemClock), log: capturingLogger([]), reconnectMs: 100 });
+    try {
+      expect(await telemetry.ready(3000)).toBe(true);
+      expect(broker.subscriptions).toEqual(['lab/qos/estop qos 1']);
+    } finally {
+      await telemetry.close();
+      await broker.close();
+    }
+  });
+
+  it('says nothing of a subscription granted once it is closing, and publishes no state after the goodbye', async () => {
+    const broker = await standInBroker(0x01, { answer: 'at the goodbye' });
+    const events = new EventStream(systemClock);
+    const telemetry = startTelemetry({ url: broker.url, topicPrefix: 'lab/late', progressHz: 1, loop: recordingLoop([]), events, log: capturingLogger([]), reconnectMs: 100 });
+    try {
+      await waitFor(() => telemetry.link().connected, 'the connection');
+    } finally {
+      await telemetry.close();
+      await broker.close();
+    }
+    expect(broker.subscriptions).toEqual(['lab/late/estop qos 1']); // asked, and answered at the goodbye
+    expect(events.recent().filter((e) => e.kind === 'link')).toEqual([]);
+    expect(broker.states.map((s) => (JSON.parse(s) as { online: boolean }).online)).toEqual([false]);
+  });
+
   it('logs a refusal that comes in once it is closing, but tells no one and publishes no state after the goodbye', async () => {
     // The stand-in answers the SUBSCRIBE only when the offline state of close() arrives, so the
     // refusal reaches the subscribe callback while close() waits for that PUBACK.
-    const broker = await refusingBroker(0x80, { answer: 'at the goodbye' });
+    const broker = await standInBroker(0x80, { answer: 'at the goodbye' });
     const lines: string[] = [];
     const events = new EventStream(systemClock);
     const telemetry = startTelemetry({ url: broker.url, topicPrefix: 'lab/late', progressHz: 1, loop: recordingLoop([]), events, log: capturingLogger(lines), reconnectMs: 100 });
@@ -241,7 +273,7 @@ describe('MQTT remote e-stop: a broker that refuses the subscription', () => {
   });
 
   it('closes, offline state sent, when the broker never answers the subscription', async () => {
-    const broker = await refusingBroker(0x80, { answer: 'never' });
+    const broker = await standInBroker(0x80, { answer: 'never' });
     const telemetry = startTelemetry({ url: broker.url, topicPrefix: 'lab/mute', progressHz: 1, loop: recordingLoop([]), events: new EventStream(systemClock), log: capturingLogger([]), reconnectMs: 100 });
     try {
       await waitFor(() => telemetry.link().connected, 'the connection');

@@ -181,14 +181,16 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   client.on('connect', () => {
     log.info(`telemetry: connected to ${shownUrl} (prefix ${topics.state.replace(/\/state$/, '')})`);
     link.connected = true;
-    client.subscribe(topics.estop, { qos: 1 }, (error, granted) => {
-      const refused = error ?? (granted?.some((g) => g.qos >= 0x80) ? new Error(`the broker refused (reason ${granted.map((g) => g.qos).join(', ')})`) : undefined);
+    // mqtt.js reports a refused subscription (a SUBACK reason code of 0x80 or above) as the error.
+    client.subscribe(topics.estop, { qos: 1 }, (refused) => {
       if (refused) {
         log.warn(`telemetry: cannot subscribe to ${topics.estop}: ${scrub(refused.message)}`);
         if (!closed) events.emit('link', `MQTT connected to ${shownUrl} but cannot subscribe to ${topics.estop}: remote e-stop unavailable`, 'mqtt');
       } else if (client.connected) {
         link.remoteEstop = true;
-        if (linkPhase !== 'up' && !closed) {
+        // One subscription per connection, and every connection follows a 'close' (the phase is
+        // then 'down') or the start: the phase is never 'up' here, so each grant says so once.
+        if (!closed) {
           linkPhase = 'up';
           link.since = Date.now();
           events.emit('link', `MQTT connected to ${shownUrl}: remote e-stop on ${topics.estop} available`, 'mqtt');
