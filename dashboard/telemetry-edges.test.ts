@@ -8,23 +8,11 @@ import { createServer, type AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock.js';
-import type { Logger } from '../common/log.js';
 import type { RunLoop } from '../launch/run-loop.js';
 import { EventStream } from '../robot/events.js';
 import { MOSQUITTO, Mosquitto } from './mosquitto.js';
 import { startTelemetry, type Telemetry } from './telemetry.js';
-import { waitFor } from './testing.js';
-
-function capturingLogger(lines: string[]): Logger {
-  const logger: Logger = {
-    debug: (m) => lines.push(`debug ${m}`),
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-    child: () => logger,
-  };
-  return logger;
-}
+import { capturingLogger, waitFor } from './testing.js';
 
 /** The parts of a run loop telemetry uses, recording the e-stops it asks for. */
 function recordingLoop(estops: [string, string][]): RunLoop {

@@ -1,12 +1,11 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock.js';
-import type { Logger } from '../common/log.js';
 import type { RunLoop } from '../launch/run-loop.js';
 import { EventStream } from '../robot/events.js';
 import { MOSQUITTO, Mosquitto, freePort } from './mosquitto.js';
 import { startTelemetry } from './telemetry.js';
-import { openViewer, startTestServing, waitFor, type TestServing } from './testing.js';
+import { capturingLogger, openViewer, startTestServing, waitFor, type TestServing } from './testing.js';
 
 if (!MOSQUITTO) console.warn('SKIPPED telemetry tests: mosquitto is not installed (.ci/run installs it with apt-get)');
 
@@ -142,18 +141,6 @@ describe.skipIf(!MOSQUITTO)('MQTT telemetry against a real Mosquitto broker', ()
     await waitFor(() => of('progress').length > progressBefore, 'progress after reconnecting');
   });
 });
-
-/** A logger that keeps every line (all levels). */
-function capturingLogger(lines: string[]): Logger {
-  const logger: Logger = {
-    debug: (m) => lines.push(`debug ${m}`),
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-    child: () => logger,
-  };
-  return logger;
-}
 
 /** The parts of a run loop telemetry reads (it only publishes them here). */
 function quietLoop(): RunLoop {

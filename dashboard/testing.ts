@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { systemClock } from '../common/clock.js';
-import { createLogger } from '../common/log.js';
+import { createLogger, type Logger } from '../common/log.js';
 import { configSchema, type ConfigInput } from '../config/schema.js';
 import { startServing, type Serving } from '../launch/serve.js';
 import type { ActionSource } from '../launch/sources.js';
@@ -81,4 +81,16 @@ export function openViewer(dashboardUrl: string, token: string, options: { origi
   });
   socket.once('open', () => socket.send(JSON.stringify({ type: 'auth', token })));
   return socket;
+}
+
+/** A logger that keeps every line (all levels), as "<level> <message>". */
+export function capturingLogger(lines: string[]): Logger {
+  const logger: Logger = {
+    debug: (m) => lines.push(`debug ${m}`),
+    info: (m) => lines.push(`info ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    error: (m) => lines.push(`error ${m}`),
+    child: () => logger,
+  };
+  return logger;
 }
